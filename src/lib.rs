@@ -1,0 +1,3 @@
+//! meterd placeholder
+#![warn(missing_docs)]
+pub mod model;

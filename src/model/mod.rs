@@ -1,0 +1,16 @@
+//! The vocabulary: events, kinds, scopes, services, series keys and the read-only views that
+//! renderers consume. No actix, no I/O.
+
+mod event;
+mod kind;
+mod scope;
+mod series;
+mod service;
+mod view;
+
+pub use event::{Event, Metadata, Tags};
+pub use kind::Kind;
+pub use scope::Scope;
+pub use series::SeriesKey;
+pub use service::{ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV};
+pub use view::{Family, HistogramView, MeterView, SeriesView, Snapshot, ValueView};

@@ -1,0 +1,100 @@
+//! Immutable views of aggregated state, taken in one snapshot and handed to pure renderers.
+
+use super::{Kind, Metadata, Scope, Tags};
+
+/// Rates and count of a meter (also the meter half of a timer).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MeterView {
+    /// Total marks.
+    pub count: f64,
+    /// `count / seconds since creation`.
+    pub mean_rate: f64,
+    /// One-minute EWMA rate, per second.
+    pub one_min_rate: f64,
+    /// Five-minute EWMA rate, per second.
+    pub five_min_rate: f64,
+    /// Fifteen-minute EWMA rate, per second.
+    pub fifteen_min_rate: f64,
+}
+
+/// Summary statistics of a histogram (also the histogram half of a timer), in the metric's unit.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HistogramView {
+    /// Number of recorded values (exact).
+    pub count: u64,
+    /// Sum of recorded values (exact).
+    pub sum: f64,
+    /// Smallest recorded value (exact); 0 when empty.
+    pub min: f64,
+    /// Largest recorded value (exact); 0 when empty.
+    pub max: f64,
+    /// Mean (exact); 0 when empty.
+    pub mean: f64,
+    /// Population standard deviation (exact); 0 when empty.
+    pub stddev: f64,
+    /// `(quantile, value)` pairs in the pipeline's order, e.g. `(0.5, 4201.0)`.
+    pub quantiles: Vec<(f64, f64)>,
+}
+
+/// The current value of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueView {
+    /// Total of increments.
+    Counter(f64),
+    /// Latest sample.
+    Gauge(f64),
+    /// Meter rates.
+    Meter(MeterView),
+    /// Distribution.
+    Histogram(HistogramView),
+    /// Meter rates plus a distribution of durations (in the metric's unit).
+    Timer(MeterView, HistogramView),
+}
+
+impl ValueView {
+    /// The kind this value belongs to.
+    pub fn kind(&self) -> Kind {
+        match self {
+            ValueView::Counter(_) => Kind::Counter,
+            ValueView::Gauge(_) => Kind::Gauge,
+            ValueView::Meter(_) => Kind::Meter,
+            ValueView::Histogram(_) => Kind::Histogram,
+            ValueView::Timer(..) => Kind::Timer,
+        }
+    }
+}
+
+/// One series of a family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesView {
+    /// Orion service; renderers add a `service` label unless it is `default-service`.
+    pub service: String,
+    /// Orion service path; rendered as a `servicePath` label together with `service`.
+    pub service_path: String,
+    /// The series' own tags, sorted by key.
+    pub tags: Tags,
+    /// Its value.
+    pub value: ValueView,
+}
+
+/// All series sharing a scope and name, with the metric's metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    /// Scope.
+    pub scope: Scope,
+    /// Metric name as pushed (dots and camelCase kept).
+    pub name: String,
+    /// Type.
+    pub kind: Kind,
+    /// Metadata (unit, description, displayName).
+    pub meta: Metadata,
+    /// Series sorted by (service, servicePath, tags).
+    pub series: Vec<SeriesView>,
+}
+
+/// A consistent picture of every family, sorted by (scope, name): what renderers consume.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// Families sorted by scope then name.
+    pub families: Vec<Family>,
+}
