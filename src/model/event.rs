@@ -30,8 +30,36 @@ pub struct Event {
     pub kind: Kind,
     /// Finite value; increments are ≥ 0 for counters and meters; a duration in the unit for timers.
     pub value: f64,
+    /// How `value` applies to the series (plain observation for everything but StatsD extras).
+    pub op: Op,
     /// Epoch milliseconds (arrival time when the event had none).
     pub timestamp_ms: i64,
     /// Metadata carried by the event, if any (boxed: most events carry none).
     pub meta: Option<Box<Metadata>>,
+}
+
+/// How an event's value applies to its series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Op {
+    /// The kind's ordinary meaning: increment, sample, mark or recorded value.
+    #[default]
+    Observe,
+    /// Gauge only: add `value` (may be negative) to the current value (StatsD `+n` / `-n`).
+    GaugeDelta,
+    /// Gauge only: a member of a set (StatsD `|s`), given by a hash of the member; the gauge
+    /// reads as the number of distinct members since the last reset. `value` is ignored.
+    SetMember(u64),
+}
+
+/// True when `name` is a valid metric name: `[A-Za-z_:][A-Za-z0-9_:.\-]*`, 1 to `max_bytes` bytes.
+pub fn valid_name(name: &str, max_bytes: usize) -> bool {
+    let bytes = name.as_bytes();
+    match bytes.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' => {}
+        _ => return false,
+    }
+    bytes.len() <= max_bytes
+        && bytes[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'.' | b'-'))
 }

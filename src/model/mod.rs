@@ -8,9 +8,9 @@ mod series;
 mod service;
 mod view;
 
-pub use event::{Event, Metadata, Tags};
+pub use event::{valid_name, Event, Metadata, Op, Tags};
 pub use kind::Kind;
 pub use scope::Scope;
 pub use series::SeriesKey;
-pub use service::{ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV};
+pub use service::{parse_service, ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV};
 pub use view::{Family, HistogramView, MeterView, SeriesView, Snapshot, ValueView};
