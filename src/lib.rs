@@ -1,3 +1,42 @@
-//! meterd placeholder
+//! # meterd
+//!
+//! A metrics stream processor and server. Applications push metric events (native JSON,
+//! StatsD, OpenTSDB put); meterd aggregates them in actix actor pipelines and answers queries
+//! in the dialects existing tools speak.
+//!
+//! # Data flow
+//!
+//! ```text
+//!  HTTP ingest (JSON / NDJSON, StatsD text, OpenTSDB put)    UDP StatsD
+//!             │  decode + validate a whole batch  (ingest)     │
+//!             ▼                                                ▼
+//!  collector ── route each series by key hash  (collector)
+//!             │  messages carry batches, never one event each
+//!             ▼
+//!  aggregation shards, one per core, each owning its series  (aggregate)
+//!    counter, gauge, EWMA meter (1/5/15-minute rates), HdrHistogram (histogram, timer)
+//!             │
+//!             ▼
+//!  registry: metadata, types, scope tree  (registry)
+//!             ▲
+//!  endpoints (http) ask the registry and shards and render  (render):
+//!    Prometheus 0.0.4 text · OpenMetrics 1.0 · MicroProfile JSON and OPTIONS
+//! ```
+//!
+//! Where things are: [`model`] is the vocabulary; [`config`] the pipeline file; [`ingest`]
+//! turns bytes into events; [`collector`] admits and routes; [`aggregate`] holds the series;
+//! [`registry`] the metadata; [`render`] the output formats; [`http`] the actix-web edge;
+//! [`telemetry`] meterd's own metrics; [`app`] wires it all.
 #![warn(missing_docs)]
+
 pub mod model;
+pub mod clock;
+pub mod config;
+pub mod ingest;
+pub mod collector;
+pub mod aggregate;
+pub mod registry;
+pub mod render;
+pub mod http;
+pub mod telemetry;
+pub mod app;

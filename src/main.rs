@@ -1,1 +1,75 @@
-fn main(){}
+//! The `meterd` command line: parse flags, init tracing, load the pipeline, call `app::run`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use meterd::app::{self, Options};
+use meterd::clock::SystemClock;
+use meterd::config::Pipeline;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// meterd — a metrics stream processor and server: push metric events over HTTP or StatsD and
+/// query them as Prometheus, OpenMetrics, MicroProfile JSON, Orion, OpenTSDB, Blink, ODSL or Kanto.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(Serve),
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// Address to listen on for HTTP (keep it on loopback unless tokens are configured).
+    #[arg(long, env = "METERD_LISTEN", default_value = "127.0.0.1:9464")]
+    listen: String,
+    /// Directory for the write-ahead log, snapshots and downsampled history; created if missing.
+    #[arg(long, env = "METERD_DATA_DIR", default_value = "./meterd-data")]
+    data_dir: PathBuf,
+    /// Pipeline file (TOML). Default: pipelines/default.toml if it exists, else the built-in
+    /// default. A file that was asked for and cannot be read or parsed stops start-up.
+    #[arg(long, env = "METERD_PIPELINE")]
+    pipeline: Option<PathBuf>,
+    /// HTTP worker threads (0 = one per core).
+    #[arg(long, env = "METERD_WORKERS", default_value_t = 0)]
+    workers: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("METERD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: Serve) -> anyhow::Result<()> {
+    let pipeline = match &args.pipeline {
+        Some(path) => Pipeline::load(path)?,
+        None => {
+            let default = PathBuf::from("pipelines/default.toml");
+            if default.exists() {
+                Pipeline::load(&default)?
+            } else {
+                Pipeline::default()
+            }
+        }
+    };
+    let opts = Options {
+        listen: args.listen.clone(),
+        data_dir: args.data_dir,
+        pipeline,
+        clock: Arc::new(SystemClock::new()),
+        workers: args.workers,
+    };
+    app::run(opts).with_context(|| format!("serving on {}", args.listen))
+}

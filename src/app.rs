@@ -1,0 +1,157 @@
+//! The only wiring: start the actors from a validated pipeline and build the HTTP server.
+
+use crate::aggregate::{Shard, ShardState};
+use crate::clock::{SharedClock, SystemClock};
+use crate::collector::Collector;
+use crate::config::Pipeline;
+use crate::http::{configure, json_errors, AppState};
+use crate::registry::Registry;
+use crate::telemetry::{register_own, Counters};
+use actix::{Actor, Arbiter};
+use actix_web::{web, App, HttpServer};
+use parking_lot::RwLock;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Everything `meterd serve` needs, already validated.
+pub struct Options {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// The validated pipeline.
+    pub pipeline: Pipeline,
+    /// Time source (a manual clock in tests).
+    pub clock: SharedClock,
+    /// HTTP worker threads (0 = one per core).
+    pub workers: usize,
+}
+
+impl Options {
+    /// Defaults for tests and embedding: loopback on a free port, the built-in pipeline.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        Options {
+            listen: "127.0.0.1:0".to_owned(),
+            data_dir,
+            pipeline: Pipeline::default(),
+            clock: Arc::new(SystemClock::new()),
+            workers: 2,
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Starts the actors and binds the server; must run inside an actix `System`.
+/// Returns the server (a future to await) and the address it listens on.
+pub fn start(opts: Options, signals: bool) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    std::fs::create_dir_all(&opts.data_dir)?;
+    let pipeline = Arc::new(opts.pipeline);
+    let counters = Arc::new(Counters::default());
+    let mut registry = Registry::default();
+    register_own(&mut registry, &counters);
+    let registry = Arc::new(RwLock::new(registry));
+
+    let shard_count = if pipeline.shards == 0 { cores() } else { pipeline.shards };
+    let shards: Vec<_> = (0..shard_count)
+        .map(|_| {
+            let arbiter = Arbiter::new();
+            let state = ShardState::new(pipeline.aggregate_settings());
+            let (clock, counters) = (opts.clock.clone(), counters.clone());
+            Shard::start_in_arbiter(&arbiter.handle(), move |_| Shard::new(state, clock, counters))
+        })
+        .collect();
+    let collector = {
+        let (registry, shards, counters) = (registry.clone(), shards.clone(), counters.clone());
+        Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            Collector::new(registry, shards, counters)
+        })
+    };
+    let state = AppState {
+        collector,
+        shards,
+        registry,
+        pipeline,
+        clock: opts.clock,
+        counters,
+        started: Instant::now(),
+    };
+    let workers = if opts.workers == 0 { cores() } else { opts.workers };
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .wrap(json_errors())
+            .configure(configure)
+    })
+    .workers(workers)
+    .shutdown_timeout(5);
+    let server = if signals { server } else { server.disable_signals() };
+    let server = server.bind(&opts.listen)?;
+    let addr = server.addrs()[0];
+    Ok((server.run(), addr))
+}
+
+/// Runs the server until SIGTERM or Ctrl-C (blocking).
+pub fn run(opts: Options) -> std::io::Result<()> {
+    actix::System::new().block_on(async move {
+        let (server, addr) = start(opts, true)?;
+        tracing::info!(%addr, "meterd listening");
+        server.await?;
+        tracing::info!("meterd stopped");
+        actix::System::current().stop();
+        Ok(())
+    })
+}
+
+/// A server running on a background thread, for tests and benches.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// `http://addr` for building URLs.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; its future only reports completion.
+        drop(self.handle.stop(false));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a server on its own thread and returns once it listens.
+pub fn spawn(opts: Options) -> std::io::Result<Running> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let system = actix::System::new();
+        system.block_on(async move {
+            match start(opts, false) {
+                Ok((server, addr)) => {
+                    let _ = tx.send(Ok((addr, server.handle())));
+                    let _ = server.await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+            actix::System::current().stop();
+        });
+    });
+    let (addr, handle) = rx
+        .recv()
+        .map_err(|_| std::io::Error::other("server thread died"))??;
+    Ok(Running { addr, handle, thread: Some(thread) })
+}

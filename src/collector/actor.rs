@@ -1,0 +1,97 @@
+//! The collector actor.
+
+use super::route;
+use crate::aggregate::{Apply, Drain, Shard};
+use crate::ingest::ItemError;
+use crate::model::{Event, SeriesKey, ValueView};
+use crate::registry::{Registry, Selector};
+use crate::telemetry::Counters;
+use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
+use parking_lot::RwLock;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Why the collector refused a batch; nothing of it was applied.
+#[derive(Debug, Error)]
+pub enum CollectorError {
+    /// Events whose type conflicts with their existing metric: use the metric's type or a new name.
+    #[error("type conflict with existing metrics; nothing was applied")]
+    Conflict(Vec<ItemError>),
+}
+
+/// Admits batches and routes them to shards.
+pub struct Collector {
+    registry: Arc<RwLock<Registry>>,
+    shards: Vec<Addr<Shard>>,
+    counters: Arc<Counters>,
+}
+
+impl Collector {
+    /// A collector in front of `shards`, writing metadata into `registry`.
+    pub fn new(
+        registry: Arc<RwLock<Registry>>,
+        shards: Vec<Addr<Shard>>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Collector { registry, shards, counters }
+    }
+}
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+    }
+}
+
+/// Admit a validated batch and route it to the shards; answers the number of events accepted.
+#[derive(Message)]
+#[rtype(result = "Result<usize, CollectorError>")]
+pub struct Ingest(pub Vec<Event>);
+
+/// Read and reset the selected series on every shard, as one cut.
+#[derive(Message)]
+#[rtype(result = "Vec<(SeriesKey, ValueView)>")]
+pub struct DrainAll(pub Selector);
+
+impl Handler<Ingest> for Collector {
+    type Result = Result<usize, CollectorError>;
+
+    /// Checks types, registers metadata, routes the batch.
+    fn handle(&mut self, msg: Ingest, _: &mut Context<Self>) -> Self::Result {
+        let events = msg.0;
+        if let Err(conflicts) = self.registry.write().admit(&events) {
+            self.counters.batch_rejected(events.len());
+            return Err(CollectorError::Conflict(conflicts));
+        }
+        let n = events.len();
+        for (shard, batch) in self.shards.iter().zip(route(events, self.shards.len())) {
+            if !batch.is_empty() {
+                self.counters.batch_sent();
+                shard.do_send(Apply(batch));
+            }
+        }
+        self.counters.batch_accepted(n);
+        Ok(n)
+    }
+}
+
+impl Handler<DrainAll> for Collector {
+    type Result = ResponseFuture<Vec<(SeriesKey, ValueView)>>;
+
+    /// Enqueues a drain on every shard now (after every batch routed so far, before any later
+    /// one), then gathers the answers.
+    fn handle(&mut self, msg: DrainAll, _: &mut Context<Self>) -> Self::Result {
+        let pending: Vec<_> = self.shards.iter().map(|s| s.send(Drain(msg.0.clone()))).collect();
+        Box::pin(async move {
+            let mut all = Vec::new();
+            for p in pending {
+                if let Ok(views) = p.await {
+                    all.extend(views);
+                }
+            }
+            all
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! The collector: admission of validated batches (type checks, metadata), then routing by
+//! series key to the aggregation shards. It is the one sequencing point of the pipeline, which
+//! is what makes a drain (get-and-reset) an exact cut.
+
+mod actor;
+mod route;
+
+pub use actor::{Collector, CollectorError, DrainAll, Ingest};
+pub use route::route;

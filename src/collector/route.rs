@@ -1,0 +1,44 @@
+//! Routing: split a batch into one batch per shard by series-key hash.
+
+use crate::model::Event;
+
+/// Splits `events` into `shards` batches, keeping each series on one shard and the order of
+/// events within a shard.
+pub fn route(events: Vec<Event>, shards: usize) -> Vec<Vec<Event>> {
+    if shards <= 1 {
+        return vec![events];
+    }
+    let per = events.len() / shards + 1;
+    let mut out: Vec<Vec<Event>> = (0..shards).map(|_| Vec::with_capacity(per)).collect();
+    for e in events {
+        let i = (e.key.route_hash() % shards as u64) as usize;
+        out[i].push(e);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Op, Scope, SeriesKey};
+
+    #[test]
+    fn same_series_same_shard() {
+        let ev = |n: &str| Event {
+            key: SeriesKey::simple(Scope::Application, n, vec![]),
+            kind: Kind::Counter,
+            value: 1.0,
+            op: Op::Observe,
+            timestamp_ms: 0,
+            meta: None,
+        };
+        let batch: Vec<Event> = (0..100).map(|i| ev(&format!("m{}", i % 7))).collect();
+        let parts = route(batch, 3);
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 100);
+        for p in &parts {
+            for e in p {
+                assert!(parts.iter().filter(|q| q.iter().any(|x| x.key == e.key)).count() == 1);
+            }
+        }
+    }
+}

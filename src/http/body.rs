@@ -1,0 +1,56 @@
+//! Reading request bodies under the pipeline's size limit, and Orion tenancy headers.
+
+use super::ApiError;
+use crate::model::{parse_service, ServicePath};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+
+/// Reads the whole body, refusing with 413 as soon as it exceeds `limit` bytes.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than the limit of {limit} bytes (limits.max_body_bytes)"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The request's `Fiware-Service` and `Fiware-ServicePath`, validated by Orion's rules.
+pub fn tenancy(req: &HttpRequest) -> Result<(String, ServicePath), ApiError> {
+    let header = |name: &str| -> Result<&str, ApiError> {
+        match req.headers().get(name) {
+            None => Ok(""),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| ApiError::bad_request("bad_service", format!("{name} is not ASCII"))),
+        }
+    };
+    let service = parse_service(header("fiware-service")?)
+        .map_err(|m| ApiError::bad_request("bad_service", m))?;
+    let path = ServicePath::parse(header("fiware-servicepath")?)
+        .map_err(|m| ApiError::bad_request("bad_service_path", m))?;
+    Ok((service, path))
+}

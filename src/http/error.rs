@@ -1,0 +1,117 @@
+//! The one place where errors become HTTP statuses and DESIGN.md's JSON error body.
+
+use crate::collector::CollectorError;
+use crate::ingest::{IngestError, ItemError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+use std::fmt;
+
+/// An error answered as `{"error": {"code", "message", "details"}}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code, e.g. `invalid_batch`.
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// One entry per cause where there are several (e.g. the bad events of a batch).
+    pub details: Vec<ItemError>,
+    /// Seconds for `Retry-After` (503).
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// An error with no details.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), details: Vec::new(), retry_after: None }
+    }
+
+    /// 400 with a code and message.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// Attaches details.
+    pub fn with_details(mut self, details: Vec<ItemError>) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({"code": self.code, "message": self.message});
+        if !self.details.is_empty() {
+            error["details"] = json!(self.details);
+        }
+        json!({ "error": error })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        resp.json(self.body())
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Malformed(m) => ApiError::bad_request("malformed_body", m),
+            IngestError::BadRequest(m) => ApiError::bad_request("bad_request", m),
+            IngestError::Invalid(details) => {
+                ApiError::bad_request("invalid_batch", IngestError::Invalid(details.clone()).to_string())
+                    .with_details(details)
+            }
+        }
+    }
+}
+
+impl From<CollectorError> for ApiError {
+    fn from(e: CollectorError) -> Self {
+        let message = e.to_string();
+        match e {
+            CollectorError::Conflict(details) => {
+                ApiError::new(StatusCode::CONFLICT, "type_conflict", message).with_details(details)
+            }
+        }
+    }
+}
+
+/// An internal failure (a stopped actor): answered as 503 so that clients retry.
+pub fn unavailable(what: impl fmt::Display) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        format!("meterd is not ready: {what}"),
+    );
+    e.retry_after = Some(1);
+    e
+}
+
+impl ApiError {
+    /// The response for this error (used where a `ResponseError` cannot be returned).
+    pub fn error_response_json(&self) -> HttpResponse {
+        ResponseError::error_response(self)
+    }
+}

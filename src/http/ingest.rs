@@ -1,0 +1,56 @@
+//! `POST /api/v1/events`: native ingest.
+
+use super::body::{read_body, tenancy};
+use super::{error::unavailable, ApiError, AppState};
+use crate::collector::Ingest;
+use crate::ingest::{json, IngestContext, IngestError};
+use crate::model::Event;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+/// Routes of the native ingest API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/events", web::post().to(post_events));
+}
+
+async fn post_events(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.pipeline.limits.max_body_bytes).await?;
+    let (service, service_path) = tenancy(&req)?;
+    let ctx = IngestContext {
+        service: &service,
+        service_path: &service_path,
+        now_ms: state.clock.epoch_millis(),
+        pipeline: &state.pipeline,
+    };
+    let ndjson = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
+    let decoded = if ndjson { json::decode_ndjson(&body, &ctx) } else { json::decode_json(&body, &ctx) };
+    let events = decoded.inspect_err(|e| count_refusal(&state, e))?;
+    let n = submit(&state, events).await?;
+    Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
+}
+
+/// Hands a validated batch to the collector; answers how many events were accepted.
+pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let n = state.collector.send(Ingest(events)).await.map_err(unavailable)??;
+    Ok(n)
+}
+
+/// Counts a batch refused before it reached the collector.
+pub fn count_refusal(state: &AppState, e: &IngestError) {
+    let n = match e {
+        IngestError::Invalid(items) => items.len(),
+        _ => 1,
+    };
+    state.counters.batch_rejected(n);
+}

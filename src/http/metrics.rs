@@ -1,0 +1,78 @@
+//! The MicroProfile Metrics API (seed 001): `GET` and `OPTIONS` on `/metrics[/{scope}[/{name}]]`.
+
+use super::negotiate::{negotiate, Format};
+use super::{ApiError, AppState};
+use crate::model::{Scope, Snapshot};
+use crate::registry::Selector;
+use crate::render;
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Routes of the MicroProfile API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for path in ["/metrics", "/metrics/{scope}", "/metrics/{scope}/{name}"] {
+        cfg.route(path, web::get().to(metrics)).route(path, web::method(Method::OPTIONS).to(metrics));
+    }
+}
+
+/// What a `/metrics` path selects.
+fn selector(req: &HttpRequest) -> Result<Selector, ApiError> {
+    let scope = match req.match_info().get("scope") {
+        None => None,
+        Some(s) => Some(s.parse::<Scope>().map_err(ApiError::not_found)?),
+    };
+    let name = req.match_info().get("name").map(str::to_owned);
+    Ok(Selector { scope, name, service: None })
+}
+
+async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let sel = selector(&req)?;
+    let options = req.method() == Method::OPTIONS;
+    let format = if options {
+        Format::Json
+    } else {
+        let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        negotiate(accept).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_acceptable",
+                "/metrics answers text/plain (Prometheus 0.0.4), application/openmetrics-text or application/json",
+            )
+        })?
+    };
+    let snapshot = state.snapshot(sel.clone()).await?;
+    if snapshot.families.is_empty() {
+        return match (&sel.name, sel.scope) {
+            (Some(name), Some(scope)) => {
+                Err(ApiError::not_found(format!("no metric {name:?} in scope {scope}")))
+            }
+            _ => Ok(HttpResponse::NoContent().finish()),
+        };
+    }
+    let body = if options { options_body(&sel, &snapshot) } else { render_body(format, &sel, &snapshot) };
+    Ok(HttpResponse::Ok().content_type(format.content_type()).body(body))
+}
+
+fn options_body(sel: &Selector, snapshot: &Snapshot) -> String {
+    let value = match sel.scope {
+        None => render::options_tree(snapshot),
+        Some(_) => render::options_scope(&snapshot.families),
+    };
+    value.to_string()
+}
+
+fn render_body(format: Format, sel: &Selector, snapshot: &Snapshot) -> String {
+    let mut out = String::with_capacity(4096);
+    match format {
+        Format::Prometheus => render::prometheus(snapshot, &mut out),
+        Format::OpenMetrics => render::openmetrics(snapshot, &mut out),
+        Format::Json => {
+            let value = match sel.scope {
+                None => render::json_tree(snapshot),
+                Some(_) => render::json_scope(&snapshot.families),
+            };
+            out = value.to_string();
+        }
+    }
+    out
+}

@@ -1,0 +1,220 @@
+//! Native ingest: a JSON array of events, one JSON object, or NDJSON → validated events.
+//!
+//! The fast path deserialises the whole body into borrowed raw events in one pass; only when
+//! that fails does the slow path walk the items one by one to name every bad index.
+
+use super::context::IngestContext;
+use super::error::{IngestError, ItemError};
+use super::timestamp::to_epoch_millis;
+use crate::model::{
+    parse_service, valid_name, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags,
+};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// One event as it arrives, before validation. Field names follow DESIGN.md's event table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default)]
+    timestamp: Option<f64>,
+    #[serde(borrow, default)]
+    scope: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    service: Option<Cow<'a, str>>,
+    #[serde(rename = "servicePath", borrow, default)]
+    service_path: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tags: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(rename = "displayName", default)]
+    display_name: Option<String>,
+}
+
+/// Either one event or an array of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<'a> {
+    #[serde(borrow)]
+    Many(Vec<RawEvent<'a>>),
+    #[serde(borrow)]
+    One(Box<RawEvent<'a>>),
+}
+
+/// Decodes and validates a JSON body (array or single object). All or nothing.
+pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
+    let raws = match serde_json::from_slice::<OneOrMany>(body) {
+        Ok(OneOrMany::Many(v)) => v,
+        Ok(OneOrMany::One(one)) => vec![*one],
+        Err(_) => return Err(slow_json(body)),
+    };
+    validate_all(raws, ctx)
+}
+
+/// Decodes and validates an NDJSON body (one event per non-empty line). All or nothing;
+/// indexes count events, and messages name the 1-based line.
+pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
+    let mut raws = Vec::new();
+    let mut errors = Vec::new();
+    let lines = body.split(|b| *b == b'\n').enumerate();
+    for (line_no, line) in lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)) {
+        let index = raws.len() + errors.len();
+        match serde_json::from_slice::<RawEvent>(line) {
+            Ok(raw) => raws.push(raw),
+            Err(e) => errors.push(ItemError { index, message: format!("line {}: {e}", line_no + 1) }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(IngestError::Invalid(errors));
+    }
+    validate_all(raws, ctx)
+}
+
+/// Finds out why the fast path failed: a syntax error for the whole body, or the bad items.
+fn slow_json(body: &[u8]) -> IngestError {
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return IngestError::Malformed(e.to_string()),
+    };
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        obj @ serde_json::Value::Object(_) => vec![obj],
+        _ => {
+            return IngestError::Malformed(
+                "expected a JSON array of events or one event object".into(),
+            )
+        }
+    };
+    let errors = items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            let text = item.to_string();
+            serde_json::from_str::<RawEvent>(&text).err().map(|e| ItemError {
+                index,
+                message: strip_position(&e.to_string()),
+            })
+        })
+        .collect::<Vec<_>>();
+    if errors.is_empty() {
+        IngestError::Malformed("the body could not be decoded".into())
+    } else {
+        IngestError::Invalid(errors)
+    }
+}
+
+/// serde_json appends " at line L column C" relative to a re-serialised item: not useful.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+fn validate_all(raws: Vec<RawEvent>, ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
+    let mut events = Vec::with_capacity(raws.len());
+    let mut errors = Vec::new();
+    for (index, raw) in raws.into_iter().enumerate() {
+        match validate(raw, ctx) {
+            Ok(e) => events.push(e),
+            Err(message) => errors.push(ItemError { index, message }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(IngestError::Invalid(errors))
+    }
+}
+
+/// Validates one raw event against DESIGN.md's table and the pipeline's rules.
+fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
+    let limits = &ctx.pipeline.limits;
+    let name = raw.name;
+    if !valid_name(&name, limits.max_name_bytes) {
+        return Err(format!(
+            "name {name:?} must match [A-Za-z_:][A-Za-z0-9_:.-]* and be at most {} bytes",
+            limits.max_name_bytes
+        ));
+    }
+    let rule = ctx.pipeline.rule_for(&name);
+    let kind = match (&raw.kind, rule.and_then(|r| r.kind)) {
+        (Some(k), _) => k.parse::<Kind>()?,
+        (None, Some(k)) => k,
+        (None, None) => return Err("type is required (no pipeline rule gives one)".into()),
+    };
+    let value = match (raw.value, kind) {
+        (Some(v), _) if !v.is_finite() => return Err(format!("value {v} is not finite")),
+        (Some(v), Kind::Counter | Kind::Meter) if v < 0.0 => {
+            return Err(format!("a {kind} increment must be >= 0, got {v}"))
+        }
+        (Some(v), _) => v,
+        (None, Kind::Counter | Kind::Meter) => 1.0,
+        (None, _) => return Err(format!("value is required for a {kind}")),
+    };
+    let timestamp_ms = match raw.timestamp {
+        Some(t) => to_epoch_millis(t)?,
+        None => ctx.now_ms,
+    };
+    let scope = match &raw.scope {
+        Some(s) => s.parse::<Scope>()?,
+        None => Scope::Application,
+    };
+    let service = match &raw.service {
+        Some(s) => parse_service(s)?,
+        None => ctx.service.to_owned(),
+    };
+    let service_path = match &raw.service_path {
+        Some(p) => ServicePath::parse(p)?,
+        None => ctx.service_path.clone(),
+    };
+    let tags = validate_tags(raw.tags.unwrap_or_default(), limits.max_tags)?;
+    let meta = Metadata {
+        unit: raw.unit.or_else(|| rule.and_then(|r| r.unit.clone())),
+        description: raw.description.or_else(|| rule.and_then(|r| r.description.clone())),
+        display_name: raw.display_name.or_else(|| rule.and_then(|r| r.display_name.clone())),
+    };
+    Ok(Event {
+        key: SeriesKey { service, service_path, scope, name: name.into_owned(), tags },
+        kind,
+        value,
+        op: Op::Observe,
+        timestamp_ms,
+        meta: (!meta.is_empty()).then(|| Box::new(meta)),
+    })
+}
+
+/// Checks tag keys and values and the number of tags; the map is already sorted by key.
+fn validate_tags(raw: BTreeMap<Cow<str>, Cow<str>>, max_tags: usize) -> Result<Tags, String> {
+    if raw.len() > max_tags {
+        return Err(format!("{} tags given, at most {max_tags} allowed", raw.len()));
+    }
+    let mut tags: Tags = Vec::with_capacity(raw.len());
+    for (k, v) in raw {
+        if !valid_tag_key(&k) {
+            return Err(format!("tag key {k:?} must match [A-Za-z_][A-Za-z0-9_]*"));
+        }
+        if v.is_empty() {
+            return Err(format!("tag {k:?} has an empty value"));
+        }
+        tags.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(tags)
+}
+
+/// Tag keys become Prometheus label names, so they follow the label grammar.
+pub fn valid_tag_key(k: &str) -> bool {
+    let b = k.as_bytes();
+    matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}

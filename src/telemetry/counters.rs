@@ -1,0 +1,68 @@
+//! meterd's own pipeline counters, counted in one place and shown in the vendor scope.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// Every accepted, refused or dropped thing meterd counts about itself.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Events accepted (acknowledged) on any ingest path.
+    pub events_accepted: AtomicU64,
+    /// Events refused with their batch (bad input, conflicts, limits).
+    pub events_rejected: AtomicU64,
+    /// Batches accepted.
+    pub batches_accepted: AtomicU64,
+    /// Batches refused.
+    pub batches_rejected: AtomicU64,
+    /// Live series created by the shards.
+    pub series: AtomicU64,
+    /// Batches sent to shards and not applied yet (the shard queues' depth).
+    pub shard_queue_depth: AtomicI64,
+    /// HTTP requests served.
+    pub http_requests: AtomicU64,
+}
+
+impl Counters {
+    /// A batch of `n` events was accepted.
+    pub fn batch_accepted(&self, n: usize) {
+        self.events_accepted.fetch_add(n as u64, Relaxed);
+        self.batches_accepted.fetch_add(1, Relaxed);
+    }
+
+    /// A batch of `n` events was refused.
+    pub fn batch_rejected(&self, n: usize) {
+        self.events_rejected.fetch_add(n as u64, Relaxed);
+        self.batches_rejected.fetch_add(1, Relaxed);
+    }
+
+    /// A batch was queued to a shard.
+    pub fn batch_sent(&self) {
+        self.shard_queue_depth.fetch_add(1, Relaxed);
+    }
+
+    /// A shard applied a batch that created `created` series.
+    pub fn batch_applied(&self, created: usize) {
+        self.shard_queue_depth.fetch_sub(1, Relaxed);
+        if created > 0 {
+            self.series.fetch_add(created as u64, Relaxed);
+        }
+    }
+
+    /// The vendor-scope readings: `(name, kind is counter, value, description)`.
+    pub fn readings(&self) -> Vec<(&'static str, bool, f64, &'static str)> {
+        let g = |a: &AtomicU64| a.load(Relaxed) as f64;
+        vec![
+            ("meterd.events.accepted", true, g(&self.events_accepted), "Events accepted on any ingest path"),
+            ("meterd.events.rejected", true, g(&self.events_rejected), "Events refused with their batch"),
+            ("meterd.batches.accepted", true, g(&self.batches_accepted), "Batches accepted"),
+            ("meterd.batches.rejected", true, g(&self.batches_rejected), "Batches refused"),
+            ("meterd.series", false, g(&self.series), "Live series held by the shards"),
+            (
+                "meterd.queue.shard.depth",
+                false,
+                self.shard_queue_depth.load(Relaxed).max(0) as f64,
+                "Batches queued to the shards and not yet applied",
+            ),
+            ("meterd.http.requests", true, g(&self.http_requests), "HTTP requests served"),
+        ]
+    }
+}
