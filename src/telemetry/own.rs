@@ -1,6 +1,6 @@
 //! meterd's own families: process readings in the base scope, pipeline counters in vendor.
 
-use super::process::{base_gauges, read_process};
+use super::{base_gauges, read_process};
 use super::Counters;
 use crate::model::{Family, Kind, Metadata, Scope, SeriesView, ValueView, DEFAULT_SERVICE};
 use crate::registry::{Registry, Selector};

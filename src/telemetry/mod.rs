@@ -1,0 +1,18 @@
+//! meterd's own readings, as plain structs with no actix: the process readings for the
+//! MicroProfile `base` scope ([`read_process`], [`base_gauges`]) and the host readings of the
+//! Kanto `SYSTEM` originator ([`SystemSampler`], [`SYSTEM_IDS`]), both read from Linux
+//! `/proc`. Where `/proc` cannot be read (non-Linux hosts) the readings are zeros, never an
+//! error. Actors elsewhere sample them on a timer.
+
+mod process;
+mod procfs;
+mod system;
+
+pub use process::{base_gauges, read_process, ProcessReadings};
+pub use system::{SystemSampler, ORIGINATOR, SYSTEM_IDS};
+
+mod counters;
+mod own;
+
+pub use counters::Counters;
+pub use own::{own_families, register_own};
