@@ -1,3 +1,4 @@
 //! meterd placeholder
 #![warn(missing_docs)]
+pub mod ingest;
 pub mod model;
