@@ -427,3 +427,5 @@ fn shown_raw(text: &str) -> String {
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod proptests;
