@@ -1,8 +1,10 @@
-//! Bytes → validated events: native JSON / NDJSON (and, beside it, StatsD and OpenTSDB put).
+//! Bytes → validated events: native JSON / NDJSON and StatsD lines. Nothing here does I/O or
+//! talks to actors.
 
 mod context;
 mod error;
 pub mod json;
+pub mod statsd;
 mod timestamp;
 
 pub use context::IngestContext;
