@@ -7,7 +7,7 @@ use super::context::IngestContext;
 use super::error::{IngestError, ItemError};
 use super::timestamp::to_epoch_millis;
 use crate::model::{
-    parse_service, valid_name, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags,
+    parse_service, valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -210,11 +210,4 @@ fn validate_tags(raw: BTreeMap<Cow<str>, Cow<str>>, max_tags: usize) -> Result<T
         tags.push((k.into_owned(), v.into_owned()));
     }
     Ok(tags)
-}
-
-/// Tag keys become Prometheus label names, so they follow the label grammar.
-pub fn valid_tag_key(k: &str) -> bool {
-    let b = k.as_bytes();
-    matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }

@@ -312,6 +312,15 @@ fn parse_tags<'a>(text: &'a str, tags: &mut Vec<(&'a str, &'a str)>) -> Result<(
         if key.is_empty() {
             return Err(format!("tag {} has an empty key", shown(entry)));
         }
+        if !valid_tag_key(key) {
+            return Err(format!(
+                "tag key {} must match [A-Za-z_][A-Za-z0-9_]* (tags become labels)",
+                shown(key)
+            ));
+        }
+        if value.is_empty() {
+            return Err(format!("tag {} has an empty value", shown(entry)));
+        }
         tags.push((key, value));
     }
     Ok(())

@@ -63,3 +63,10 @@ pub fn valid_name(name: &str, max_bytes: usize) -> bool {
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'.' | b'-'))
 }
+
+/// True when `k` may be a tag key: tags become Prometheus labels, so `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn valid_tag_key(k: &str) -> bool {
+    let b = k.as_bytes();
+    matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}

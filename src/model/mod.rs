@@ -8,7 +8,7 @@ mod series;
 mod service;
 mod view;
 
-pub use event::{valid_name, Event, Metadata, Op, Tags};
+pub use event::{valid_name, valid_tag_key, Event, Metadata, Op, Tags};
 pub use kind::Kind;
 pub use scope::Scope;
 pub use series::SeriesKey;
