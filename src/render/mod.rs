@@ -1,0 +1,32 @@
+//! Pure renderers: one file per output format, from one immutable [`Snapshot`] (or a slice of
+//! its families) to text in a caller's `&mut String`, or to a `serde_json::Value` for JSON.
+//! No actix and no I/O here; the HTTP layer picks a renderer by `Accept` and sets the
+//! content type.
+//!
+//! | format | function | used by |
+//! |---|---|---|
+//! | Prometheus text 0.0.4, MicroProfile 1.x names | [`prometheus`] | `GET /metrics…` with `text/plain` |
+//! | OpenMetrics 1.0 | [`openmetrics`] | `GET /metrics…` with `application/openmetrics-text` |
+//! | MicroProfile JSON | [`json_tree`], [`json_scope`] | `GET /metrics…` with `application/json` |
+//! | MicroProfile metadata | [`options_tree`], [`options_scope`] | `OPTIONS /metrics…` |
+//!
+//! Output order is the snapshot's order (families by scope then name, series by service,
+//! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
+//! naming and unit rules, [`number`] the number spelling shared by all formats.
+//!
+//! [`Snapshot`]: crate::model::Snapshot
+
+mod exposition;
+#[doc(hidden)]
+pub mod fixture;
+mod mp_json;
+pub mod names;
+pub mod number;
+mod openmetrics;
+mod options;
+mod prometheus;
+
+pub use mp_json::{json_scope, json_tree, quantile_key, series_key, series_value};
+pub use openmetrics::{openmetrics, openmetrics_families, OPENMETRICS_CONTENT_TYPE};
+pub use options::{family_metadata, options_scope, options_tree};
+pub use prometheus::{prometheus, prometheus_families, PROMETHEUS_CONTENT_TYPE};
