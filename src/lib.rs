@@ -1,3 +1,4 @@
 //! meterd placeholder
 #![warn(missing_docs)]
+pub mod clock;
 pub mod model;
