@@ -1,4 +1,5 @@
 //! meterd placeholder
 #![warn(missing_docs)]
+pub mod aggregate;
 pub mod clock;
 pub mod model;
