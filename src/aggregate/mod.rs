@@ -2,6 +2,9 @@
 //! Dropwizard meters (EWMA), HdrHistogram histograms and timers. Time comes from the caller
 //! as monotonic nanoseconds (see [`crate::clock`]), so every struct is tested exactly.
 
+mod hdr;
+mod histogram;
 mod meter;
 
+pub use histogram::{Histogram, HistogramSettings};
 pub use meter::{Ewma, Meter, DEFAULT_TICK};
