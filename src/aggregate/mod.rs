@@ -2,9 +2,19 @@
 //! Dropwizard meters (EWMA), HdrHistogram histograms and timers. Time comes from the caller
 //! as monotonic nanoseconds (see [`crate::clock`]), so every struct is tested exactly.
 
+mod counter;
+mod gauge;
 mod hdr;
 mod histogram;
 mod meter;
+mod series;
+mod settings;
+mod timer;
 
+pub use counter::Counter;
+pub use gauge::Gauge;
 pub use histogram::{Histogram, HistogramSettings};
 pub use meter::{Ewma, Meter, DEFAULT_TICK};
+pub use series::SeriesState;
+pub use settings::{AggregateSettings, DEFAULT_QUANTILES};
+pub use timer::Timer;
