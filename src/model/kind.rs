@@ -20,7 +20,13 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, in the order they are documented.
-    pub const ALL: [Kind; 5] = [Kind::Counter, Kind::Gauge, Kind::Meter, Kind::Histogram, Kind::Timer];
+    pub const ALL: [Kind; 5] = [
+        Kind::Counter,
+        Kind::Gauge,
+        Kind::Meter,
+        Kind::Histogram,
+        Kind::Timer,
+    ];
 
     /// The lowercase name used in JSON and in pipeline files.
     pub fn as_str(self) -> &'static str {

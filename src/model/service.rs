@@ -33,12 +33,16 @@ impl ServicePath {
         };
         let levels: Vec<&str> = rest.split('/').collect();
         if levels.len() > MAX_LEVELS {
-            return Err(format!("service path {raw:?} has more than {MAX_LEVELS} levels"));
+            return Err(format!(
+                "service path {raw:?} has more than {MAX_LEVELS} levels"
+            ));
         }
         for level in &levels {
             if level.is_empty()
                 || level.len() > MAX_LEVEL_LEN
-                || !level.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+                || !level
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_')
             {
                 return Err(format!(
                     "service path {raw:?}: each level must be 1-{MAX_LEVEL_LEN} alphanumeric or '_' characters"
@@ -90,7 +94,10 @@ mod tests {
 
     #[test]
     fn orion_path_rules() {
-        assert_eq!(ServicePath::parse("/gardens/north").unwrap().subserv_key(), "gardens/north");
+        assert_eq!(
+            ServicePath::parse("/gardens/north").unwrap().subserv_key(),
+            "gardens/north"
+        );
         assert_eq!(ServicePath::parse("/A, /B").unwrap().subserv_key(), "A");
         assert_eq!(ServicePath::parse("/A/#").unwrap().subserv_key(), "A");
         assert_eq!(ServicePath::parse("/").unwrap().subserv_key(), ROOT_SUBSERV);

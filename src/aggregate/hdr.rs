@@ -1,0 +1,139 @@
+//! The HdrHistogram under a [`Histogram`](super::Histogram): counts of non-negative integer
+//! magnitudes, in `u32` counters that widen to `u64` before any of them could overflow.
+
+use super::HistogramSettings;
+use hdrhistogram::{Counter, Histogram as Hdr};
+
+/// Counts of magnitudes in `[0, highest_trackable]`; larger magnitudes are clamped to it.
+///
+/// Counters start as `u32` (half the memory of `u64`). A `u32` counter can only overflow once
+/// the histogram holds `u32::MAX` samples in all, so just before that the counts are copied
+/// into `u64` counters; no count is ever saturated.
+#[derive(Debug, Clone)]
+pub(super) enum Magnitudes {
+    /// Fewer than `u32::MAX` samples.
+    Narrow(Hdr<u32>),
+    /// `u32::MAX` samples or more.
+    Wide(Hdr<u64>),
+}
+
+impl Magnitudes {
+    /// Empty counts. With `auto_resize` the counts array starts tiny and grows to the largest
+    /// magnitude recorded (never past `highest_trackable`); without it the whole range is
+    /// allocated now.
+    pub(super) fn new(settings: &HistogramSettings) -> Self {
+        let sigfig = settings.significant_digits.min(5);
+        let highest = settings.highest_trackable.max(2);
+        let hdr = if settings.auto_resize {
+            Hdr::new_with_bounds(1, 2, sigfig).map(|mut h| {
+                h.auto(true);
+                h
+            })
+        } else {
+            Hdr::new_with_bounds(1, highest, sigfig)
+        };
+        // The bounds were clamped into the ranges HdrHistogram accepts just above.
+        Magnitudes::Narrow(hdr.expect("valid HdrHistogram bounds"))
+    }
+
+    /// Counts one `magnitude` (clamped to `highest`).
+    pub(super) fn record(&mut self, magnitude: u64, highest: u64) {
+        let magnitude = magnitude.min(highest.max(2));
+        if let Magnitudes::Narrow(narrow) = self {
+            if narrow.len() >= u64::from(u32::MAX) {
+                *self = Magnitudes::Wide(widen(narrow));
+            }
+        }
+        match self {
+            Magnitudes::Narrow(h) => record_into(h, magnitude),
+            Magnitudes::Wide(h) => record_into(h, magnitude),
+        }
+    }
+
+    /// Samples counted.
+    pub(super) fn len(&self) -> u64 {
+        match self {
+            Magnitudes::Narrow(h) => h.len(),
+            Magnitudes::Wide(h) => h.len(),
+        }
+    }
+
+    /// The `rank`-th smallest magnitude (1-based, `1..=len`), as the highest value equivalent
+    /// to it at the histogram's precision.
+    pub(super) fn at_rank(&self, rank: u64) -> u64 {
+        let n = self.len();
+        if n == 0 {
+            return 0;
+        }
+        // ceil((rank - ½) / n · n) = rank, robust to rounding in the quantile arithmetic.
+        let quantile = (rank.clamp(1, n) as f64 - 0.5) / n as f64;
+        match self {
+            Magnitudes::Narrow(h) => h.value_at_quantile(quantile),
+            Magnitudes::Wide(h) => h.value_at_quantile(quantile),
+        }
+    }
+
+    /// Bytes held by the counts array.
+    pub(super) fn heap_bytes(&self) -> usize {
+        match self {
+            Magnitudes::Narrow(h) => h.distinct_values() * std::mem::size_of::<u32>(),
+            Magnitudes::Wide(h) => h.distinct_values() * std::mem::size_of::<u64>(),
+        }
+    }
+}
+
+/// Counts `magnitude` in `h`. With auto-resize the counts grow to fit; without it (or if growing
+/// failed) the magnitude is clamped into the range, which the caller's clamp already ensures.
+fn record_into<T: Counter>(h: &mut Hdr<T>, magnitude: u64) {
+    if h.record(magnitude).is_err() {
+        h.saturating_record(magnitude);
+    }
+}
+
+/// The same counts in `u64` counters.
+fn widen(narrow: &Hdr<u32>) -> Hdr<u64> {
+    let mut wide = Hdr::<u64>::new_from(narrow);
+    for bucket in narrow.iter_recorded() {
+        wide.saturating_record_n(
+            bucket.value_iterated_to(),
+            u64::from(bucket.count_at_value()),
+        );
+    }
+    wide
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widening_keeps_every_count() {
+        let settings = HistogramSettings::default();
+        let mut narrow = Hdr::<u32>::new_with_bounds(1, 2, 2).unwrap();
+        narrow.auto(true);
+        narrow.record_n(7, 3).unwrap();
+        narrow.record_n(1_000_000, u32::MAX - 3).unwrap();
+        let mut counts = Magnitudes::Narrow(narrow);
+        counts.record(7, settings.highest_trackable);
+        assert!(matches!(counts, Magnitudes::Wide(_)));
+        assert_eq!(counts.len(), u64::from(u32::MAX) + 1);
+        assert_eq!(counts.at_rank(4), 7);
+        assert!(counts.at_rank(5) >= 1_000_000);
+    }
+
+    #[test]
+    fn magnitudes_above_highest_are_clamped() {
+        for auto_resize in [true, false] {
+            let settings = HistogramSettings {
+                highest_trackable: 1000,
+                auto_resize,
+                ..HistogramSettings::default()
+            };
+            let mut counts = Magnitudes::new(&settings);
+            counts.record(u64::MAX, settings.highest_trackable);
+            assert_eq!(counts.len(), 1);
+            let top = counts.at_rank(1);
+            assert!((1000..=1010).contains(&top), "{top}");
+        }
+    }
+}

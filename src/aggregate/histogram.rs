@@ -1,0 +1,315 @@
+//! A distribution of recorded values: HdrHistogram counts for quantiles, with count, sum, min,
+//! max, mean and standard deviation kept exactly beside them.
+
+use super::hdr::Magnitudes;
+use crate::model::HistogramView;
+
+/// How a [`Histogram`] sizes its HdrHistogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistogramSettings {
+    /// Decimal digits of precision of the quantiles (HdrHistogram accepts 0..=5; pipelines
+    /// allow 1..=5). 2 means quantiles within 1 %.
+    pub significant_digits: u8,
+    /// Largest magnitude told apart in quantiles; larger values are counted as this one
+    /// (count, sum, min, max, mean and stddev stay exact). Default: one hour in nanoseconds.
+    pub highest_trackable: u64,
+    /// Allocate counts only up to the largest value seen so far (growing on demand) rather
+    /// than for the whole range at once.
+    pub auto_resize: bool,
+}
+
+impl Default for HistogramSettings {
+    fn default() -> Self {
+        HistogramSettings {
+            significant_digits: 2,
+            highest_trackable: 3_600_000_000_000,
+            auto_resize: true,
+        }
+    }
+}
+
+/// A histogram of `f64` values, as MicroProfile (Dropwizard) histograms and timers report them.
+///
+/// Values are rounded to integers for the HdrHistogram (MicroProfile histograms hold longs);
+/// negative values go, as magnitudes, into a second HdrHistogram allocated on the first one.
+/// Count, sum, min and max are kept exactly, the mean is `sum / count` and the population
+/// standard deviation comes from Welford's running sum of squared deviations.
+///
+/// Quantiles follow Dropwizard's snapshot: the value at rank `min(⌊q·n⌋ + 1, n)`, clamped
+/// into `[min, max]`; with the default two significant digits they are within 1 %.
+///
+/// Memory, with the default settings (`u32` counters, widened to `u64` only past 2³² samples):
+/// nothing before the first value; 512 counters (2 KiB) once values up to 1 000 were seen;
+/// at most 4 608 counters (18 KiB) for values up to the highest trackable one (1 h in ns),
+/// plus as much again only if negative values of that size were recorded too.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    settings: HistogramSettings,
+    /// Zero and positive values (boxed, like `negative`, to keep empty series small).
+    positive: Option<Box<Magnitudes>>,
+    /// Magnitudes of negative values.
+    negative: Option<Box<Magnitudes>>,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// Welford's running mean, used only for `m2`.
+    welford_mean: f64,
+    /// Welford's sum of squared deviations from the mean.
+    m2: f64,
+}
+
+impl Histogram {
+    /// An empty histogram; its counts are allocated on the first value.
+    pub fn new(settings: HistogramSettings) -> Self {
+        Histogram {
+            settings,
+            positive: None,
+            negative: None,
+            count: 0,
+            sum: 0.0,
+            min: 0.0,
+            max: 0.0,
+            welford_mean: 0.0,
+            m2: 0.0,
+        }
+    }
+
+    /// Records one value. Callers pass finite values (ingest rejects the others); a non-finite
+    /// value is ignored so that it cannot poison the statistics.
+    pub fn record(&mut self, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        if self.count == 0 {
+            self.min = value;
+            self.max = value;
+        } else {
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+        self.count += 1;
+        self.sum += value;
+        let delta = value - self.welford_mean;
+        self.welford_mean += delta / self.count as f64;
+        self.m2 += delta * (value - self.welford_mean);
+
+        let rounded = value.round();
+        let side = if rounded < 0.0 {
+            &mut self.negative
+        } else {
+            &mut self.positive
+        };
+        // `as` saturates: magnitudes beyond u64 become u64::MAX, then the highest trackable.
+        side.get_or_insert_with(|| Box::new(Magnitudes::new(&self.settings)))
+            .record(rounded.abs() as u64, self.settings.highest_trackable);
+    }
+
+    /// Empties the histogram (releasing its counts), keeping its settings.
+    pub fn reset(&mut self) {
+        *self = Histogram::new(self.settings);
+    }
+
+    /// Values recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Sum of the values recorded.
+    pub fn sum(&self) -> f64 {
+        self.sum
+    }
+
+    /// Mean; 0 when empty.
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+
+    /// Population standard deviation; 0 when empty.
+    pub fn stddev(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            (self.m2 / self.count as f64).max(0.0).sqrt()
+        }
+    }
+
+    /// The value at quantile `q` (clamped into `[0, 1]`); 0 when empty.
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
+        let rank = ((q * self.count as f64).floor() as u64 + 1).min(self.count);
+        let negatives = self.negative.as_ref().map_or(0, |neg| neg.len());
+        let value = match (&self.negative, &self.positive) {
+            (Some(neg), _) if rank <= negatives => {
+                // Ascending values are descending magnitudes.
+                -(neg.at_rank(negatives - rank + 1) as f64)
+            }
+            (_, Some(pos)) => pos.at_rank(rank - negatives) as f64,
+            // Unreachable: every value recorded went to one side or the other.
+            _ => 0.0,
+        };
+        value.clamp(self.min, self.max)
+    }
+
+    /// Summary statistics and the `quantiles` asked for, in their order.
+    pub fn view(&self, quantiles: &[f64]) -> HistogramView {
+        HistogramView {
+            count: self.count,
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+            mean: self.mean(),
+            stddev: self.stddev(),
+            quantiles: quantiles.iter().map(|&q| (q, self.quantile(q))).collect(),
+        }
+    }
+
+    /// Bytes held by the HdrHistogram counts (the struct itself aside).
+    pub fn heap_bytes(&self) -> usize {
+        [&self.positive, &self.negative]
+            .into_iter()
+            .flatten()
+            .map(|side| side.heap_bytes())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const QUANTILES: [f64; 6] = [0.5, 0.75, 0.95, 0.98, 0.99, 0.999];
+
+    fn one_to_thousand() -> Histogram {
+        let mut h = Histogram::new(HistogramSettings::default());
+        for v in 1..=1000 {
+            h.record(f64::from(v));
+        }
+        h
+    }
+
+    #[test]
+    fn quantiles_of_one_to_thousand_are_within_one_percent() {
+        let view = one_to_thousand().view(&QUANTILES);
+        for (q, got) in view.quantiles {
+            let want = q * 1000.0;
+            assert!((got - want).abs() <= want * 0.01, "p{q}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn statistics_of_one_to_thousand_are_exact() {
+        let view = one_to_thousand().view(&[]);
+        assert_eq!(view.count, 1000);
+        assert_eq!(view.sum, 500_500.0);
+        assert_eq!((view.min, view.max), (1.0, 1000.0));
+        assert_eq!(view.mean, 500.5);
+        // sqrt((n² - 1) / 12)
+        assert!(
+            (view.stddev - 288.674_990_257_210_6).abs() < 1e-9,
+            "{}",
+            view.stddev
+        );
+    }
+
+    #[test]
+    fn the_seed_example_with_a_negative_value() {
+        let mut h = Histogram::new(HistogramSettings::default());
+        h.record(-1624.0);
+        h.record(26.0);
+        let view = h.view(&QUANTILES);
+        assert_eq!((view.count, view.min, view.max), (2, -1624.0, 26.0));
+        assert_eq!((view.mean, view.stddev), (-799.0, 825.0));
+        assert!(view.quantiles.iter().all(|&(_, v)| v == 26.0));
+        assert_eq!(h.quantile(0.0), -1624.0);
+    }
+
+    #[test]
+    fn quantiles_span_negative_and_positive_values() {
+        let mut h = Histogram::new(HistogramSettings::default());
+        for v in -500..500 {
+            h.record(f64::from(v));
+        }
+        assert_eq!(h.quantile(0.0), -500.0);
+        assert!((h.quantile(0.1) - -400.0).abs() <= 4.0);
+        assert_eq!(h.quantile(0.5), 0.0);
+        assert!((h.quantile(0.9) - 400.0).abs() <= 4.0);
+        assert_eq!(h.quantile(1.0), 499.0);
+        assert_eq!(h.mean(), -0.5);
+    }
+
+    #[test]
+    fn memory_stays_within_budget() {
+        assert_eq!(one_to_thousand().heap_bytes(), 512 * 4);
+        let mut full = Histogram::new(HistogramSettings::default());
+        full.record(1e300);
+        assert_eq!(full.heap_bytes(), 4608 * 4);
+        full.record(-1e300);
+        assert!(full.heap_bytes() <= 2 * 18 * 1024);
+        let eager = Histogram::new(HistogramSettings {
+            auto_resize: false,
+            ..HistogramSettings::default()
+        });
+        assert_eq!(
+            eager.heap_bytes(),
+            0,
+            "nothing is allocated before the first value"
+        );
+    }
+
+    #[test]
+    fn empty_reads_zero() {
+        let view = Histogram::new(HistogramSettings::default()).view(&[0.5]);
+        assert_eq!(
+            view,
+            HistogramView {
+                quantiles: vec![(0.5, 0.0)],
+                ..HistogramView::default()
+            }
+        );
+    }
+
+    #[test]
+    fn fractions_round_for_quantiles_but_not_for_statistics() {
+        let mut h = Histogram::new(HistogramSettings::default());
+        h.record(0.25);
+        h.record(2.5);
+        assert_eq!(h.sum(), 2.75);
+        assert_eq!(h.view(&[]).min, 0.25);
+        assert_eq!(h.quantile(0.5), 2.5, "3 clamped to the exact maximum");
+    }
+
+    proptest! {
+        #[test]
+        fn count_sum_min_max_are_exact(values in prop::collection::vec(
+            prop::num::f64::NORMAL | prop::num::f64::ZERO | prop::num::f64::SUBNORMAL, 0..200,
+        )) {
+            let mut h = Histogram::new(HistogramSettings::default());
+            for &v in &values {
+                h.record(v);
+            }
+            let view = h.view(&QUANTILES);
+            prop_assert_eq!(view.count, values.len() as u64);
+            let sum = values.iter().fold(0.0, |a, v| a + v);
+            prop_assert!(view.sum == sum || (view.sum.is_nan() && sum.is_nan()));
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if values.is_empty() {
+                prop_assert_eq!((view.min, view.max), (0.0, 0.0));
+            } else {
+                prop_assert_eq!((view.min, view.max), (min, max));
+                for (_, v) in view.quantiles {
+                    prop_assert!(v >= min && v <= max);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Aggregation of series, as plain structs with no actix and no I/O: counters, gauges,
+//! Dropwizard meters (EWMA), HdrHistogram histograms and timers. Time comes from the caller
+//! as monotonic nanoseconds (see [`crate::clock`]), so every struct is tested exactly.
+
+mod counter;
+mod gauge;
+mod hdr;
+mod histogram;
+mod meter;
+mod series;
+mod settings;
+mod timer;
+
+pub use counter::Counter;
+pub use gauge::Gauge;
+pub use histogram::{Histogram, HistogramSettings};
+pub use meter::{Ewma, Meter, DEFAULT_TICK};
+pub use series::SeriesState;
+pub use settings::{AggregateSettings, DEFAULT_QUANTILES};
+pub use timer::Timer;
+
+mod shard;
+mod shard_state;
+
+pub use shard::{Apply, Collect, Drain, Shard};
+pub use shard_state::ShardState;
