@@ -1,0 +1,5 @@
+//! Pipeline files (`pipelines/*.toml`).
+
+mod duration;
+
+pub use duration::{format_duration, parse_duration, DurationError};
