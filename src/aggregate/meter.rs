@@ -62,8 +62,8 @@ impl Ewma {
         }
     }
 
-    /// Runs `ticks` ticks, the same as calling [`tick`](Ewma::tick) that many times (see
-    /// [`EXACT_CATCH_UP_TICKS`] for how very long idle times are shortened).
+    /// Runs `ticks` ticks, the same as calling [`tick`](Ewma::tick) that many times: the first
+    /// 2048 one by one, the pure-decay rest at once as `rate · (1 - α)^k` (equal to a few ulps).
     pub fn tick_many(&mut self, ticks: u64) {
         let exact = ticks.min(EXACT_CATCH_UP_TICKS);
         for _ in 0..exact {
