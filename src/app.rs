@@ -48,7 +48,10 @@ fn cores() -> usize {
 
 /// Starts the actors and binds the server; must run inside an actix `System`.
 /// Returns the server (a future to await) and the address it listens on.
-pub fn start(opts: Options, signals: bool) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+pub fn start(
+    opts: Options,
+    signals: bool,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
     std::fs::create_dir_all(&opts.data_dir)?;
     let pipeline = Arc::new(opts.pipeline);
     let counters = Arc::new(Counters::default());
@@ -56,19 +59,26 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<(actix_web::dev::S
     register_own(&mut registry, &counters);
     let registry = Arc::new(RwLock::new(registry));
 
-    let shard_count = if pipeline.shards == 0 { cores() } else { pipeline.shards };
+    let shard_count = if pipeline.shards == 0 {
+        cores()
+    } else {
+        pipeline.shards
+    };
     let shards: Vec<_> = (0..shard_count)
         .map(|_| {
             let arbiter = Arbiter::new();
             let state = ShardState::new(pipeline.aggregate_settings());
             let (clock, counters) = (opts.clock.clone(), counters.clone());
-            Shard::start_in_arbiter(&arbiter.handle(), move |_| Shard::new(state, clock, counters))
+            Shard::start_in_arbiter(&arbiter.handle(), move |_| {
+                Shard::new(state, clock, counters)
+            })
         })
         .collect();
     let collector = {
         let (registry, shards, counters) = (registry.clone(), shards.clone(), counters.clone());
+        let clock = opts.clock.clone();
         Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            Collector::new(registry, shards, counters)
+            Collector::new(registry, shards, counters, clock)
         })
     };
     let state = AppState {
@@ -80,7 +90,11 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<(actix_web::dev::S
         counters,
         started: Instant::now(),
     };
-    let workers = if opts.workers == 0 { cores() } else { opts.workers };
+    let workers = if opts.workers == 0 {
+        cores()
+    } else {
+        opts.workers
+    };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
@@ -89,7 +103,11 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<(actix_web::dev::S
     })
     .workers(workers)
     .shutdown_timeout(5);
-    let server = if signals { server } else { server.disable_signals() };
+    let server = if signals {
+        server
+    } else {
+        server.disable_signals()
+    };
     let server = server.bind(&opts.listen)?;
     let addr = server.addrs()[0];
     Ok((server.run(), addr))
@@ -153,5 +171,9 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
     let (addr, handle) = rx
         .recv()
         .map_err(|_| std::io::Error::other("server thread died"))??;
-    Ok(Running { addr, handle, thread: Some(thread) })
+    Ok(Running {
+        addr,
+        handle,
+        thread: Some(thread),
+    })
 }

@@ -29,14 +29,14 @@
 //! [`telemetry`] meterd's own metrics; [`app`] wires it all.
 #![warn(missing_docs)]
 
-pub mod model;
-pub mod clock;
-pub mod config;
-pub mod ingest;
-pub mod collector;
 pub mod aggregate;
+pub mod app;
+pub mod clock;
+pub mod collector;
+pub mod config;
+pub mod http;
+pub mod ingest;
+pub mod model;
 pub mod registry;
 pub mod render;
-pub mod http;
 pub mod telemetry;
-pub mod app;

@@ -14,7 +14,14 @@ fn meterd() -> Command {
 fn help_explains_every_flag() {
     let out = meterd().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--listen", "--data-dir", "--pipeline", "METERD_LISTEN", "METERD_DATA_DIR", "METERD_PIPELINE"] {
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "--pipeline",
+        "METERD_LISTEN",
+        "METERD_DATA_DIR",
+        "METERD_PIPELINE",
+    ] {
         assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
 }
@@ -37,7 +44,11 @@ fn a_bad_pipeline_stops_start_up_naming_the_file() {
     assert!(err.contains("line 2") || err.contains(":2"), "{err}");
 
     let missing = dir.0.join("missing.toml");
-    let out = meterd().args(["serve", "--listen", "127.0.0.1:0", "--pipeline"]).arg(&missing).output().unwrap();
+    let out = meterd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--pipeline"])
+        .arg(&missing)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
@@ -45,7 +56,11 @@ fn a_bad_pipeline_stops_start_up_naming_the_file() {
 #[test]
 fn serves_then_stops_cleanly_on_sigterm() {
     let dir = common::TempDir::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = meterd()
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("METERD_DATA_DIR", dir.0.join("data"))
@@ -61,7 +76,10 @@ fn serves_then_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(dir.0.join("data").is_dir(), "data dir created");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -71,6 +89,11 @@ fn serves_then_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "exit {status:?}: {err}");
 }

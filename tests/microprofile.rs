@@ -26,8 +26,10 @@ fn seed_events() -> serde_json::Value {
             "description": "Rastrea el número de solicitudes en el servidor"}));
     }
     for v in [180, 4201, 6175, 13560, 31716] {
-        events.push(json!({"name": "fileSizes", "type": "histogram", "value": v, "unit": "bytes",
-            "description": "Tamaño de archivo de usuarios"}));
+        events.push(
+            json!({"name": "fileSizes", "type": "histogram", "value": v, "unit": "bytes",
+            "description": "Tamaño de archivo de usuarios"}),
+        );
     }
     for v in [169_916, 293_324, 344_914, 5_608_694] {
         events.push(json!({"name": "responseTime", "type": "timer", "value": v,
@@ -57,7 +59,8 @@ fn prometheus_text_matches_golden() {
 #[test]
 fn openmetrics_matches_golden() {
     let server = seeded();
-    let (status, ct, body) = server.get("/metrics/application", Some("application/openmetrics-text"));
+    let (status, ct, body) =
+        server.get("/metrics/application", Some("application/openmetrics-text"));
     assert_eq!(status, 200);
     assert_eq!(ct, "application/openmetrics-text");
     assert!(body.ends_with("# EOF\n"), "{body}");
@@ -70,7 +73,9 @@ fn json_matches_golden() {
     let (status, ct, body) = server.get("/metrics/application", Some("application/json"));
     assert_eq!(status, 200);
     assert_eq!(ct, "application/json");
-    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).unwrap()).unwrap();
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).unwrap())
+            .unwrap();
     golden("application.json", &(pretty + "\n"));
 }
 
@@ -79,7 +84,9 @@ fn options_matches_golden() {
     let server = seeded();
     let (status, _, body) = server.request("OPTIONS", "/metrics/application");
     assert_eq!(status, 200);
-    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).unwrap()).unwrap();
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&body).unwrap())
+            .unwrap();
     golden("application.options.json", &(pretty + "\n"));
 }
 
@@ -130,10 +137,14 @@ fn promtool_accepts_the_text_output() {
             child.wait_with_output()
         })
         .expect("promtool must be installed (Debian package prometheus; .ci/run installs it)");
-    let report = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let report =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let code = out.status.code();
     // 3 = lint warnings only; the seed's `scope:name` style draws one for its colon.
-    assert!(code == Some(0) || code == Some(3), "promtool failed ({code:?}): {report}\n{body}");
+    assert!(
+        code == Some(0) || code == Some(3),
+        "promtool failed ({code:?}): {report}\n{body}"
+    );
     assert!(!report.to_lowercase().contains("error"), "{report}");
 }
 
@@ -157,7 +168,10 @@ fn status_codes() {
     assert_error(&body, "not_found");
     let (status, _, body) = server.request("DELETE", "/metrics");
     assert!(status == 404 || status == 405, "{status}");
-    assert!(serde_json::from_str::<serde_json::Value>(&body).is_ok(), "{body}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+        "{body}"
+    );
 }
 
 #[test]

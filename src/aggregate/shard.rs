@@ -18,7 +18,11 @@ pub struct Shard {
 impl Shard {
     /// A shard over `state`.
     pub fn new(state: ShardState, clock: SharedClock, counters: Arc<Counters>) -> Self {
-        Shard { state, clock, counters }
+        Shard {
+            state,
+            clock,
+            counters,
+        }
     }
 }
 
@@ -30,10 +34,16 @@ impl Actor for Shard {
     }
 }
 
-/// Apply a batch of events (all routed to this shard).
+/// Apply a batch of events (all routed to this shard), admitted at `admitted_nanos` on the
+/// monotonic clock: meters and timers count from admission, not from when the shard gets to it.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Apply(pub Vec<Event>);
+pub struct Apply {
+    /// The events, in admission order.
+    pub events: Vec<Event>,
+    /// Monotonic time of admission by the collector.
+    pub admitted_nanos: u64,
+}
 
 /// Read the selected series.
 #[derive(Message)]
@@ -50,7 +60,7 @@ impl Handler<Apply> for Shard {
 
     /// Applies the batch and accounts for it.
     fn handle(&mut self, msg: Apply, _: &mut Context<Self>) {
-        let created = self.state.apply(msg.0, self.clock.monotonic_nanos());
+        let created = self.state.apply(msg.events, msg.admitted_nanos);
         self.counters.batch_applied(created);
     }
 }

@@ -14,7 +14,10 @@ pub struct ShardState {
 impl ShardState {
     /// An empty shard.
     pub fn new(settings: AggregateSettings) -> Self {
-        ShardState { series: HashMap::new(), settings }
+        ShardState {
+            series: HashMap::new(),
+            settings,
+        }
     }
 
     /// Number of live series.

@@ -2,6 +2,7 @@
 
 use super::route;
 use crate::aggregate::{Apply, Drain, Shard};
+use crate::clock::SharedClock;
 use crate::ingest::ItemError;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::registry::{Registry, Selector};
@@ -24,6 +25,7 @@ pub struct Collector {
     registry: Arc<RwLock<Registry>>,
     shards: Vec<Addr<Shard>>,
     counters: Arc<Counters>,
+    clock: SharedClock,
 }
 
 impl Collector {
@@ -32,8 +34,14 @@ impl Collector {
         registry: Arc<RwLock<Registry>>,
         shards: Vec<Addr<Shard>>,
         counters: Arc<Counters>,
+        clock: SharedClock,
     ) -> Self {
-        Collector { registry, shards, counters }
+        Collector {
+            registry,
+            shards,
+            counters,
+            clock,
+        }
     }
 }
 
@@ -66,10 +74,14 @@ impl Handler<Ingest> for Collector {
             return Err(CollectorError::Conflict(conflicts));
         }
         let n = events.len();
+        let admitted_nanos = self.clock.monotonic_nanos();
         for (shard, batch) in self.shards.iter().zip(route(events, self.shards.len())) {
             if !batch.is_empty() {
                 self.counters.batch_sent();
-                shard.do_send(Apply(batch));
+                shard.do_send(Apply {
+                    events: batch,
+                    admitted_nanos,
+                });
             }
         }
         self.counters.batch_accepted(n);
@@ -83,7 +95,11 @@ impl Handler<DrainAll> for Collector {
     /// Enqueues a drain on every shard now (after every batch routed so far, before any later
     /// one), then gathers the answers.
     fn handle(&mut self, msg: DrainAll, _: &mut Context<Self>) -> Self::Result {
-        let pending: Vec<_> = self.shards.iter().map(|s| s.send(Drain(msg.0.clone()))).collect();
+        let pending: Vec<_> = self
+            .shards
+            .iter()
+            .map(|s| s.send(Drain(msg.0.clone())))
+            .collect();
         Box::pin(async move {
             let mut all = Vec::new();
             for p in pending {

@@ -37,7 +37,13 @@ mod tests {
         assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 100);
         for p in &parts {
             for e in p {
-                assert!(parts.iter().filter(|q| q.iter().any(|x| x.key == e.key)).count() == 1);
+                assert!(
+                    parts
+                        .iter()
+                        .filter(|q| q.iter().any(|x| x.key == e.key))
+                        .count()
+                        == 1
+                );
             }
         }
     }

@@ -25,7 +25,13 @@ pub struct ApiError {
 impl ApiError {
     /// An error with no details.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: Vec::new(), retry_after: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after: None,
+        }
     }
 
     /// 400 with a code and message.
@@ -79,10 +85,11 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Malformed(m) => ApiError::bad_request("malformed_body", m),
             IngestError::BadRequest(m) => ApiError::bad_request("bad_request", m),
-            IngestError::Invalid(details) => {
-                ApiError::bad_request("invalid_batch", IngestError::Invalid(details.clone()).to_string())
-                    .with_details(details)
-            }
+            IngestError::Invalid(details) => ApiError::bad_request(
+                "invalid_batch",
+                IngestError::Invalid(details.clone()).to_string(),
+            )
+            .with_details(details),
         }
     }
 }

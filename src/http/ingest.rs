@@ -31,7 +31,11 @@ async fn post_events(
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
-    let decoded = if ndjson { json::decode_ndjson(&body, &ctx) } else { json::decode_json(&body, &ctx) };
+    let decoded = if ndjson {
+        json::decode_ndjson(&body, &ctx)
+    } else {
+        json::decode_json(&body, &ctx)
+    };
     let events = decoded.inspect_err(|e| count_refusal(&state, e))?;
     let n = submit(&state, events).await?;
     Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
@@ -42,7 +46,11 @@ pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiEr
     if events.is_empty() {
         return Ok(0);
     }
-    let n = state.collector.send(Ingest(events)).await.map_err(unavailable)??;
+    let n = state
+        .collector
+        .send(Ingest(events))
+        .await
+        .map_err(unavailable)??;
     Ok(n)
 }
 

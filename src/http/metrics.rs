@@ -11,7 +11,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 /// Routes of the MicroProfile API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for path in ["/metrics", "/metrics/{scope}", "/metrics/{scope}/{name}"] {
-        cfg.route(path, web::get().to(metrics)).route(path, web::method(Method::OPTIONS).to(metrics));
+        cfg.route(path, web::get().to(metrics))
+            .route(path, web::method(Method::OPTIONS).to(metrics));
     }
 }
 
@@ -22,7 +23,11 @@ fn selector(req: &HttpRequest) -> Result<Selector, ApiError> {
         Some(s) => Some(s.parse::<Scope>().map_err(ApiError::not_found)?),
     };
     let name = req.match_info().get("name").map(str::to_owned);
-    Ok(Selector { scope, name, service: None })
+    Ok(Selector {
+        scope,
+        name,
+        service: None,
+    })
 }
 
 async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -31,7 +36,10 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let format = if options {
         Format::Json
     } else {
-        let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
         negotiate(accept).ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_ACCEPTABLE,
@@ -43,14 +51,20 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let snapshot = state.snapshot(sel.clone()).await?;
     if snapshot.families.is_empty() {
         return match (&sel.name, sel.scope) {
-            (Some(name), Some(scope)) => {
-                Err(ApiError::not_found(format!("no metric {name:?} in scope {scope}")))
-            }
+            (Some(name), Some(scope)) => Err(ApiError::not_found(format!(
+                "no metric {name:?} in scope {scope}"
+            ))),
             _ => Ok(HttpResponse::NoContent().finish()),
         };
     }
-    let body = if options { options_body(&sel, &snapshot) } else { render_body(format, &sel, &snapshot) };
-    Ok(HttpResponse::Ok().content_type(format.content_type()).body(body))
+    let body = if options {
+        options_body(&sel, &snapshot)
+    } else {
+        render_body(format, &sel, &snapshot)
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .body(body))
 }
 
 fn options_body(sel: &Selector, snapshot: &Snapshot) -> String {

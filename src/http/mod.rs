@@ -25,7 +25,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!("no route for {} {}", req.method(), req.path())))
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
 }
 
 /// Middleware that turns any error answer without a JSON body (actix's own 404/405/400 for
@@ -51,6 +55,8 @@ pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
         let message = status.canonical_reason().unwrap_or("error").to_owned();
         let (req, _) = res.into_parts();
         let resp = ApiError::new(status, code, message).error_response_json();
-        Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, resp).map_into_right_body()))
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, resp).map_into_right_body(),
+        ))
     })
 }

@@ -34,7 +34,11 @@ pub struct AppState {
 impl AppState {
     /// A consistent snapshot of the selected series, own metrics included.
     pub async fn snapshot(&self, sel: Selector) -> Result<Snapshot, super::ApiError> {
-        let pending: Vec<_> = self.shards.iter().map(|s| s.send(Collect(sel.clone()))).collect();
+        let pending: Vec<_> = self
+            .shards
+            .iter()
+            .map(|s| s.send(Collect(sel.clone())))
+            .collect();
         let mut views = Vec::new();
         for p in pending {
             views.extend(p.await.map_err(super::error::unavailable)?);

@@ -7,7 +7,8 @@ use super::context::IngestContext;
 use super::error::{IngestError, ItemError};
 use super::timestamp::to_epoch_millis;
 use crate::model::{
-    parse_service, valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags,
+    parse_service, valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey,
+    ServicePath, Tags,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -71,7 +72,10 @@ pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ing
         let index = raws.len() + errors.len();
         match serde_json::from_slice::<RawEvent>(line) {
             Ok(raw) => raws.push(raw),
-            Err(e) => errors.push(ItemError { index, message: format!("line {}: {e}", line_no + 1) }),
+            Err(e) => errors.push(ItemError {
+                index,
+                message: format!("line {}: {e}", line_no + 1),
+            }),
         }
     }
     if !errors.is_empty() {
@@ -100,10 +104,12 @@ fn slow_json(body: &[u8]) -> IngestError {
         .enumerate()
         .filter_map(|(index, item)| {
             let text = item.to_string();
-            serde_json::from_str::<RawEvent>(&text).err().map(|e| ItemError {
-                index,
-                message: strip_position(&e.to_string()),
-            })
+            serde_json::from_str::<RawEvent>(&text)
+                .err()
+                .map(|e| ItemError {
+                    index,
+                    message: strip_position(&e.to_string()),
+                })
         })
         .collect::<Vec<_>>();
     if errors.is_empty() {
@@ -181,11 +187,21 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
     let tags = validate_tags(raw.tags.unwrap_or_default(), limits.max_tags)?;
     let meta = Metadata {
         unit: raw.unit.or_else(|| rule.and_then(|r| r.unit.clone())),
-        description: raw.description.or_else(|| rule.and_then(|r| r.description.clone())),
-        display_name: raw.display_name.or_else(|| rule.and_then(|r| r.display_name.clone())),
+        description: raw
+            .description
+            .or_else(|| rule.and_then(|r| r.description.clone())),
+        display_name: raw
+            .display_name
+            .or_else(|| rule.and_then(|r| r.display_name.clone())),
     };
     Ok(Event {
-        key: SeriesKey { service, service_path, scope, name: name.into_owned(), tags },
+        key: SeriesKey {
+            service,
+            service_path,
+            scope,
+            name: name.into_owned(),
+            tags,
+        },
         kind,
         value,
         op: Op::Observe,
@@ -197,7 +213,10 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
 /// Checks tag keys and values and the number of tags; the map is already sorted by key.
 fn validate_tags(raw: BTreeMap<Cow<str>, Cow<str>>, max_tags: usize) -> Result<Tags, String> {
     if raw.len() > max_tags {
-        return Err(format!("{} tags given, at most {max_tags} allowed", raw.len()));
+        return Err(format!(
+            "{} tags given, at most {max_tags} allowed",
+            raw.len()
+        ));
     }
     let mut tags: Tags = Vec::with_capacity(raw.len());
     for (k, v) in raw {

@@ -32,7 +32,9 @@
 //!   second sample rate, a second tag list and an empty field (`x:1|c||@0.5`).
 //! - Leading and trailing whitespace of a line is ignored, and blank lines are skipped.
 
-use crate::model::{valid_name, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags};
+use crate::model::{
+    valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags,
+};
 
 /// Where parsed lines go and the limits they must respect.
 #[derive(Debug, Clone, Copy)]

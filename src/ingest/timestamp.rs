@@ -6,9 +6,15 @@ const MAX_SECONDS: f64 = 9_999_999_999.0;
 /// Converts a timestamp given in epoch seconds or milliseconds to epoch milliseconds.
 pub fn to_epoch_millis(raw: f64) -> Result<i64, String> {
     if !raw.is_finite() || raw <= 0.0 {
-        return Err(format!("timestamp {raw} must be a positive epoch time in s or ms"));
+        return Err(format!(
+            "timestamp {raw} must be a positive epoch time in s or ms"
+        ));
     }
-    let ms = if raw <= MAX_SECONDS { raw * 1000.0 } else { raw };
+    let ms = if raw <= MAX_SECONDS {
+        raw * 1000.0
+    } else {
+        raw
+    };
     if ms > 9_999_999_999_999.0 {
         return Err(format!("timestamp {raw} has more than 13 digits"));
     }

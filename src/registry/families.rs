@@ -33,8 +33,11 @@ impl Registry {
 
     /// Registers one of meterd's own families (base or vendor scope).
     pub fn register_own(&mut self, scope: Scope, name: &str, kind: Kind, meta: Metadata) {
-        self.families.entry(name.to_owned()).or_default()[slot(scope)] =
-            Some(FamilyInfo { kind, meta, own: true });
+        self.families.entry(name.to_owned()).or_default()[slot(scope)] = Some(FamilyInfo {
+            kind,
+            meta,
+            own: true,
+        });
     }
 
     /// Checks a batch for type conflicts with existing families and within itself, and when
@@ -113,11 +116,18 @@ mod tests {
     fn conflicts_refuse_the_whole_batch() {
         let mut r = Registry::default();
         r.admit(&[ev("a", Kind::Counter)]).unwrap();
-        let err = r.admit(&[ev("b", Kind::Gauge), ev("a", Kind::Gauge)]).unwrap_err();
+        let err = r
+            .admit(&[ev("b", Kind::Gauge), ev("a", Kind::Gauge)])
+            .unwrap_err();
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].index, 1);
-        assert!(r.get(Scope::Application, "b").is_none(), "nothing half-applied");
-        let err = r.admit(&[ev("c", Kind::Gauge), ev("c", Kind::Meter)]).unwrap_err();
+        assert!(
+            r.get(Scope::Application, "b").is_none(),
+            "nothing half-applied"
+        );
+        let err = r
+            .admit(&[ev("c", Kind::Gauge), ev("c", Kind::Meter)])
+            .unwrap_err();
         assert_eq!(err[0].index, 1);
     }
 }

@@ -31,13 +31,20 @@ pub fn assemble(
     own: Vec<Family>,
 ) -> Snapshot {
     views.sort_unstable_by(|a, b| {
-        (a.0.scope, &a.0.name, &a.0.service, &a.0.service_path, &a.0.tags).cmp(&(
-            b.0.scope,
-            &b.0.name,
-            &b.0.service,
-            &b.0.service_path,
-            &b.0.tags,
-        ))
+        (
+            a.0.scope,
+            &a.0.name,
+            &a.0.service,
+            &a.0.service_path,
+            &a.0.tags,
+        )
+            .cmp(&(
+                b.0.scope,
+                &b.0.name,
+                &b.0.service,
+                &b.0.service_path,
+                &b.0.tags,
+            ))
     });
     let mut families: Vec<Family> = Vec::new();
     for (key, value) in views {

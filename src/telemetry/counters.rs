@@ -51,18 +51,48 @@ impl Counters {
     pub fn readings(&self) -> Vec<(&'static str, bool, f64, &'static str)> {
         let g = |a: &AtomicU64| a.load(Relaxed) as f64;
         vec![
-            ("meterd.events.accepted", true, g(&self.events_accepted), "Events accepted on any ingest path"),
-            ("meterd.events.rejected", true, g(&self.events_rejected), "Events refused with their batch"),
-            ("meterd.batches.accepted", true, g(&self.batches_accepted), "Batches accepted"),
-            ("meterd.batches.rejected", true, g(&self.batches_rejected), "Batches refused"),
-            ("meterd.series", false, g(&self.series), "Live series held by the shards"),
+            (
+                "meterd.events.accepted",
+                true,
+                g(&self.events_accepted),
+                "Events accepted on any ingest path",
+            ),
+            (
+                "meterd.events.rejected",
+                true,
+                g(&self.events_rejected),
+                "Events refused with their batch",
+            ),
+            (
+                "meterd.batches.accepted",
+                true,
+                g(&self.batches_accepted),
+                "Batches accepted",
+            ),
+            (
+                "meterd.batches.rejected",
+                true,
+                g(&self.batches_rejected),
+                "Batches refused",
+            ),
+            (
+                "meterd.series",
+                false,
+                g(&self.series),
+                "Live series held by the shards",
+            ),
             (
                 "meterd.queue.shard.depth",
                 false,
                 self.shard_queue_depth.load(Relaxed).max(0) as f64,
                 "Batches queued to the shards and not yet applied",
             ),
-            ("meterd.http.requests", true, g(&self.http_requests), "HTTP requests served"),
+            (
+                "meterd.http.requests",
+                true,
+                g(&self.http_requests),
+                "HTTP requests served",
+            ),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! meterd's own families: process readings in the base scope, pipeline counters in vendor.
 
-use super::{base_gauges, read_process};
 use super::Counters;
+use super::{base_gauges, read_process};
 use crate::model::{Family, Kind, Metadata, Scope, SeriesView, ValueView, DEFAULT_SERVICE};
 use crate::registry::{Registry, Selector};
 use std::time::Instant;
@@ -16,7 +16,11 @@ fn family(scope: Scope, name: &str, kind: Kind, value: f64, unit: &str, help: &s
             service: DEFAULT_SERVICE.to_owned(),
             service_path: "/".to_owned(),
             tags: vec![],
-            value: if kind == Kind::Counter { ValueView::Counter(value) } else { ValueView::Gauge(value) },
+            value: if kind == Kind::Counter {
+                ValueView::Counter(value)
+            } else {
+                ValueView::Gauge(value)
+            },
         }],
     }
 }
@@ -54,7 +58,11 @@ pub fn own_families(counters: &Counters, started: Instant, sel: &Selector) -> Ve
     }
     for (name, is_counter, value, help) in counters.readings() {
         if wants(Scope::Vendor, name) {
-            let kind = if is_counter { Kind::Counter } else { Kind::Gauge };
+            let kind = if is_counter {
+                Kind::Counter
+            } else {
+                Kind::Gauge
+            };
             out.push(family(Scope::Vendor, name, kind, value, "", help));
         }
     }

@@ -64,7 +64,13 @@ impl Server {
         self.post_with(path, content_type, body, &[])
     }
 
-    pub fn post_with(&self, path: &str, ct: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    pub fn post_with(
+        &self,
+        path: &str,
+        ct: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
         let mut req = ureq::post(&self.url(path)).set("Content-Type", ct);
         for (k, v) in headers {
             req = req.set(k, v);
@@ -126,12 +132,18 @@ pub fn assert_error(body: &str, code: &str) -> Value {
 
 /// Compares `actual` with the golden file `tests/golden/<name>`; `UPDATE_GOLDEN=1` rewrites it.
 pub fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}; run with UPDATE_GOLDEN=1", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {}; run with UPDATE_GOLDEN=1",
+            path.display()
+        )
+    });
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }

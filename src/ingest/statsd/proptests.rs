@@ -107,8 +107,8 @@ fn sample_strategy() -> impl Strategy<Value = Sample> {
         (1e-6..=1.0f64).prop_map(Some),
     ];
     let tag = (
-        "[a-z_][a-z0-9_.]{0,7}",
-        proptest::option::of("[A-Za-z0-9_./:\\-]{0,10}"),
+        "[a-z_][a-z0-9_]{0,7}",
+        proptest::option::of("[A-Za-z0-9_./:\\-]{1,10}"),
     );
     (
         "[A-Za-z_][A-Za-z0-9_.\\-]{0,30}",

@@ -146,7 +146,14 @@ fn tags_with_and_without_values() {
         e.key.tags,
         tags(&[("canary", "true"), ("url", "http://a/b"), ("zone", "eu-1")])
     );
-    assert_eq!(one("x:1|c|#env:").key.tags, tags(&[("env", "")]));
+    assert!(
+        parse_batch("x:1|c|#env:", &ctx()).is_err(),
+        "an empty value would vanish as a label"
+    );
+    assert!(
+        parse_batch("x:1|c|#host-name:a", &ctx()).is_err(),
+        "keys follow the label grammar"
+    );
 }
 
 #[test]

@@ -1,0 +1,64 @@
+//! Hot paths of native ingest: decode + validate + route a 100-event JSON batch, and apply it to
+//! a shard's state.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use meterd::aggregate::ShardState;
+use meterd::collector::route;
+use meterd::config::Pipeline;
+use meterd::ingest::{json::decode_json, IngestContext};
+use meterd::model::ServicePath;
+
+/// A 100-event batch over 20 series of mixed kinds, as an application would push it.
+fn batch() -> String {
+    let kinds = ["counter", "gauge", "meter", "histogram", "timer"];
+    let events: Vec<String> = (0..100)
+        .map(|i| {
+            format!(
+                r#"{{"name":"app.metric{}","type":"{}","value":{},"tags":{{"host":"web{}","route":"/api/v{}"}}}}"#,
+                i % 20,
+                kinds[(i % 20) % 5],
+                i * 7 + 1,
+                i % 4,
+                i % 20
+            )
+        })
+        .collect();
+    format!("[{}]", events.join(","))
+}
+
+fn ingest(c: &mut Criterion) {
+    let body = batch();
+    let pipeline = Pipeline::default();
+    let path = ServicePath::root();
+    let ctx = IngestContext {
+        service: "default-service",
+        service_path: &path,
+        now_ms: 1_700_000_000_000,
+        pipeline: &pipeline,
+    };
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("decode_validate_route_100", |b| {
+        b.iter(|| {
+            let events = decode_json(black_box(body.as_bytes()), &ctx).unwrap();
+            black_box(route(events, 2))
+        })
+    });
+    let events = decode_json(body.as_bytes(), &ctx).unwrap();
+    let mut state = ShardState::new(pipeline.aggregate_settings());
+    let mut now = 0u64;
+    group.bench_function("apply_100", |b| {
+        b.iter_batched(
+            || events.clone(),
+            |batch| {
+                now += 1_000;
+                state.apply(batch, now)
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);
