@@ -31,6 +31,7 @@
 
 pub mod aggregate;
 pub mod app;
+pub mod bench;
 pub mod clock;
 pub mod collector;
 pub mod config;

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use meterd::app::{self, Options};
+use meterd::bench::BenchArgs;
 use meterd::clock::SystemClock;
 use meterd::config::Pipeline;
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(Serve),
+    /// Load-test a meterd (or a peer) on this machine: events, single events, StatsD, queries.
+    Bench(BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -49,6 +52,15 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
+        Command::Bench(args) => {
+            let report = meterd::bench::run(&args).map_err(anyhow::Error::msg)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod body;
 mod error;
+mod health;
 mod ingest;
 mod metrics;
 mod negotiate;
@@ -19,6 +20,7 @@ use actix_web::{web, HttpResponse};
 
 /// Registers every API's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::routes(cfg);
     ingest::routes(cfg);
     metrics::routes(cfg);
     cfg.default_service(web::to(not_found));

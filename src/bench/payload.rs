@@ -1,0 +1,67 @@
+//! Request bodies for the load: pre-built once, cycled through, so that the generator measures the
+//! server rather than itself.
+
+/// `count` JSON batches of `batch` counter/gauge events over `series` series.
+pub fn event_bodies(count: usize, batch: usize, series: usize) -> Vec<String> {
+    (0..count)
+        .map(|b| {
+            let mut body = String::with_capacity(batch * 64 + 2);
+            body.push('[');
+            for i in 0..batch {
+                let s = (b * batch + i) % series;
+                if i > 0 {
+                    body.push(',');
+                }
+                let kind = if (s / 10) % 2 == 0 {
+                    "counter"
+                } else {
+                    "gauge"
+                };
+                body.push_str(&format!(
+                    r#"{{"name":"bench.m{}","type":"{kind}","value":{},"tags":{{"host":"h{}"}}}}"#,
+                    s / 10,
+                    i % 7 + 1,
+                    s % 10
+                ));
+            }
+            body.push(']');
+            body
+        })
+        .collect()
+}
+
+/// `count` Prometheus text bodies of `batch` gauge samples (for a Pushgateway).
+pub fn pushgateway_bodies(count: usize, batch: usize, series: usize) -> Vec<String> {
+    (0..count)
+        .map(|b| {
+            let mut body = String::with_capacity(batch * 40);
+            for i in 0..batch {
+                let s = (b * batch + i) % series;
+                body.push_str(&format!(
+                    "bench_m{}{{host=\"h{}\"}} {}\n",
+                    s / 10,
+                    s % 10,
+                    i % 7 + 1
+                ));
+            }
+            body
+        })
+        .collect()
+}
+
+/// `count` StatsD datagrams of `batch` lines each.
+pub fn statsd_datagrams(count: usize, batch: usize, series: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|d| {
+            let mut text = String::with_capacity(batch * 24);
+            for i in 0..batch {
+                let s = (d * batch + i) % series;
+                if i > 0 {
+                    text.push('\n');
+                }
+                text.push_str(&format!("bench.m{}:{}|c|#host:h{}", s / 10, 1, s % 10));
+            }
+            text.into_bytes()
+        })
+        .collect()
+}
