@@ -26,6 +26,24 @@ fn meter(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    let mut group = c.benchmark_group("meter");
+    group.throughput(Throughput::Elements(100_000));
+    group.sample_size(20);
+    let mut meters: Vec<Meter> = (0..100_000).map(|_| Meter::new(DEFAULT_TICK, 0)).collect();
+    for m in &mut meters {
+        m.mark(3.0, 1);
+    }
+    let mut now = 0u64;
+    group.bench_function("tick_100k_meters", |b| {
+        b.iter(|| {
+            now += TICK;
+            for m in &mut meters {
+                black_box(m.view(now));
+            }
+        })
+    });
+    group.finish();
 }
 
 fn histogram(c: &mut Criterion) {
