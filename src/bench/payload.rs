@@ -59,7 +59,7 @@ pub fn statsd_datagrams(count: usize, batch: usize, series: usize) -> Vec<Vec<u8
                 if i > 0 {
                     text.push('\n');
                 }
-                text.push_str(&format!("bench.m{}:{}|c|#host:h{}", s / 10, 1, s % 10));
+                text.push_str(&format!("bench.m{}.h{}:1|c", s / 10, s % 10));
             }
             text.into_bytes()
         })

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# meterd side by side with the peers users would pick, in one run on one machine:
+#   - Prometheus Pushgateway (Debian's prometheus-pushgateway) for HTTP push, same samples per request;
+#   - Etsy's StatsD daemon (npm `statsd`) for StatsD over UDP, with its loss measured.
+# Each server is pinned to CPU 0 and the load (`meterd bench`) to CPU 1. Loopback only; every run is
+# bounded by --duration. Prints a table of figures and ratios (and writes it to $OUT if set).
+#
+#   bash benches/compare.sh            # DUR=10s by default; DUR=5s for a quicker run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-10s}
+WORK=$(mktemp -d /tmp/meterd-compare.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+say() { printf '== %s\n' "$*" >&2; }
+
+# --- peers --------------------------------------------------------------------------------------
+if ! command -v prometheus-pushgateway >/dev/null; then
+  say "installing prometheus-pushgateway"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-pushgateway >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-pushgateway >/dev/null; }
+  (systemctl stop prometheus-pushgateway 2>/dev/null || pkill -x prometheus-pushgateway 2>/dev/null) || true
+fi
+STATSD_DIR=${STATSD_DIR:-/opt/etsy-statsd}
+if [ ! -f "$STATSD_DIR/node_modules/statsd/stats.js" ]; then
+  say "installing Etsy statsd"
+  mkdir -p "$STATSD_DIR" && npm install --silent --prefix "$STATSD_DIR" statsd@0.9.0 >/dev/null
+fi
+
+say "building meterd (release)"
+cargo build --release --quiet
+M=target/release/meterd
+LOAD=(taskset -c 1 "$M" bench --duration "$DUR" --json --quiet)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
+field() { python3 -c "import json,sys; d=json.load(open('$1')); print(d$2)"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# --- meterd ---------------------------------------------------------------------------------------
+HP=$(free_port); UP=$(free_port)
+say "meterd on 127.0.0.1:$HP (CPU 0)"
+taskset -c 0 "$M" serve --listen "127.0.0.1:$HP" --data-dir "$WORK/meterd" --statsd-udp "127.0.0.1:$UP" \
+  >"$WORK/meterd.log" 2>&1 &
+MPID=$!; PIDS+=("$MPID")
+wait_http "http://127.0.0.1:$HP/-/ready"
+T="http://127.0.0.1:$HP"
+
+say "healthy baseline";        "${LOAD[@]}" --target "$T" --mode query --path /-/healthy --connections 32 >"$WORK/healthy.json"
+say "batched events (100)";    "${LOAD[@]}" --target "$T" --mode events --batch 100 --connections 16 >"$WORK/batch.json"
+say "single events";           "${LOAD[@]}" --target "$T" --mode events --batch 1 --connections 32 >"$WORK/single.json"
+
+# Memory: resident growth for 100,000 new gauge/counter series (history lives on disk).
+rss0=$(rss_kib "$MPID")
+taskset -c 1 "$M" bench --target "$T" --mode events --batch 100 --series 100000 --requests 1000 \
+  --connections 8 --duration 60s --json --quiet >/dev/null
+sleep 1; rss1=$(rss_kib "$MPID")
+series=$(curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["meterd.series"]))')
+
+# /metrics over ≥10,000 series: latency alone, then ingest with and without a scraper running.
+say "/metrics with $series series"; "${LOAD[@]}" --target "$T" --mode query --path /metrics --connections 1 >"$WORK/scrape.json"
+say "ingest while scraping"
+taskset -c 1 "$M" bench --target "$T" --mode query --path /metrics --connections 1 --duration "$DUR" --quiet --json >/dev/null &
+SCR=$!
+"${LOAD[@]}" --target "$T" --mode events --batch 100 --connections 16 >"$WORK/batch_scraped.json"
+wait "$SCR"
+
+say "StatsD over UDP to meterd (10 lines a datagram)"
+stats_lines() { curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | python3 -c '
+import json,sys
+v=json.load(sys.stdin)
+def g(k): return int(v.get(k,0))
+print(g("meterd.statsd.lines"), g("meterd.statsd.lines.dropped") + g("meterd.statsd.datagrams.dropped")*10 + g("meterd.statsd.kernel.drops")*10)'; }
+read -r before _ < <(stats_lines)
+"${LOAD[@]}" --target "udp://127.0.0.1:$UP" --mode statsd --batch 10 --connections 1 >"$WORK/statsd_meterd.json"
+sleep 1
+read -r after _ < <(stats_lines)
+echo $((after - before)) >"$WORK/statsd_meterd.received"
+kill "$MPID"; wait "$MPID" 2>/dev/null || true
+
+# --- Pushgateway ----------------------------------------------------------------------------------
+PP=$(free_port)
+say "pushgateway on 127.0.0.1:$PP (CPU 0)"
+taskset -c 0 prometheus-pushgateway --web.listen-address="127.0.0.1:$PP" >"$WORK/pgw.log" 2>&1 &
+PG=$!; PIDS+=("$PG")
+wait_http "http://127.0.0.1:$PP/-/ready"
+"${LOAD[@]}" --target "http://127.0.0.1:$PP" --mode pushgateway --batch 100 --connections 16 >"$WORK/pgw_batch.json"
+"${LOAD[@]}" --target "http://127.0.0.1:$PP" --mode pushgateway --batch 1 --connections 32 >"$WORK/pgw_single.json"
+kill "$PG"; wait "$PG" 2>/dev/null || true
+
+# --- Etsy StatsD ----------------------------------------------------------------------------------
+SP=$(free_port); AP=$(free_port)
+cat >"$WORK/statsd.js" <<JS
+{ port: $SP, address: "127.0.0.1", mgmt_port: $AP, mgmt_address: "127.0.0.1", backends: [], flushInterval: 3600000 }
+JS
+say "Etsy statsd on 127.0.0.1:$SP (CPU 0)"
+taskset -c 0 node "$STATSD_DIR/node_modules/statsd/stats.js" "$WORK/statsd.js" >"$WORK/etsy.log" 2>&1 &
+ES=$!; PIDS+=("$ES")
+sleep 2
+etsy_received() { python3 - "$AP" <<'PY'
+import socket, sys, re
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"counters\n"); buf = b""
+while not buf.rstrip().endswith(b"END"):
+    chunk = s.recv(65536)
+    if not chunk: break
+    buf += chunk
+m = re.search(rb"'statsd\.metrics_received': (\d+)", buf) or re.search(rb'"statsd\.metrics_received": (\d+)', buf)
+print(int(m.group(1)) if m else 0)
+PY
+}
+for rate in 20000 40000; do
+  before=$(etsy_received)
+  "${LOAD[@]}" --target "udp://127.0.0.1:$SP" --mode statsd --batch 10 --connections 1 --rate "$rate" >"$WORK/etsy_$rate.json"
+  sleep 1
+  echo $(( $(etsy_received) - before )) >"$WORK/etsy_$rate.received"
+done
+kill "$ES"; wait "$ES" 2>/dev/null || true
+
+# --- table ----------------------------------------------------------------------------------------
+python3 - "$WORK" "$rss0" "$rss1" "$series" <<'PY' | tee "${OUT:-/dev/null}"
+import json, sys, os
+w, rss0, rss1, series = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+j = lambda n: json.load(open(os.path.join(w, n + ".json")))
+h, b, s, pb, ps = j("healthy"), j("batch"), j("single"), j("pgw_batch"), j("pgw_single")
+scrape, bs = j("scrape"), j("batch_scraped")
+def errs(r): return sum(r["errors"].values())
+rows = []
+rows.append(("meterd GET /-/healthy", f'{h["requests_per_second"]:,.0f} req/s', ""))
+rows.append(("meterd batched ingest (100 events/req)", f'{b["events_per_second"]:,.0f} events/s',
+             f'{b["events_per_second"]/max(pb["events_per_second"],1):.1f}x Pushgateway samples/s'))
+rows.append(("Pushgateway push (100 samples/req)", f'{pb["events_per_second"]:,.0f} samples/s', ""))
+rows.append(("meterd single-event requests", f'{s["requests_per_second"]:,.0f} req/s',
+             f'{s["requests_per_second"]/max(ps["requests_per_second"],1):.1f}x Pushgateway; '
+             f'{100*s["requests_per_second"]/max(h["requests_per_second"],1):.0f}% of /-/healthy'))
+rows.append(("Pushgateway single-sample pushes", f'{ps["requests_per_second"]:,.0f} req/s', ""))
+sent = j("statsd_meterd")["events"]; got = int(open(os.path.join(w, "statsd_meterd.received")).read())
+rows.append(("meterd StatsD UDP (10 lines/datagram)", f'{sent/j("statsd_meterd")["seconds"]:,.0f} lines/s sent',
+             f'{100*(sent-got)/max(sent,1):.3f}% lost'))
+for rate in (20000, 40000):
+    r = j(f"etsy_{rate}"); got = int(open(os.path.join(w, f"etsy_{rate}.received")).read())
+    rows.append((f"Etsy statsd at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
+                 f'{100*(r["events"]-got)/max(r["events"],1):.3f}% lost'))
+rows.append((f"RSS growth for {series:,} series", f'{(rss1-rss0)/1024:,.1f} MiB',
+             f'{(rss1-rss0)*1024/max(series,1):,.0f} bytes/series'))
+rows.append((f"GET /metrics ({series:,} series) p50", f'{scrape["latency_ms"].get("p50",0):.1f} ms', ""))
+rows.append(("batched ingest while scraping", f'{bs["events_per_second"]:,.0f} events/s',
+             f'{100*bs["events_per_second"]/max(b["events_per_second"],1):.0f}% of unscraped'))
+total_err = sum(errs(r) for r in (h, b, s, bs))
+rows.append(("meterd non-2xx answers", str(total_err), "" if total_err == 0 else json.dumps(b["errors"])))
+wd = max(len(r[0]) for r in rows); wv = max(len(r[1]) for r in rows)
+print(f'{"measure":<{wd}}  {"figure":>{wv}}  ratio / note')
+for a, v, n in rows:
+    print(f"{a:<{wd}}  {v:>{wv}}  {n}")
+PY
