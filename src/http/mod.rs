@@ -6,11 +6,14 @@ mod error;
 mod ingest;
 mod metrics;
 mod negotiate;
+mod orion;
 mod state;
+mod traffic;
 
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
 pub use state::AppState;
+pub use traffic::count_traffic;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
@@ -21,6 +24,7 @@ use actix_web::{web, HttpResponse};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ingest::routes(cfg);
     metrics::routes(cfg);
+    orion::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 
