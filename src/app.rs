@@ -4,10 +4,11 @@ use crate::aggregate::{Shard, ShardState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::collector::Collector;
 use crate::config::Pipeline;
-use crate::http::{configure, json_errors, AppState};
+use crate::http::{configure, count_traffic, json_errors, AppState};
 use crate::registry::Registry;
-use crate::telemetry::{register_own, Counters};
+use crate::telemetry::{register_own, register_traffic, Counters, IncomingTraffic};
 use actix::{Actor, Arbiter};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use parking_lot::RwLock;
 use std::net::SocketAddr;
@@ -27,6 +28,9 @@ pub struct Options {
     pub clock: SharedClock,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
+    /// Count meterd's own traffic per service (Orion's self metrics); `--disable-self-metrics`
+    /// turns it off.
+    pub self_metrics: bool,
 }
 
 impl Options {
@@ -38,6 +42,7 @@ impl Options {
             pipeline: Pipeline::default(),
             clock: Arc::new(SystemClock::new()),
             workers: 2,
+            self_metrics: true,
         }
     }
 }
@@ -57,6 +62,7 @@ pub fn start(
     let counters = Arc::new(Counters::default());
     let mut registry = Registry::default();
     register_own(&mut registry, &counters);
+    register_traffic(&mut registry);
     let registry = Arc::new(RwLock::new(registry));
 
     let shard_count = if pipeline.shards == 0 {
@@ -89,6 +95,7 @@ pub fn start(
         clock: opts.clock,
         counters,
         started: Instant::now(),
+        traffic: Arc::new(IncomingTraffic::new(opts.self_metrics)),
     };
     let workers = if opts.workers == 0 {
         cores()
@@ -99,6 +106,7 @@ pub fn start(
         App::new()
             .app_data(web::Data::new(state.clone()))
             .wrap(json_errors())
+            .wrap(from_fn(count_traffic))
             .configure(configure)
     })
     .workers(workers)

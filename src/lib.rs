@@ -20,7 +20,7 @@
 //!  registry: metadata, types, scope tree  (registry)
 //!             ▲
 //!  endpoints (http) ask the registry and shards and render  (render):
-//!    Prometheus 0.0.4 text · OpenMetrics 1.0 · MicroProfile JSON and OPTIONS
+//!    Prometheus 0.0.4 text · OpenMetrics 1.0 · MicroProfile JSON and OPTIONS · Orion tree
 //! ```
 //!
 //! Where things are: [`model`] is the vocabulary; [`config`] the pipeline file; [`ingest`]

@@ -41,6 +41,10 @@ struct Serve {
     /// HTTP worker threads (0 = one per core).
     #[arg(long, env = "METERD_WORKERS", default_value_t = 0)]
     workers: usize,
+    /// Do not count meterd's own HTTP traffic per service (the incomingTransactions and
+    /// serviceTime of /admin/metrics; Orion's -disableMetrics).
+    #[arg(long, env = "METERD_DISABLE_SELF_METRICS")]
+    disable_self_metrics: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -82,6 +86,7 @@ fn serve(args: Serve) -> anyhow::Result<()> {
         pipeline,
         clock: Arc::new(SystemClock::new()),
         workers: args.workers,
+        self_metrics: !args.disable_self_metrics,
     };
     app::run(opts).with_context(|| format!("serving on {}", args.listen))
 }

@@ -18,6 +18,8 @@ fn help_explains_every_flag() {
         "--listen",
         "--data-dir",
         "--pipeline",
+        "--disable-self-metrics",
+        "METERD_DISABLE_SELF_METRICS",
         "METERD_LISTEN",
         "METERD_DATA_DIR",
         "METERD_PIPELINE",

@@ -7,6 +7,7 @@ use crate::registry::Selector;
 use crate::telemetry::Counters;
 use actix::{Actor, Context, Handler, Message, MessageResult};
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 /// An aggregation shard; series are routed to it by key hash.
 pub struct Shard {
@@ -50,10 +51,18 @@ pub struct Apply {
 #[rtype(result = "Vec<(SeriesKey, ValueView)>")]
 pub struct Collect(pub Selector);
 
-/// Read and reset the selected series in one step.
+/// Read and reset the selected series in one step, answering on `reply`. The collector sends
+/// it with `do_send`, which queues it at once whatever the mailbox holds (`send` may hold a
+/// message back while the mailbox is full, and a later `Apply` could overtake it): the exact
+/// cut of a get-and-reset depends on this message taking its place in the queue at once.
 #[derive(Message)]
-#[rtype(result = "Vec<(SeriesKey, ValueView)>")]
-pub struct Drain(pub Selector);
+#[rtype(result = "()")]
+pub struct Drain {
+    /// Which series.
+    pub selector: Selector,
+    /// Where the views of the drained series go.
+    pub reply: oneshot::Sender<Vec<(SeriesKey, ValueView)>>,
+}
 
 impl Handler<Apply> for Shard {
     type Result = ();
@@ -75,10 +84,14 @@ impl Handler<Collect> for Shard {
 }
 
 impl Handler<Drain> for Shard {
-    type Result = MessageResult<Drain>;
+    type Result = ();
 
     /// Answers views of the selected series and resets them.
-    fn handle(&mut self, msg: Drain, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.state.drain(&msg.0, self.clock.monotonic_nanos()))
+    fn handle(&mut self, msg: Drain, _: &mut Context<Self>) {
+        let views = self
+            .state
+            .drain(&msg.selector, self.clock.monotonic_nanos());
+        // A requester that went away no longer wants the views; the reset stands.
+        let _ = msg.reply.send(views);
     }
 }

@@ -11,6 +11,7 @@ use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
 use parking_lot::RwLock;
 use std::sync::Arc;
 use thiserror::Error;
+use tokio::sync::oneshot;
 
 /// Why the collector refused a batch; nothing of it was applied.
 #[derive(Debug, Error)]
@@ -92,18 +93,25 @@ impl Handler<Ingest> for Collector {
 impl Handler<DrainAll> for Collector {
     type Result = ResponseFuture<Vec<(SeriesKey, ValueView)>>;
 
-    /// Enqueues a drain on every shard now (after every batch routed so far, before any later
-    /// one), then gathers the answers.
+    /// Queues a drain on every shard now — after every batch routed so far, before any later
+    /// one, as this actor is the only sender to the shards — then gathers the answers.
     fn handle(&mut self, msg: DrainAll, _: &mut Context<Self>) -> Self::Result {
         let pending: Vec<_> = self
             .shards
             .iter()
-            .map(|s| s.send(Drain(msg.0.clone())))
+            .map(|shard| {
+                let (reply, answer) = oneshot::channel();
+                shard.do_send(Drain {
+                    selector: msg.0.clone(),
+                    reply,
+                });
+                answer
+            })
             .collect();
         Box::pin(async move {
             let mut all = Vec::new();
-            for p in pending {
-                if let Ok(views) = p.await {
+            for answer in pending {
+                if let Ok(views) = answer.await {
                     all.extend(views);
                 }
             }

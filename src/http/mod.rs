@@ -7,11 +7,14 @@ mod health;
 mod ingest;
 mod metrics;
 mod negotiate;
+mod orion;
 mod state;
+mod traffic;
 
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
 pub use state::AppState;
+pub use traffic::count_traffic;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
@@ -23,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
     ingest::routes(cfg);
     metrics::routes(cfg);
+    orion::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -4,9 +4,9 @@ use crate::aggregate::{Collect, Shard};
 use crate::clock::SharedClock;
 use crate::collector::Collector;
 use crate::config::Pipeline;
-use crate::model::Snapshot;
+use crate::model::{SeriesKey, Snapshot, ValueView};
 use crate::registry::{assemble, Registry, Selector};
-use crate::telemetry::{own_families, Counters};
+use crate::telemetry::{own_families, Counters, IncomingTraffic};
 use actix::Addr;
 use parking_lot::RwLock;
 use std::sync::Arc;
@@ -29,11 +29,16 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// When the server started (for uptime).
     pub started: Instant,
+    /// meterd's own HTTP traffic per service and subservice (Orion's self metrics).
+    pub traffic: Arc<IncomingTraffic>,
 }
 
 impl AppState {
-    /// A consistent snapshot of the selected series, own metrics included.
-    pub async fn snapshot(&self, sel: Selector) -> Result<Snapshot, super::ApiError> {
+    /// Views of the selected series on every shard.
+    pub async fn collect(
+        &self,
+        sel: Selector,
+    ) -> Result<Vec<(SeriesKey, ValueView)>, super::ApiError> {
         let pending: Vec<_> = self
             .shards
             .iter()
@@ -43,6 +48,14 @@ impl AppState {
         for p in pending {
             views.extend(p.await.map_err(super::error::unavailable)?);
         }
+        Ok(views)
+    }
+
+    /// A consistent snapshot of the selected series, own metrics included.
+    pub async fn snapshot(&self, sel: Selector) -> Result<Snapshot, super::ApiError> {
+        let mut views = self.collect(sel.clone()).await?;
+        let traffic = self.traffic.read(sel.service.as_deref());
+        views.extend(traffic.into_iter().filter(|(k, _)| sel.matches(k)));
         let own = own_families(&self.counters, self.started, &sel);
         Ok(assemble(views, &self.registry.read(), own))
     }

@@ -28,6 +28,9 @@ impl ServicePath {
             return Ok(Self::root());
         }
         let path = first.strip_suffix("/#").unwrap_or(first);
+        if path.is_empty() {
+            return Ok(Self::root()); // `/#`: the root, recursively
+        }
         let Some(rest) = path.strip_prefix('/') else {
             return Err(format!("service path {raw:?} must start with '/'"));
         };
@@ -102,6 +105,17 @@ mod tests {
         assert_eq!(ServicePath::parse("/A/#").unwrap().subserv_key(), "A");
         assert_eq!(ServicePath::parse("/").unwrap().subserv_key(), ROOT_SUBSERV);
         assert_eq!(ServicePath::parse("").unwrap().subserv_key(), ROOT_SUBSERV);
+        assert_eq!(
+            ServicePath::parse("/#").unwrap().subserv_key(),
+            ROOT_SUBSERV
+        );
+        assert_eq!(
+            ServicePath::parse(" /gardens/north/# , /x")
+                .unwrap()
+                .as_str(),
+            "/gardens/north"
+        );
+        assert!(ServicePath::parse("/A/#/#").is_err());
         assert!(ServicePath::parse("gardens").is_err());
         assert!(ServicePath::parse("/a-b").is_err());
         assert!(ServicePath::parse("/a//b").is_err());

@@ -9,6 +9,7 @@
 //! | OpenMetrics 1.0 | [`openmetrics`] | `GET /metrics…` with `application/openmetrics-text` |
 //! | MicroProfile JSON | [`json_tree`], [`json_scope`] | `GET /metrics…` with `application/json` |
 //! | MicroProfile metadata | [`options_tree`], [`options_scope`] | `OPTIONS /metrics…` |
+//! | FIWARE Orion service tree | [`orion_tree`] | `GET /admin/metrics` |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -24,9 +25,11 @@ pub mod names;
 pub mod number;
 mod openmetrics;
 mod options;
+mod orion;
 mod prometheus;
 
 pub use mp_json::{json_scope, json_tree, quantile_key, series_key, series_value};
 pub use openmetrics::{openmetrics, openmetrics_families, OPENMETRICS_CONTENT_TYPE};
 pub use options::{family_metadata, options_scope, options_tree};
+pub use orion::orion_tree;
 pub use prometheus::{prometheus, prometheus_families, PROMETHEUS_CONTENT_TYPE};

@@ -16,3 +16,11 @@ mod own;
 
 pub use counters::Counters;
 pub use own::{own_families, register_own};
+
+mod traffic;
+
+pub use traffic::{
+    register_traffic, IncomingTraffic, TrafficTotals, Transaction, INCOMING_ERRORS,
+    INCOMING_REQUEST_SIZE, INCOMING_RESPONSE_SIZE, INCOMING_TRANSACTIONS, SERVICE_TIME,
+    TRAFFIC_FAMILIES,
+};
