@@ -13,6 +13,8 @@ pub use system::{SystemSampler, ORIGINATOR, SYSTEM_IDS};
 
 mod counters;
 mod own;
+mod udp;
 
 pub use counters::Counters;
 pub use own::{own_families, register_own};
+pub use udp::UdpCounters;
