@@ -38,6 +38,9 @@ struct Serve {
     /// HTTP worker threads (0 = one per core).
     #[arg(long, env = "METERD_WORKERS", default_value_t = 0)]
     workers: usize,
+    /// Address for StatsD over UDP, or `off`. An address already in use stops start-up.
+    #[arg(long, env = "METERD_STATSD_UDP", default_value = "127.0.0.1:8125")]
+    statsd_udp: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,6 +73,7 @@ fn serve(args: Serve) -> anyhow::Result<()> {
         pipeline,
         clock: Arc::new(SystemClock::new()),
         workers: args.workers,
+        statsd_udp: (!args.statsd_udp.eq_ignore_ascii_case("off")).then_some(args.statsd_udp),
     };
     app::run(opts).with_context(|| format!("serving on {}", args.listen))
 }
