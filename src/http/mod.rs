@@ -7,6 +7,7 @@ mod ingest;
 mod metrics;
 mod negotiate;
 mod state;
+mod statsd;
 
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
@@ -21,6 +22,7 @@ use actix_web::{web, HttpResponse};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ingest::routes(cfg);
     metrics::routes(cfg);
+    statsd::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 
