@@ -11,7 +11,10 @@
 
 use super::procfs;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicI64, AtomicU64,
+    Ordering::{Acquire, Relaxed},
+};
 
 /// Counters of the StatsD UDP receiver (shown in the vendor scope as `meterd.statsd.udp.*`).
 #[derive(Debug, Default)]
@@ -57,11 +60,12 @@ impl UdpCounters {
     pub fn readings(&self) -> Vec<(&'static str, bool, f64, &'static str)> {
         let g = |a: &AtomicU64| a.load(Relaxed) as f64;
         vec![
-            // Datagrams first: a reader that sees them all also sees their lines below.
+            // Datagrams first, with Acquire: the receiver counts a datagram (Release) after its
+            // lines, so whoever sees a datagram counted sees its lines below too.
             (
                 "meterd.statsd.udp.datagrams",
                 true,
-                g(&self.datagrams),
+                self.datagrams.load(Acquire) as f64,
                 "StatsD datagrams received over UDP",
             ),
             (
