@@ -83,7 +83,7 @@ impl UdpCounters {
             (
                 "meterd.statsd.udp.lines.pending",
                 false,
-                self.lines_pending.load(Relaxed).max(0) as f64,
+                self.lines_pending.load(Acquire).max(0) as f64,
                 "StatsD lines parsed and not yet handed to the collector",
             ),
             (

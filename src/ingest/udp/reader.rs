@@ -159,6 +159,7 @@ pub(super) fn dropped(udp: &UdpCounters, batch: &UdpBatch) {
         .fetch_add(batch.datagrams as u64, Ordering::Relaxed);
     udp.lines_dropped
         .fetch_add(batch.lines as u64, Ordering::Relaxed);
+    // Release, after the drop counts: whoever sees the lines leave `pending` sees them dropped.
     udp.lines_pending
-        .fetch_sub(batch.lines as i64, Ordering::Relaxed);
+        .fetch_sub(batch.lines as i64, Ordering::Release);
 }
