@@ -5,6 +5,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::http::{configure, count_traffic, json_errors, AppState};
+use crate::ingest::udp::StatsdUdp;
 use crate::registry::Registry;
 use crate::telemetry::{register_own, register_traffic, Counters, IncomingTraffic};
 use actix::{Actor, Arbiter};
@@ -31,6 +32,8 @@ pub struct Options {
     /// Count meterd's own traffic per service (Orion's self metrics); `--disable-self-metrics`
     /// turns it off.
     pub self_metrics: bool,
+    /// Address for StatsD over UDP (`127.0.0.1:0` picks a free port); `None` turns it off.
+    pub statsd_udp: Option<String>,
 }
 
 impl Options {
@@ -43,6 +46,7 @@ impl Options {
             clock: Arc::new(SystemClock::new()),
             workers: 2,
             self_metrics: true,
+            statsd_udp: None,
         }
     }
 }
@@ -52,12 +56,19 @@ fn cores() -> usize {
 }
 
 /// Starts the actors and binds the server; must run inside an actix `System`.
-/// Returns the server (a future to await) and the address it listens on.
+/// Returns the server (a future to await), the address it listens on and the StatsD UDP
+/// address, if on.
 pub fn start(
     opts: Options,
     signals: bool,
-) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr, Option<SocketAddr>)> {
     std::fs::create_dir_all(&opts.data_dir)?;
+    // Bound first, so that an address in use stops start-up before anything runs.
+    let statsd_udp = opts
+        .statsd_udp
+        .as_deref()
+        .map(StatsdUdp::bind)
+        .transpose()?;
     let pipeline = Arc::new(opts.pipeline);
     let counters = Arc::new(Counters::default());
     let mut registry = Registry::default();
@@ -86,6 +97,19 @@ pub fn start(
         Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| {
             Collector::new(registry, shards, counters, clock)
         })
+    };
+    let udp_addr = match statsd_udp {
+        Some(udp) => {
+            let addr = udp.local_addr;
+            udp.start(
+                collector.clone(),
+                counters.clone(),
+                opts.clock.clone(),
+                &pipeline,
+            )?;
+            Some(addr)
+        }
+        None => None,
     };
     let state = AppState {
         collector,
@@ -118,13 +142,13 @@ pub fn start(
     };
     let server = server.bind(&opts.listen)?;
     let addr = server.addrs()[0];
-    Ok((server.run(), addr))
+    Ok((server.run(), addr, udp_addr))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C (blocking).
 pub fn run(opts: Options) -> std::io::Result<()> {
     actix::System::new().block_on(async move {
-        let (server, addr) = start(opts, true)?;
+        let (server, addr, _) = start(opts, true)?;
         tracing::info!(%addr, "meterd listening");
         server.await?;
         tracing::info!("meterd stopped");
@@ -137,6 +161,8 @@ pub fn run(opts: Options) -> std::io::Result<()> {
 pub struct Running {
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The StatsD UDP address, when on.
+    pub udp_addr: Option<SocketAddr>,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -165,8 +191,8 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
         let system = actix::System::new();
         system.block_on(async move {
             match start(opts, false) {
-                Ok((server, addr)) => {
-                    let _ = tx.send(Ok((addr, server.handle())));
+                Ok((server, addr, udp_addr)) => {
+                    let _ = tx.send(Ok((addr, udp_addr, server.handle())));
                     let _ = server.await;
                 }
                 Err(e) => {
@@ -176,11 +202,12 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
             actix::System::current().stop();
         });
     });
-    let (addr, handle) = rx
+    let (addr, udp_addr, handle) = rx
         .recv()
         .map_err(|_| std::io::Error::other("server thread died"))??;
     Ok(Running {
         addr,
+        udp_addr,
         handle,
         thread: Some(thread),
     })

@@ -45,6 +45,9 @@ struct Serve {
     /// serviceTime of /admin/metrics; Orion's -disableMetrics).
     #[arg(long, env = "METERD_DISABLE_SELF_METRICS")]
     disable_self_metrics: bool,
+    /// Address for StatsD over UDP, or `off`. An address already in use stops start-up.
+    #[arg(long, env = "METERD_STATSD_UDP", default_value = "127.0.0.1:8125")]
+    statsd_udp: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -87,6 +90,7 @@ fn serve(args: Serve) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock::new()),
         workers: args.workers,
         self_metrics: !args.disable_self_metrics,
+        statsd_udp: (!args.statsd_udp.eq_ignore_ascii_case("off")).then_some(args.statsd_udp),
     };
     app::run(opts).with_context(|| format!("serving on {}", args.listen))
 }

@@ -74,6 +74,13 @@ impl Handler<Ingest> for Collector {
             self.counters.batch_rejected(events.len());
             return Err(CollectorError::Conflict(conflicts));
         }
+        Ok(self.route_admitted(events))
+    }
+}
+
+impl Collector {
+    /// Routes a batch the registry has admitted to the shards and counts it; answers its size.
+    pub(super) fn route_admitted(&mut self, events: Vec<Event>) -> usize {
         let n = events.len();
         let admitted_nanos = self.clock.monotonic_nanos();
         for (shard, batch) in self.shards.iter().zip(route(events, self.shards.len())) {
@@ -86,7 +93,17 @@ impl Handler<Ingest> for Collector {
             }
         }
         self.counters.batch_accepted(n);
-        Ok(n)
+        n
+    }
+
+    /// The registry, for admission.
+    pub(super) fn registry(&self) -> &RwLock<Registry> {
+        &self.registry
+    }
+
+    /// meterd's own counters.
+    pub(super) fn counters(&self) -> &Counters {
+        &self.counters
     }
 }
 

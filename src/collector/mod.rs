@@ -3,7 +3,9 @@
 //! is what makes a drain (get-and-reset) an exact cut.
 
 mod actor;
+mod lenient;
 mod route;
 
 pub use actor::{Collector, CollectorError, DrainAll, Ingest};
+pub use lenient::{IngestLenient, LenientOutcome};
 pub use route::route;

@@ -152,7 +152,8 @@ pub struct Queues {
     pub collector: usize,
     /// `shard = 1024`: batches waiting for each aggregation shard. At least 1.
     pub shard: usize,
-    /// `udp = 4096`: StatsD datagrams waiting to be decoded. At least 1.
+    /// `udp = 4096`: StatsD datagrams read and parsed, waiting for the collector. When it stays
+    /// full for 100 ms the reader drops (and counts) batches. At least 1.
     pub udp: usize,
 }
 

@@ -10,6 +10,7 @@ mod negotiate;
 mod orion;
 mod state;
 mod traffic;
+mod statsd;
 
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ingest::routes(cfg);
     metrics::routes(cfg);
     orion::routes(cfg);
+    statsd::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -1,11 +1,13 @@
 //! Bytes → validated events: native JSON / NDJSON and StatsD lines. Nothing here does I/O or
-//! talks to actors.
+//! talks to actors, except [`udp`], the StatsD UDP receiver, which reads its socket and hands
+//! batches to the collector.
 
 mod context;
 mod error;
 pub mod json;
 pub mod statsd;
 mod timestamp;
+pub mod udp;
 
 pub use context::IngestContext;
 pub use error::{IngestError, ItemError};

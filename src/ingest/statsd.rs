@@ -75,12 +75,21 @@ pub fn parse_batch(text: &str, ctx: &StatsdContext) -> Result<Vec<Event>, Vec<Li
     }
 }
 
-/// Lenient variant for UDP: appends the good lines' events to `out`, returns the number of bad
-/// lines (UDP has no one to answer).
-pub fn parse_lenient(text: &str, ctx: &StatsdContext, out: &mut Vec<Event>) -> usize {
+/// How many lines a lenient parse saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineCounts {
+    /// Non-blank lines.
+    pub lines: usize,
+    /// Lines that did not parse (they added no event).
+    pub bad: usize,
+}
+
+/// Lenient variant for UDP: appends the good lines' events to `out` and counts the lines, good
+/// and bad (UDP has no one to answer, so bad lines are only counted).
+pub fn parse_lenient(text: &str, ctx: &StatsdContext, out: &mut Vec<Event>) -> LineCounts {
     let mut bad = 0;
-    parse_lines(text, ctx, out, |_, _| bad += 1);
-    bad
+    let lines = parse_lines(text, ctx, out, |_, _| bad += 1);
+    LineCounts { lines, bad }
 }
 
 /// An upper bound on the number of events a text yields when every line has one value.
@@ -88,25 +97,29 @@ fn count_lines(text: &str) -> usize {
     text.bytes().filter(|&b| b == b'\n').count() + 1
 }
 
-/// Runs [`parse_line`] over every non-blank line; a bad line adds nothing to `out`.
+/// Runs [`parse_line`] over every non-blank line; a bad line adds nothing to `out`. Answers the
+/// number of non-blank lines.
 fn parse_lines(
     text: &str,
     ctx: &StatsdContext,
     out: &mut Vec<Event>,
     mut on_error: impl FnMut(usize, String),
-) {
+) -> usize {
     let mut tags = Vec::new();
+    let mut lines = 0;
     for (index, raw) in text.split('\n').enumerate() {
         let line = raw.trim_ascii();
         if line.is_empty() {
             continue;
         }
+        lines += 1;
         let before = out.len();
         if let Err(message) = parse_line(line, ctx, &mut tags, out) {
             out.truncate(before);
             on_error(index + 1, message);
         }
     }
+    lines
 }
 
 /// The StatsD type letter of a line.

@@ -1,5 +1,6 @@
 //! meterd's own pipeline counters, counted in one place and shown in the vendor scope.
 
+use super::UdpCounters;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 /// Every accepted, refused or dropped thing meterd counts about itself.
@@ -19,6 +20,8 @@ pub struct Counters {
     pub shard_queue_depth: AtomicI64,
     /// HTTP requests served.
     pub http_requests: AtomicU64,
+    /// The StatsD UDP receiver's counters.
+    pub udp: UdpCounters,
 }
 
 impl Counters {
@@ -32,6 +35,11 @@ impl Counters {
     pub fn batch_rejected(&self, n: usize) {
         self.events_rejected.fetch_add(n as u64, Relaxed);
         self.batches_rejected.fetch_add(1, Relaxed);
+    }
+
+    /// `n` events were refused one by one (lenient admission), not with a whole batch.
+    pub fn events_refused(&self, n: usize) {
+        self.events_rejected.fetch_add(n as u64, Relaxed);
     }
 
     /// A batch was queued to a shard.
@@ -50,7 +58,7 @@ impl Counters {
     /// The vendor-scope readings: `(name, kind is counter, value, description)`.
     pub fn readings(&self) -> Vec<(&'static str, bool, f64, &'static str)> {
         let g = |a: &AtomicU64| a.load(Relaxed) as f64;
-        vec![
+        let mut readings = vec![
             (
                 "meterd.events.accepted",
                 true,
@@ -93,6 +101,8 @@ impl Counters {
                 g(&self.http_requests),
                 "HTTP requests served",
             ),
-        ]
+        ];
+        readings.extend(self.udp.readings());
+        readings
     }
 }

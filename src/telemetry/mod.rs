@@ -13,6 +13,7 @@ pub use system::{SystemSampler, ORIGINATOR, SYSTEM_IDS};
 
 mod counters;
 mod own;
+mod udp;
 
 pub use counters::Counters;
 pub use own::{own_families, register_own};
@@ -24,3 +25,4 @@ pub use traffic::{
     INCOMING_REQUEST_SIZE, INCOMING_RESPONSE_SIZE, INCOMING_TRANSACTIONS, SERVICE_TIME,
     TRAFFIC_FAMILIES,
 };
+pub use udp::UdpCounters;

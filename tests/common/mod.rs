@@ -7,6 +7,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub mod udp;
+
 /// A running server with its own data dir (removed on drop).
 pub struct Server {
     pub running: Running,

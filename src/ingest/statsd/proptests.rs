@@ -21,7 +21,13 @@ fn ctx() -> StatsdContext<'static> {
 fn check_consistent(text: &str) {
     let ctx = ctx();
     let mut lenient = Vec::new();
-    let bad = parse_lenient(text, &ctx, &mut lenient);
+    let counts = parse_lenient(text, &ctx, &mut lenient);
+    let bad = counts.bad;
+    let non_blank = text
+        .split('\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count();
+    assert_eq!(counts.lines, non_blank);
     match parse_batch(text, &ctx) {
         Ok(events) => {
             assert_eq!(bad, 0);

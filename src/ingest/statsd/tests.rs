@@ -329,8 +329,12 @@ fn errors_carry_line_numbers_and_batch_is_all_or_nothing() {
 #[test]
 fn lenient_keeps_good_lines() {
     let mut out = Vec::new();
-    let bad = parse_lenient("a:1|c\nb:1:x:2|c\nc:1|g\nd", &ctx(), &mut out);
-    assert_eq!(bad, 2);
+    let counts = parse_lenient("a:1|c\nb:1:x:2|c\n\n c:1|g \r\nd", &ctx(), &mut out);
+    assert_eq!(
+        counts,
+        LineCounts { lines: 4, bad: 2 },
+        "blank lines are not lines"
+    );
     let names: Vec<&str> = out.iter().map(|e| e.key.name.as_str()).collect();
     assert_eq!(names, ["a", "c"], "no half of a multi-value line");
 }

@@ -1,0 +1,197 @@
+//! meterd against real peers, as users run them: the `statsd` Python client library sending over
+//! UDP, and Debian's Prometheus server scraping `/metrics` and answering through its own HTTP
+//! API. `.ci/run` installs both.
+
+mod common;
+
+use common::udp::udp_server;
+use common::{Server, TempDir};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The samples of Prometheus text: `name{labels}` → value.
+fn samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_statsd_python_client_over_udp() {
+    let server = udp_server();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/statsd_client.py");
+    let addr = server.udp_addr();
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([addr.ip().to_string(), addr.port().to_string()])
+        .output()
+        .expect("python3 must be installed");
+    assert!(
+        out.status.success(),
+        "the statsd client failed (.ci/run installs it with pip): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let (datagrams, lines) = printed.trim().split_once(' ').unwrap();
+    let (datagrams, lines): (u64, u64) = (datagrams.parse().unwrap(), lines.parse().unwrap());
+
+    let r = server.wait_udp(datagrams);
+    assert_eq!(r.get("datagrams"), datagrams, "{}", r.0);
+    assert_eq!(r.get("lines"), lines, "multi-line packets: {}", r.0);
+    assert_eq!(r.get("lines.bad"), 0, "{}", r.0);
+    assert_eq!(r.get("events.accepted"), lines, "{}", r.0);
+
+    let (_, _, text) = server.get("/metrics/application", Some("text/plain"));
+    let got = samples(&text);
+    let expected = [
+        ("application:py_requests", 5.0),
+        ("application:py_latency_seconds_count", 2.0),
+        ("application:py_latency_seconds_sum", 0.042),
+        ("application:py_latency_max_seconds", 0.03),
+        ("application:py_latency_min_seconds", 0.012),
+        ("application:py_temperature", 22.0),
+        ("application:py_balance", -7.0),
+        ("application:py_users", 2.0),
+        ("application:py_piped", 3.0),
+        ("application:py_piped_latency_seconds_count", 1.0),
+        ("application:py_piped_latency_max_seconds", 0.007),
+        ("application:py_piped_gauge", 9.0),
+        ("application:py_piped_users", 1.0),
+    ];
+    for (name, value) in expected {
+        assert_eq!(got.get(name), Some(&value), "{name} in\n{text}");
+    }
+}
+
+/// A child process killed when dropped, even when the test panics.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GETs JSON from Prometheus; `None` while it is not answering yet.
+fn prometheus_json(url: &str) -> Option<Value> {
+    let resp = ureq::get(url).call().ok()?;
+    let v: Value = resp.into_json().ok()?;
+    (v["status"] == "success").then_some(v)
+}
+
+/// Polls `what` every 200 ms until it answers, for at most 60 s.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn prometheus_scrapes_meterd_and_finds_the_values_exact() {
+    let server = Server::start();
+    let body = "prom.requests:7|c\nprom.temperature:21.5|g\nprom.latency:100:200|ms\n\
+                prom.hits:3|c|#route:/orders\n";
+    let (status, answer) = server.post("/api/v1/statsd", "text/plain", body);
+    assert_eq!(status, 200, "{answer}");
+
+    let dir = TempDir::new();
+    let target = server.running.addr.to_string();
+    let config = dir.0.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: meterd\n    scrape_interval: 1s\n    \
+             scrape_timeout: 1s\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.0.join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Debian's prometheus must be installed (.ci/run installs it)");
+    let _prometheus = Killed(child);
+    let api = format!("http://127.0.0.1:{port}/api/v1");
+
+    let target = eventually("a healthy target", || {
+        let v = prometheus_json(&format!("{api}/targets"))?;
+        let t = v["data"]["activeTargets"].as_array()?.first()?.clone();
+        (t["health"] == "up").then_some(t)
+    });
+    assert_eq!(target["lastError"], "", "{target}");
+    assert_eq!(target["labels"]["job"], "meterd", "{target}");
+    assert_eq!(
+        target["scrapeUrl"],
+        format!("http://{}/metrics", server.running.addr)
+    );
+
+    let query = |promql: &str| -> Option<f64> {
+        let url = format!("{api}/query?query={}", encode(promql));
+        let v = prometheus_json(&url)?;
+        let result = v["data"]["result"].as_array()?;
+        assert!(result.len() <= 1, "{promql}: {v}");
+        result.first()?["value"][1].as_str()?.parse().ok()
+    };
+    // Counter samples end in `_total` only in OpenMetrics (meterd's 0.0.4 text follows the
+    // MicroProfile seed and has none), so finding them proves Prometheus negotiated it.
+    let expected = [
+        ("application:prom_requests_total", 7.0),
+        ("application:prom_temperature", 21.5),
+        ("application:prom_latency_seconds_count", 2.0),
+        ("application:prom_latency_seconds_sum", 0.3),
+        ("application:prom_latency_max_seconds", 0.2),
+        ("application:prom_hits_total{route=\"/orders\"}", 3.0),
+        ("up{job=\"meterd\"}", 1.0),
+    ];
+    for (promql, value) in expected {
+        let got = eventually(promql, || query(promql));
+        assert_eq!(got, value, "{promql}");
+    }
+    assert_eq!(query("application:prom_requests"), None);
+    assert_eq!(
+        query("scrape_samples_scraped{job=\"meterd\"}").map(|n| n > 0.0),
+        Some(true)
+    );
+}
+
+/// Percent-encodes a PromQL expression for a query string.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
