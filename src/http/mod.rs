@@ -9,8 +9,8 @@ mod metrics;
 mod negotiate;
 mod orion;
 mod state;
-mod traffic;
 mod statsd;
+mod traffic;
 
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
