@@ -31,7 +31,7 @@ fi
 
 say "building meterd (release)"
 cargo build --release --quiet
-M=target/release/meterd
+M="${CARGO_TARGET_DIR:-target}/release/meterd"
 LOAD=(taskset -c 1 "$M" bench --duration "$DUR" --json --quiet)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
