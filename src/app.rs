@@ -81,6 +81,12 @@ pub fn start(
             Collector::new(registry, shards, counters, clock)
         })
     };
+    let streams = crate::stream::Streams::start(
+        shards.clone(),
+        opts.clock.clone(),
+        counters.clone(),
+        &pipeline.streams,
+    );
     let state = AppState {
         collector,
         shards,
@@ -89,6 +95,7 @@ pub fn start(
         clock: opts.clock,
         counters,
         started: Instant::now(),
+        streams,
     };
     let workers = if opts.workers == 0 {
         cores()

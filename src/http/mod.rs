@@ -4,6 +4,7 @@
 mod body;
 mod error;
 mod ingest;
+mod kanto;
 mod metrics;
 mod negotiate;
 mod state;
@@ -21,6 +22,7 @@ use actix_web::{web, HttpResponse};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ingest::routes(cfg);
     metrics::routes(cfg);
+    kanto::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

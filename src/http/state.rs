@@ -29,6 +29,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// When the server started (for uptime).
     pub started: Instant,
+    /// Kanto subscriptions (WebSocket and SSE).
+    pub streams: crate::stream::Streams,
 }
 
 impl AppState {
