@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_error, Server};
+use common::{assert_error, golden, Server};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::TcpStream;
@@ -63,10 +63,16 @@ impl Client {
 
     /// The next text message as JSON, or `None` when `wait` passes without one.
     fn recv(&mut self, wait: Duration) -> Option<Value> {
+        self.recv_text(wait)
+            .map(|text| serde_json::from_str(&text).unwrap())
+    }
+
+    /// The next text message, or `None` when `wait` passes without one.
+    fn recv_text(&mut self, wait: Duration) -> Option<String> {
         let deadline = Instant::now() + wait;
         loop {
             match self.ws.read() {
-                Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+                Ok(Message::Text(text)) => return Some(text.to_string()),
                 Ok(Message::Close(frame)) => panic!("closed by the server: {frame:?}"),
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
@@ -413,7 +419,14 @@ impl Events {
 
     /// The next event's `data` as JSON.
     fn next(&mut self) -> Value {
-        let mut data = String::new();
+        let event = self.next_raw();
+        let data = event.strip_prefix("data: ").unwrap().trim_end();
+        serde_json::from_str(data).unwrap()
+    }
+
+    /// The next event as sent (`data: ...` and a blank line), skipping comment lines.
+    fn next_raw(&mut self) -> String {
+        let mut event = String::new();
         loop {
             let mut line = String::new();
             let n = self
@@ -421,15 +434,17 @@ impl Events {
                 .read_line(&mut line)
                 .expect("an event within 10 s");
             assert!(n > 0, "the stream ended");
-            let line = line.trim_end_matches('\n');
-            if line.is_empty() {
-                if !data.is_empty() {
-                    return serde_json::from_str(&data).unwrap();
-                }
-            } else if let Some(d) = line.strip_prefix("data: ") {
-                data.push_str(d);
+            if line == "\n" && !event.is_empty() {
+                event.push_str(&line);
+                return event;
+            }
+            if line.starts_with("data: ") {
+                event.push_str(&line);
             } else {
-                assert!(line.starts_with(':'), "unexpected line {line:?}");
+                assert!(
+                    line.starts_with(':') || line == "\n",
+                    "unexpected line {line:?}"
+                );
             }
         }
     }
@@ -643,4 +658,52 @@ fn a_client_that_never_reads_slows_nobody() {
         .unwrap();
     assert_eq!(counted, f64::from(pushes) * 10.0, "every push was applied");
     drop(sleeper);
+}
+
+/// The text with every `"timestamp":<digits>` set to 0, for golden files.
+fn zero_timestamps(text: &str) -> String {
+    let key = "\"timestamp\":";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        out.push_str(&rest[..at + key.len()]);
+        out.push('0');
+        rest = rest[at + key.len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn messages_match_the_golden_files() {
+    let server = Server::start();
+    server.push(json!([
+        {"name": "orders", "type": "counter", "value": 5, "service": "shop"},
+        {"name": "queue", "type": "gauge", "value": 7.5, "service": "shop"},
+        {"name": "size", "type": "histogram", "value": 1, "service": "shop"},
+        {"name": "size", "type": "histogram", "value": 6, "service": "shop"},
+        {"name": "latency", "type": "timer", "value": 1_000_000, "service": "shop"},
+        {"name": "big", "type": "gauge", "value": 10_371_616_768i64, "service": "shop"},
+        {"name": "visits", "type": "counter", "value": 3, "service": "blog"}
+    ]));
+    let mut client = Client::connect(&server);
+    client.send(&request(
+        "golden",
+        json!("100ms"),
+        json!([{"originator": "Service:*"}]),
+    ));
+    let response = client.recv_text(Duration::from_secs(10)).unwrap();
+    golden("kanto.response.json", &format!("{response}\n"));
+    let data = client.recv_text(Duration::from_secs(10)).unwrap();
+    golden("kanto.data.json", &format!("{}\n", zero_timestamps(&data)));
+    client.send(&request("golden-bad", json!("10ms"), json!(null)));
+    let refused = client.recv_text(Duration::from_secs(10)).unwrap();
+    golden("kanto.refused.json", &format!("{refused}\n"));
+
+    let mut events = Events::open(
+        &server,
+        "?frequency=100ms&originator=Service:shop&id=size&id=big",
+    )
+    .unwrap();
+    golden("kanto.sse.txt", &zero_timestamps(&events.next_raw()));
 }
