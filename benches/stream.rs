@@ -1,7 +1,7 @@
 //! Kanto subscriptions: the hub's work per tick (build a frame from the shards' series, write
 //! one subscriber's data message), and what subscribers cost ingest: a 100-event push over
 //! HTTP to a real server with 0, then 100 WebSocket subscribers at 1 s (every measurement,
-//! about 40 kB a message), then 0 again, in the same run.
+//! about 35 kB a message), then 0 again, in the same run.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use meterd::app::{spawn, Options};
