@@ -111,6 +111,12 @@ pub fn start(
         }
         None => None,
     };
+    let streams = crate::stream::Streams::start(
+        shards.clone(),
+        opts.clock.clone(),
+        counters.clone(),
+        &pipeline.streams,
+    );
     let state = AppState {
         collector,
         shards,
@@ -120,6 +126,7 @@ pub fn start(
         counters,
         started: Instant::now(),
         traffic: Arc::new(IncomingTraffic::new(opts.self_metrics)),
+        streams,
     };
     let workers = if opts.workers == 0 {
         cores()

@@ -21,11 +21,13 @@
 //!             ▲
 //!  endpoints (http) ask the registry and shards and render  (render):
 //!    Prometheus 0.0.4 text · OpenMetrics 1.0 · MicroProfile JSON and OPTIONS · Orion tree
+//!    Kanto snapshots over WebSocket and SSE  (stream: a hub reads shards and host per tick)
 //! ```
 //!
 //! Where things are: [`model`] is the vocabulary; [`config`] the pipeline file; [`ingest`]
 //! turns bytes into events; [`collector`] admits and routes; [`aggregate`] holds the series;
-//! [`registry`] the metadata; [`render`] the output formats; [`http`] the actix-web edge;
+//! [`registry`] the metadata; [`render`] the output formats; [`stream`] the Kanto
+//! subscriptions; [`http`] the actix-web edge;
 //! [`telemetry`] meterd's own metrics; [`app`] wires it all.
 #![warn(missing_docs)]
 
@@ -40,4 +42,5 @@ pub mod ingest;
 pub mod model;
 pub mod registry;
 pub mod render;
+pub mod stream;
 pub mod telemetry;

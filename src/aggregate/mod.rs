@@ -22,5 +22,5 @@ pub use timer::Timer;
 mod shard;
 mod shard_state;
 
-pub use shard::{Apply, Collect, Drain, Shard};
+pub use shard::{Apply, Collect, Drain, Measure, Shard};
 pub use shard_state::ShardState;

@@ -51,6 +51,11 @@ pub struct Apply {
 #[rtype(result = "Vec<(SeriesKey, ValueView)>")]
 pub struct Collect(pub Selector);
 
+/// Read the selected series without quantiles (for stream subscriptions).
+#[derive(Message)]
+#[rtype(result = "Vec<(SeriesKey, ValueView)>")]
+pub struct Measure(pub Selector);
+
 /// Read and reset the selected series in one step, answering on `reply`. The collector sends
 /// it with `do_send`, which queues it at once whatever the mailbox holds (`send` may hold a
 /// message back while the mailbox is full, and a later `Apply` could overtake it): the exact
@@ -80,6 +85,15 @@ impl Handler<Collect> for Shard {
     /// Answers views of the selected series.
     fn handle(&mut self, msg: Collect, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.state.collect(&msg.0, self.clock.monotonic_nanos()))
+    }
+}
+
+impl Handler<Measure> for Shard {
+    type Result = MessageResult<Measure>;
+
+    /// Answers views of the selected series, without quantiles.
+    fn handle(&mut self, msg: Measure, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.state.measure(&msg.0, self.clock.monotonic_nanos()))
     }
 }
 

@@ -57,6 +57,16 @@ impl ShardState {
             .collect()
     }
 
+    /// Views of the selected series without quantiles: the cheap read of stream subscriptions,
+    /// which need a histogram's mean, never its quantiles.
+    pub fn measure(&mut self, sel: &Selector, now_nanos: u64) -> Vec<(SeriesKey, ValueView)> {
+        self.series
+            .iter_mut()
+            .filter(|(k, _)| sel.matches(k))
+            .map(|(k, s)| (k.clone(), s.view(now_nanos, &[])))
+            .collect()
+    }
+
     /// Views of the selected series, then resets them as if just created — in one step, so
     /// that every applied event is in exactly one drain or still live.
     pub fn drain(&mut self, sel: &Selector, now_nanos: u64) -> Vec<(SeriesKey, ValueView)> {

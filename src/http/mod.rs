@@ -5,6 +5,7 @@ mod body;
 mod error;
 mod health;
 mod ingest;
+mod kanto;
 mod metrics;
 mod negotiate;
 mod orion;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     metrics::routes(cfg);
     orion::routes(cfg);
     statsd::routes(cfg);
+    kanto::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -31,6 +31,8 @@ pub struct AppState {
     pub started: Instant,
     /// meterd's own HTTP traffic per service and subservice (Orion's self metrics).
     pub traffic: Arc<IncomingTraffic>,
+    /// Kanto subscriptions (WebSocket and SSE).
+    pub streams: crate::stream::Streams,
 }
 
 impl AppState {

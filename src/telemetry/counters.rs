@@ -22,6 +22,14 @@ pub struct Counters {
     pub http_requests: AtomicU64,
     /// The StatsD UDP receiver's counters.
     pub udp: UdpCounters,
+    /// Stream subscribers (WebSocket connections and SSE streams) open now.
+    pub stream_subscribers: AtomicU64,
+    /// Stream subscribers refused because `[streams] max_subscribers` were open.
+    pub stream_refused: AtomicU64,
+    /// Stream data messages queued for subscribers.
+    pub stream_messages_queued: AtomicU64,
+    /// Stream data messages a slow subscriber lost (its buffer was full).
+    pub stream_messages_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -100,6 +108,30 @@ impl Counters {
                 true,
                 g(&self.http_requests),
                 "HTTP requests served",
+            ),
+            (
+                "meterd.stream.subscribers",
+                false,
+                g(&self.stream_subscribers),
+                "Stream subscribers (WebSocket and SSE) open now",
+            ),
+            (
+                "meterd.stream.refused",
+                true,
+                g(&self.stream_refused),
+                "Stream subscribers refused at the max_subscribers limit",
+            ),
+            (
+                "meterd.stream.messages.queued",
+                true,
+                g(&self.stream_messages_queued),
+                "Stream data messages queued for subscribers",
+            ),
+            (
+                "meterd.stream.messages.dropped",
+                true,
+                g(&self.stream_messages_dropped),
+                "Stream data messages lost by slow subscribers (buffer full)",
             ),
         ];
         readings.extend(self.udp.readings());
