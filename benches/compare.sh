@@ -59,10 +59,10 @@ taskset -c 1 "$M" bench --target "$T" --mode events --batch 100 --series 100000 
 sleep 1; rss1=$(rss_kib "$MPID")
 series=$(curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["meterd.series"]))')
 
-# /metrics over ≥10,000 series: latency alone, then ingest with and without a scraper running.
+# /metrics over the 100,000+ series: latency alone, then ingest while it is scraped once a second.
 say "/metrics with $series series"; "${LOAD[@]}" --target "$T" --mode query --path /metrics --connections 1 >"$WORK/scrape.json"
 say "ingest while scraping"
-taskset -c 1 "$M" bench --target "$T" --mode query --path /metrics --connections 1 --duration "$DUR" --quiet --json >/dev/null &
+taskset -c 1 "$M" bench --target "$T" --mode query --path /metrics --connections 1 --rate 1 --duration "$DUR" --quiet --json >/dev/null &
 SCR=$!
 "${LOAD[@]}" --target "$T" --mode events --batch 100 --connections 16 >"$WORK/batch_scraped.json"
 wait "$SCR"
@@ -79,14 +79,18 @@ echo $((after - before)) >"$WORK/statsd_meterd.received"
 kill "$MPID"; wait "$MPID" 2>/dev/null || true
 
 # --- Pushgateway ----------------------------------------------------------------------------------
-PP=$(free_port)
-say "pushgateway on 127.0.0.1:$PP (CPU 0)"
-taskset -c 0 prometheus-pushgateway --web.listen-address="127.0.0.1:$PP" >"$WORK/pgw.log" 2>&1 &
-PG=$!; PIDS+=("$PG")
-wait_http "http://127.0.0.1:$PP/-/ready"
-"${LOAD[@]}" --target "http://127.0.0.1:$PP" --mode pushgateway --batch 100 --connections 16 >"$WORK/pgw_batch.json"
-"${LOAD[@]}" --target "http://127.0.0.1:$PP" --mode pushgateway --batch 1 --connections 32 >"$WORK/pgw_single.json"
-kill "$PG"; wait "$PG" 2>/dev/null || true
+# A fresh Pushgateway per mode: it checks every push against everything it holds.
+pushgateway_run() {
+  PP=$(free_port)
+  say "pushgateway on 127.0.0.1:$PP (CPU 0), $1 samples per push"
+  taskset -c 0 prometheus-pushgateway --web.listen-address="127.0.0.1:$PP" >"$WORK/pgw.log" 2>&1 &
+  PG=$!; PIDS+=("$PG")
+  wait_http "http://127.0.0.1:$PP/-/ready"
+  "${LOAD[@]}" --target "http://127.0.0.1:$PP" --mode pushgateway --batch "$1" --connections "$2" >"$WORK/$3.json"
+  kill "$PG"; wait "$PG" 2>/dev/null || true
+}
+pushgateway_run 100 16 pgw_batch
+pushgateway_run 1 32 pgw_single
 
 # --- Etsy StatsD ----------------------------------------------------------------------------------
 SP=$(free_port); AP=$(free_port)

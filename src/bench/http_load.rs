@@ -22,7 +22,8 @@ struct Shot {
 
 fn shots(args: &BenchArgs, conn: usize) -> Vec<Shot> {
     let base = args.target.trim_end_matches('/');
-    let bodies = 64;
+    // Enough distinct bodies to touch every series once per cycle (bounded: 10,000 bodies).
+    let bodies = args.series.div_ceil(args.batch).clamp(64, 10_000);
     match args.mode {
         Mode::Events => event_bodies(bodies, args.batch, args.series)
             .into_iter()
