@@ -73,6 +73,16 @@ impl Magnitudes {
         }
     }
 
+    /// The magnitudes at several ranks in one pass over the counts: for each `(rank, slot)`
+    /// (ranks 1-based), `(slot, value)` with the same value [`at_rank`](Self::at_rank) gives.
+    pub(super) fn at_ranks(&self, ranks: &mut [(u64, usize)]) -> Vec<(usize, u64)> {
+        ranks.sort_unstable();
+        match self {
+            Magnitudes::Narrow(h) => walk_ranks(h, ranks),
+            Magnitudes::Wide(h) => walk_ranks(h, ranks),
+        }
+    }
+
     /// Bytes held by the counts array.
     pub(super) fn heap_bytes(&self) -> usize {
         match self {
@@ -80,6 +90,28 @@ impl Magnitudes {
             Magnitudes::Wide(h) => h.distinct_values() * std::mem::size_of::<u64>(),
         }
     }
+}
+
+/// One ascending walk over the recorded buckets, answering every rank (sorted) on the way.
+fn walk_ranks<T: Counter>(h: &Hdr<T>, ranks: &[(u64, usize)]) -> Vec<(usize, u64)> {
+    let mut out = Vec::with_capacity(ranks.len());
+    let mut next = 0;
+    let mut seen = 0u64;
+    for bucket in h.iter_recorded() {
+        seen += bucket.count_at_value().as_u64();
+        while next < ranks.len() && ranks[next].0 <= seen {
+            out.push((
+                ranks[next].1,
+                h.highest_equivalent(bucket.value_iterated_to()),
+            ));
+            next += 1;
+        }
+        if next == ranks.len() {
+            break;
+        }
+    }
+    out.extend(ranks[next..].iter().map(|&(_, slot)| (slot, h.max())));
+    out
 }
 
 /// Counts `magnitude` in `h`. With auto-resize the counts grow to fit; without it (or if growing

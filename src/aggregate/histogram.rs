@@ -167,8 +167,47 @@ impl Histogram {
             max: self.max,
             mean: self.mean(),
             stddev: self.stddev(),
-            quantiles: quantiles.iter().map(|&q| (q, self.quantile(q))).collect(),
+            quantiles: quantiles
+                .iter()
+                .copied()
+                .zip(self.quantiles(quantiles))
+                .collect(),
         }
+    }
+
+    /// The values at several quantiles, in their order: the same as [`quantile`](Self::quantile)
+    /// for each, in one pass over each side's counts instead of one pass per quantile.
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; qs.len()];
+        if self.count == 0 {
+            return out;
+        }
+        let negatives = self.negative.as_ref().map_or(0, |neg| neg.len());
+        let (mut neg_ranks, mut pos_ranks) = (Vec::new(), Vec::new());
+        for (slot, &q) in qs.iter().enumerate() {
+            let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
+            let rank = ((q * self.count as f64).floor() as u64 + 1).min(self.count);
+            if rank <= negatives {
+                // Ascending values are descending magnitudes.
+                neg_ranks.push((negatives - rank + 1, slot));
+            } else {
+                pos_ranks.push((rank - negatives, slot));
+            }
+        }
+        if let Some(neg) = &self.negative {
+            for (slot, magnitude) in neg.at_ranks(&mut neg_ranks) {
+                out[slot] = -(magnitude as f64);
+            }
+        }
+        if let Some(pos) = &self.positive {
+            for (slot, magnitude) in pos.at_ranks(&mut pos_ranks) {
+                out[slot] = magnitude as f64;
+            }
+        }
+        for v in &mut out {
+            *v = v.clamp(self.min, self.max);
+        }
+        out
     }
 
     /// Bytes held by the HdrHistogram counts (the struct itself aside).
@@ -202,6 +241,19 @@ mod tests {
         for (q, got) in view.quantiles {
             let want = q * 1000.0;
             assert!((got - want).abs() <= want * 0.01, "p{q}: {got} vs {want}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_quantiles_equal_one_by_one(values in proptest::collection::vec(-1e7..1e7f64, 1..300)) {
+            let mut h = Histogram::new(HistogramSettings::default());
+            for v in &values {
+                h.record(*v);
+            }
+            let qs = [0.0, 0.1, 0.5, 0.75, 0.95, 0.98, 0.99, 0.999, 1.0];
+            let one_by_one: Vec<f64> = qs.iter().map(|&q| h.quantile(q)).collect();
+            prop_assert_eq!(h.quantiles(&qs), one_by_one);
         }
     }
 

@@ -132,6 +132,8 @@ pub(crate) fn expo_families(families: &[Family], dialect: Dialect) -> Vec<ExpoFa
     let mut result: Vec<ExpoFamily> = Vec::with_capacity(built.len());
     let mut by_name: HashMap<String, usize> = HashMap::new();
     let mut claimed: HashSet<String> = HashSet::new();
+    // Only families that absorbed another can hold duplicate samples.
+    let mut merged: Vec<usize> = Vec::new();
     for family in built {
         if family.samples.is_empty() {
             continue;
@@ -139,6 +141,7 @@ pub(crate) fn expo_families(families: &[Family], dialect: Dialect) -> Vec<ExpoFa
         if let Some(&i) = by_name.get(&family.name) {
             if result[i].ty == family.ty {
                 result[i].samples.extend(family.samples);
+                merged.push(i);
             }
             continue;
         }
@@ -150,8 +153,10 @@ pub(crate) fn expo_families(families: &[Family], dialect: Dialect) -> Vec<ExpoFa
         by_name.insert(family.name.clone(), result.len());
         result.push(family);
     }
-    for family in &mut result {
-        dedup_samples(&mut family.samples);
+    merged.sort_unstable();
+    merged.dedup();
+    for i in merged {
+        dedup_samples(&mut result[i].samples);
     }
     result
 }

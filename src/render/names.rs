@@ -165,6 +165,10 @@ pub fn label_name(raw: &str) -> String {
 
 /// Appends a label value escaped for both texts: `\` → `\\`, `"` → `\"`, newline → `\n`.
 pub fn escape_label_value(value: &str, out: &mut String) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
