@@ -19,6 +19,10 @@ pub struct Counters {
     pub shard_queue_depth: AtomicI64,
     /// HTTP requests served.
     pub http_requests: AtomicU64,
+    /// ODSL entities held (`[entities]`).
+    pub entities: AtomicU64,
+    /// ODSL entities dropped, oldest first, past their retention or the `[entities] max`.
+    pub entities_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -92,6 +96,18 @@ impl Counters {
                 true,
                 g(&self.http_requests),
                 "HTTP requests served",
+            ),
+            (
+                "meterd.entities",
+                false,
+                g(&self.entities),
+                "ODSL metric entities held",
+            ),
+            (
+                "meterd.entities.dropped",
+                true,
+                g(&self.entities_dropped),
+                "ODSL metric entities dropped past their retention or the maximum, oldest first",
             ),
         ]
     }
