@@ -9,6 +9,7 @@
 //! | OpenMetrics 1.0 | [`openmetrics`] | `GET /metrics…` with `application/openmetrics-text` |
 //! | MicroProfile JSON | [`json_tree`], [`json_scope`] | `GET /metrics…` with `application/json` |
 //! | MicroProfile metadata | [`options_tree`], [`options_scope`] | `OPTIONS /metrics…` |
+//! | ODSL entities and calendar series | [`odsl::entity`], [`odsl::series`] | `GET /api/metric/v1…` |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -22,6 +23,7 @@ pub mod fixture;
 mod mp_json;
 pub mod names;
 pub mod number;
+pub mod odsl;
 mod openmetrics;
 mod options;
 mod prometheus;
