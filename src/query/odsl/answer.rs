@@ -9,7 +9,8 @@ use super::{Calendar, Observed, TimeRange};
 use crate::registry::entities::{Entity, EntityId, EntityStore, SeriesEntry};
 use crate::render::odsl::{self as render, EntityJson, SeriesJson};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 /// Finds the unit of a series (pushed metrics: the registry's metadata).
 pub type Units<'a> = &'a dyn Fn(&SeriesEntry) -> Option<String>;
@@ -44,24 +45,12 @@ fn render_entity(e: Entity, unit: Option<&str>) -> Value {
 /// Entities matching the query, newest timestamp first (the later captured on a tie).
 pub fn list(store: &EntityStore, q: &ListQuery, units: Units) -> Value {
     let mut m = Matcher::new(&q.selection, units);
-    let mut found: Vec<Entity> = store.iter().filter(|e| m.matches(*e)).collect();
-    let newest_first =
-        |a: &Entity, b: &Entity| (b.timestamp_ms(), b.seq()).cmp(&(a.timestamp_ms(), a.seq()));
     let wanted = q.skip.saturating_add(q.limit);
-    if wanted < found.len() {
-        if wanted == 0 {
-            found.clear();
-        } else {
-            found.select_nth_unstable_by(wanted - 1, newest_first);
-            found.truncate(wanted);
-        }
-    }
-    found.sort_unstable_by(newest_first);
+    let newest = newest(store.iter().rev().filter(|e| m.matches(*e)), wanted);
     let mut unit_memo: HashMap<u32, Option<String>> = HashMap::new();
-    let out = found
+    let out = newest
         .into_iter()
         .skip(q.skip)
-        .take(q.limit)
         .map(|e| {
             let unit = unit_memo
                 .entry(e.series().id())
@@ -70,6 +59,57 @@ pub fn list(store: &EntityStore, q: &ListQuery, units: Units) -> Value {
         })
         .collect();
     Value::Array(out)
+}
+
+/// An entity ordered by (timestamp, capture sequence).
+struct ByTime<'a>(Entity<'a>);
+
+impl ByTime<'_> {
+    fn key(&self) -> (i64, u64) {
+        (self.0.timestamp_ms(), self.0.seq())
+    }
+}
+
+impl PartialEq for ByTime<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ByTime<'_> {}
+
+impl PartialOrd for ByTime<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByTime<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// The `n` newest of `entities`, newest first. A bounded min-heap: given newest-captured
+/// first (the usual order of timestamps too), most entities lose one comparison and stop.
+fn newest<'a>(entities: impl Iterator<Item = Entity<'a>>, n: usize) -> Vec<Entity<'a>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut heap: BinaryHeap<Reverse<ByTime>> = BinaryHeap::with_capacity(n.min(1 << 16) + 1);
+    for e in entities {
+        if heap.len() < n {
+            heap.push(Reverse(ByTime(e)));
+        } else if heap.peek().is_some_and(|Reverse(min)| ByTime(e) > *min) {
+            heap.pop();
+            heap.push(Reverse(ByTime(e)));
+        }
+    }
+    // Ascending `Reverse` order is descending time: newest first.
+    heap.into_sorted_vec()
+        .into_iter()
+        .map(|Reverse(ByTime(e))| e)
+        .collect()
 }
 
 /// `listMetrics`: the sorted metric names of the provider's matching entities.
