@@ -4,7 +4,8 @@ use crate::aggregate::{Shard, ShardState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::collector::Collector;
 use crate::config::Pipeline;
-use crate::http::{configure, json_errors, AppState};
+use crate::http::{configure, json_errors, record_request, AppState, RequestRecorder};
+use crate::registry::entities::{Capturer, EntityKeeper};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, Counters};
 use actix::{Actor, Arbiter};
@@ -74,11 +75,13 @@ pub fn start(
             })
         })
         .collect();
+    let entities = EntityKeeper::spawn(&pipeline.entities, opts.clock.clone(), counters.clone());
     let collector = {
         let (registry, shards, counters) = (registry.clone(), shards.clone(), counters.clone());
         let clock = opts.clock.clone();
+        let capturer = Capturer::new(&pipeline.rules, entities.clone());
         Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            Collector::new(registry, shards, counters, clock)
+            Collector::new(registry, shards, counters, clock).with_entities(capturer)
         })
     };
     let state = AppState {
@@ -89,6 +92,7 @@ pub fn start(
         clock: opts.clock,
         counters,
         started: Instant::now(),
+        entities,
     };
     let workers = if opts.workers == 0 {
         cores()
@@ -98,7 +102,13 @@ pub fn start(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .app_data(RequestRecorder::new(
+                state.entities.clone(),
+                state.clock.clone(),
+                &state.pipeline.rules,
+            ))
             .wrap(json_errors())
+            .wrap(actix_web::middleware::from_fn(record_request))
             .configure(configure)
     })
     .workers(workers)

@@ -5,6 +5,7 @@ use crate::aggregate::{Apply, Drain, Shard};
 use crate::clock::SharedClock;
 use crate::ingest::ItemError;
 use crate::model::{Event, SeriesKey, ValueView};
+use crate::registry::entities::Capturer;
 use crate::registry::{Registry, Selector};
 use crate::telemetry::Counters;
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
@@ -26,6 +27,7 @@ pub struct Collector {
     shards: Vec<Addr<Shard>>,
     counters: Arc<Counters>,
     clock: SharedClock,
+    entities: Option<Capturer>,
 }
 
 impl Collector {
@@ -41,7 +43,14 @@ impl Collector {
             shards,
             counters,
             clock,
+            entities: None,
         }
+    }
+
+    /// Also captures every admitted batch as ODSL metric entities.
+    pub fn with_entities(mut self, capturer: Capturer) -> Self {
+        self.entities = Some(capturer);
+        self
     }
 }
 
@@ -72,6 +81,9 @@ impl Handler<Ingest> for Collector {
         if let Err(conflicts) = self.registry.write().admit(&events) {
             self.counters.batch_rejected(events.len());
             return Err(CollectorError::Conflict(conflicts));
+        }
+        if let Some(capturer) = &mut self.entities {
+            capturer.capture(&events);
         }
         let n = events.len();
         let admitted_nanos = self.clock.monotonic_nanos();

@@ -6,10 +6,13 @@ mod error;
 mod ingest;
 mod metrics;
 mod negotiate;
+mod odsl;
+mod request_entities;
 mod state;
 
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
+pub use request_entities::{record_request, RequestRecorder};
 pub use state::AppState;
 
 use actix_web::dev::ServiceResponse;
@@ -21,6 +24,7 @@ use actix_web::{web, HttpResponse};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ingest::routes(cfg);
     metrics::routes(cfg);
+    odsl::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

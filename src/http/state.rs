@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::model::Snapshot;
+use crate::registry::entities::EntitySink;
 use crate::registry::{assemble, Registry, Selector};
 use crate::telemetry::{own_families, Counters};
 use actix::Addr;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// When the server started (for uptime).
     pub started: Instant,
+    /// The ODSL entity ring (reads) and its capture path (meterd's own request entities).
+    pub entities: EntitySink,
 }
 
 impl AppState {

@@ -16,4 +16,4 @@ pub use actor::{Capture, EntityKeeper, Read};
 pub use capture::{Capturer, Encoder, EntitySink};
 pub use id::EntityId;
 pub use series::{Interner, SeriesEntry};
-pub use store::{Entity, EntityStore, Pending};
+pub use store::{Entity, EntityStore, Pending, RECORD_BYTES};

@@ -19,6 +19,9 @@ pub struct Pending {
     pub timestamp_ms: i64,
 }
 
+/// Bytes one entity takes in the ring (its series is shared with the others of the series).
+pub const RECORD_BYTES: usize = std::mem::size_of::<Record>();
+
 /// One captured entity.
 #[derive(Debug)]
 struct Record {
@@ -180,7 +183,7 @@ mod tests {
 
     #[test]
     fn record_is_compact() {
-        assert_eq!(std::mem::size_of::<Record>(), 32);
+        assert_eq!(RECORD_BYTES, 32);
     }
 
     #[test]
