@@ -272,7 +272,8 @@ mod tests {
 
     #[test]
     fn each_refusal_names_its_parameter() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
             (
                 &[("_function", "listMetrics")],
                 "provider",
@@ -337,5 +338,19 @@ mod tests {
             q(&[("_function", "listMetrics")]).unwrap_err().message,
             "you must supply a provider query parameter"
         );
+    }
+
+    proptest::proptest! {
+        /// No parameter list makes the parser panic; what it accepts respects the limits.
+        #[test]
+        fn never_panics(pairs in proptest::collection::vec(
+            ("(_function|_filter|_range|_limit|_skip|_metric|_calendar|_observed|provider|metric|_x)",
+             "[a-zA-Z0-9_/#(),:.{}\"\\-]{0,20}"),
+            0..6,
+        )) {
+            if let Ok(OdslRequest::List(q)) = parse(&pairs, 1_700_000_000_000) {
+                proptest::prop_assert!(q.limit <= MAX_LIMIT);
+            }
+        }
     }
 }
