@@ -7,7 +7,8 @@
 //!    without and with capture (encode + ring push), interleaved 20,000 times, and compares
 //!    the medians of the per-batch times (medians ignore the moments the thread was preempted).
 //!
-//! `cargo run --release --example entity_costs`
+//! `cargo run --release --example entity_costs` (add `unique` to give every entity a tag
+//! value of its own, as an `invocationId` would: then each entity carries a whole series).
 
 use meterd::aggregate::ShardState;
 use meterd::collector::route;
@@ -35,7 +36,7 @@ fn rss() -> u64 {
         .unwrap_or(0)
 }
 
-fn memory() {
+fn memory(unique: bool) {
     let before = rss();
     let mut interner = Interner::default();
     let mut store = EntityStore::new(Duration::from_secs(86_400), ENTITIES);
@@ -48,6 +49,14 @@ fn memory() {
                     &format!("app.metric{}", i % SERIES / 10),
                     vec![
                         ("host".into(), format!("web{}", i % 10)),
+                        (
+                            "invocationId".into(),
+                            if unique {
+                                format!("{i:016x}")
+                            } else {
+                                "-".into()
+                            },
+                        ),
                         ("route".into(), "/api/v1/orders".into()),
                     ],
                 );
@@ -174,6 +183,10 @@ fn ingest() {
 }
 
 fn main() {
-    memory();
-    ingest();
+    if std::env::args().any(|a| a == "unique") {
+        memory(true);
+    } else {
+        memory(false);
+        ingest();
+    }
 }

@@ -8,7 +8,7 @@
 //! when their tag holds an integer; in `tags` every value stays a string.
 
 use super::number::json_number;
-use crate::model::{Kind, SeriesKey};
+use crate::model::{Kind, Scope};
 use crate::query::odsl::format_iso;
 use serde_json::{json, Map, Value};
 
@@ -34,8 +34,16 @@ const NUMERIC_TAGS: [&str; 3] = ["httpstatus", "duration", "responseSize"];
 pub struct EntityJson<'a> {
     /// 24 hexadecimal characters.
     pub id: &'a str,
-    /// Its series.
-    pub key: &'a SeriesKey,
+    /// Its provider (service).
+    pub provider: &'a str,
+    /// Its service path.
+    pub service_path: &'a str,
+    /// Its scope.
+    pub scope: Scope,
+    /// Its metric name.
+    pub metric: &'a str,
+    /// Its tags, sorted by key.
+    pub tags: &'a [(&'a str, &'a str)],
     /// Its type.
     pub kind: Kind,
     /// Its value.
@@ -50,34 +58,28 @@ pub struct EntityJson<'a> {
 pub fn entity(e: &EntityJson) -> Value {
     let mut obj = Map::new();
     let mut tags = Map::new();
-    for (k, v) in &e.key.tags {
-        tags.insert(k.clone(), Value::String(v.clone()));
-        if ENTITY_FIELDS.contains(&k.as_str()) {
+    for &(k, v) in e.tags {
+        tags.insert(k.to_owned(), Value::from(v));
+        if ENTITY_FIELDS.contains(&k) {
             continue;
         }
         let field = match v.parse::<i64>() {
-            Ok(n) if NUMERIC_TAGS.contains(&k.as_str()) => Value::from(n),
-            _ => Value::String(v.clone()),
+            Ok(n) if NUMERIC_TAGS.contains(&k) => Value::from(n),
+            _ => Value::from(v),
         };
-        obj.insert(k.clone(), field);
+        obj.insert(k.to_owned(), field);
     }
     obj.insert("_id".into(), Value::String(e.id.to_owned()));
-    obj.insert("provider".into(), Value::String(e.key.service.clone()));
-    obj.insert("metric".into(), Value::String(e.key.name.clone()));
+    obj.insert("provider".into(), Value::from(e.provider));
+    obj.insert("metric".into(), Value::from(e.metric));
     obj.insert("type".into(), Value::String(e.kind.as_str().to_owned()));
     obj.insert("value".into(), json_number(e.value));
     obj.insert(
         "timestamp".into(),
         Value::String(format_iso(e.timestamp_ms)),
     );
-    obj.insert(
-        "servicePath".into(),
-        Value::String(e.key.service_path.as_str().to_owned()),
-    );
-    obj.insert(
-        "scope".into(),
-        Value::String(e.key.scope.as_str().to_owned()),
-    );
+    obj.insert("servicePath".into(), Value::from(e.service_path));
+    obj.insert("scope".into(), Value::from(e.scope.as_str()));
     obj.insert("unit".into(), e.unit.map_or(Value::Null, Value::from));
     obj.insert("tags".into(), Value::Object(tags));
     Value::Object(obj)
@@ -124,23 +126,20 @@ pub fn series(s: &SeriesJson) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Scope;
 
     #[test]
     fn entity_fields_and_tags() {
-        let mut key = SeriesKey::simple(
-            Scope::Application,
-            "ReadRequests",
-            vec![
-                ("application".into(), "api".into()),
-                ("httpstatus".into(), "200".into()),
-                ("type".into(), "api".into()),
-            ],
-        );
-        key.service = "odslrequest".into();
         let v = entity(&EntityJson {
             id: "000000000000000000000001",
-            key: &key,
+            provider: "odslrequest",
+            service_path: "/",
+            scope: Scope::Application,
+            metric: "ReadRequests",
+            tags: &[
+                ("application", "api"),
+                ("httpstatus", "200"),
+                ("type", "api"),
+            ],
             kind: Kind::Counter,
             value: 1.0,
             timestamp_ms: 1_732_097_400_000,

@@ -32,10 +32,15 @@ pub fn entity_by_id(store: &EntityStore, text: &str, units: Units) -> Option<Val
 
 fn render_entity(e: Entity, unit: Option<&str>) -> Value {
     let series = e.series();
+    let tags: Vec<(&str, &str)> = series.tags().collect();
     render::entity(&EntityJson {
         id: &e.id().to_string(),
-        key: &series.key,
-        kind: series.kind,
+        provider: series.service(),
+        service_path: series.service_path(),
+        scope: series.scope(),
+        metric: series.name(),
+        tags: &tags,
+        kind: series.kind(),
         value: e.value(),
         timestamp_ms: e.timestamp_ms(),
         unit,
@@ -118,7 +123,7 @@ pub fn list_metrics(store: &EntityStore, q: &MetricsQuery, units: Units) -> Valu
     let mut names = BTreeSet::new();
     for e in store.iter() {
         if m.matches(e) {
-            names.insert(e.series().key.name.as_str());
+            names.insert(e.series().name());
         }
     }
     Value::Array(names.into_iter().map(Value::from).collect())
@@ -264,19 +269,15 @@ impl<'q> Matcher<'q> {
         } else {
             None
         };
-        let key = &s.key;
         self.series_terms.matches(|field| match field {
-            "provider" => Field::NoCase(&key.service),
-            "metric" => Field::Str(&key.name),
-            "type" => Field::Str(s.kind.as_str()),
-            "scope" => Field::Str(key.scope.as_str()),
-            "servicePath" => Field::Str(key.service_path.as_str()),
+            "provider" => Field::NoCase(s.service()),
+            "metric" => Field::Str(s.name()),
+            "type" => Field::Str(s.kind().as_str()),
+            "scope" => Field::Str(s.scope().as_str()),
+            "servicePath" => Field::Str(s.service_path()),
             "unit" => unit.as_deref().map_or(Field::Absent, Field::Str),
             "tags" => Field::Absent,
-            tag => key
-                .tags
-                .binary_search_by(|(k, _)| k.as_str().cmp(tag))
-                .map_or(Field::Absent, |i| Field::Str(&key.tags[i].1)),
+            tag => s.tag(tag).map_or(Field::Absent, Field::Str),
         })
     }
 }

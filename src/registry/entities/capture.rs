@@ -147,7 +147,7 @@ mod tests {
         ];
         let pending = encoder.encode(&mut interner, &batch);
         assert_eq!(pending.len(), 2);
-        assert!(pending.iter().all(|p| p.entry.key.name == "orders"));
+        assert!(pending.iter().all(|p| p.entry.name() == "orders"));
         assert!(Arc::ptr_eq(&pending[0].entry, &pending[1].entry));
         assert_eq!(interner.len(), 1);
 
