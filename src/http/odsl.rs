@@ -5,10 +5,9 @@
 
 use super::error::unavailable;
 use super::{ApiError, AppState};
-use crate::query::odsl::{self, format_iso, OdslRequest, ParamError};
+use crate::query::odsl::{self, format_iso, OdslRequest};
 use crate::registry::entities::{EntityStore, Read, SeriesEntry};
 use crate::registry::Registry;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use parking_lot::RwLock;
 use serde_json::{json, Value};
@@ -39,12 +38,6 @@ fn build() -> Value {
 
 async fn build_info() -> HttpResponse {
     HttpResponse::Ok().json(build())
-}
-
-impl From<ParamError> for ApiError {
-    fn from(e: ParamError) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, e.code, e.message)
-    }
 }
 
 /// The unit of a series: fixed for meterd's own, else the registry's metadata.
