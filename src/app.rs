@@ -5,7 +5,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::http::{configure, count_traffic, json_errors, AppState};
+use crate::http::{record_request, RequestRecorder};
 use crate::ingest::udp::StatsdUdp;
+use crate::registry::entities::{Capturer, EntityKeeper};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, register_traffic, Counters, IncomingTraffic};
 use actix::{Actor, Arbiter};
@@ -91,11 +93,13 @@ pub fn start(
             })
         })
         .collect();
+    let entities = EntityKeeper::spawn(&pipeline.entities, opts.clock.clone(), counters.clone());
     let collector = {
         let (registry, shards, counters) = (registry.clone(), shards.clone(), counters.clone());
         let clock = opts.clock.clone();
+        let capturer = Capturer::new(&pipeline.rules, entities.clone());
         Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            Collector::new(registry, shards, counters, clock)
+            Collector::new(registry, shards, counters, clock).with_entities(capturer)
         })
     };
     let udp_addr = match statsd_udp {
@@ -127,6 +131,7 @@ pub fn start(
         started: Instant::now(),
         traffic: Arc::new(IncomingTraffic::new(opts.self_metrics)),
         streams,
+        entities,
     };
     let workers = if opts.workers == 0 {
         cores()
@@ -136,8 +141,14 @@ pub fn start(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .app_data(RequestRecorder::new(
+                state.entities.clone(),
+                state.clock.clone(),
+                &state.pipeline.rules,
+            ))
             .wrap(json_errors())
             .wrap(from_fn(count_traffic))
+            .wrap(actix_web::middleware::from_fn(record_request))
             .configure(configure)
     })
     .workers(workers)

@@ -40,6 +40,7 @@ pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod query;
 pub mod registry;
 pub mod render;
 pub mod stream;

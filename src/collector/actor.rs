@@ -5,6 +5,7 @@ use crate::aggregate::{Apply, Drain, Shard};
 use crate::clock::SharedClock;
 use crate::ingest::ItemError;
 use crate::model::{Event, SeriesKey, ValueView};
+use crate::registry::entities::Capturer;
 use crate::registry::{Registry, Selector};
 use crate::telemetry::Counters;
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
@@ -27,6 +28,7 @@ pub struct Collector {
     shards: Vec<Addr<Shard>>,
     counters: Arc<Counters>,
     clock: SharedClock,
+    entities: Option<Capturer>,
 }
 
 impl Collector {
@@ -42,7 +44,14 @@ impl Collector {
             shards,
             counters,
             clock,
+            entities: None,
         }
+    }
+
+    /// Also captures every admitted batch as ODSL metric entities.
+    pub fn with_entities(mut self, capturer: Capturer) -> Self {
+        self.entities = Some(capturer);
+        self
     }
 }
 
@@ -81,6 +90,9 @@ impl Handler<Ingest> for Collector {
 impl Collector {
     /// Routes a batch the registry has admitted to the shards and counts it; answers its size.
     pub(super) fn route_admitted(&mut self, events: Vec<Event>) -> usize {
+        if let Some(capturer) = &mut self.entities {
+            capturer.capture(&events);
+        }
         let n = events.len();
         let admitted_nanos = self.clock.monotonic_nanos();
         for (shard, batch) in self.shards.iter().zip(route(events, self.shards.len())) {

@@ -24,7 +24,8 @@ pub struct Rule {
     /// `series_ttl = "1h"`: forget a matching series after this long without events; overrides
     /// `[limits] series_ttl`.
     pub series_ttl: Option<Duration>,
-    /// `entities = true`: list matching metrics as ODSL entities.
+    /// `entities = true`: keep matching events as ODSL entities (meterd's own request
+    /// entities, `ReadRequests` and the like, follow the rules too).
     pub entities: bool,
     /// `tier = "1m"`: the finest tier, by its resolution, that matching series are
     /// downsampled into (finer tiers are skipped for them); the index into the tiers here.

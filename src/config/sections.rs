@@ -167,13 +167,14 @@ impl Default for Queues {
     }
 }
 
-/// `[entities]`: metric entities listed by the ODSL API (`/api/metric/v1`).
+/// `[entities]`: metric entities listed by the ODSL API (`/api/metric/v1`): every accepted
+/// event, kept as a compact record (about 33 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entities {
-    /// `retention = "24h"`: how long an entity stays listed after its last event. More than 0.
+    /// `retention = "24h"`: how long an entity is kept after it was captured. More than 0.
     pub retention: Duration,
-    /// `max = 1000000`: entities listed at most; beyond it the least recently updated ones are
-    /// forgotten first. At least 1.
+    /// `max = 1000000`: entities kept at most; beyond it the oldest are dropped first
+    /// (counted in `meterd.entities.dropped`). At least 1.
     pub max: usize,
 }
 

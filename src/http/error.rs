@@ -2,6 +2,7 @@
 
 use crate::collector::CollectorError;
 use crate::ingest::{IngestError, ItemError};
+use crate::query::odsl::ParamError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -102,6 +103,12 @@ impl From<CollectorError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "type_conflict", message).with_details(details)
             }
         }
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        ApiError::bad_request(e.code, e.message)
     }
 }
 

@@ -8,13 +8,16 @@ mod ingest;
 mod kanto;
 mod metrics;
 mod negotiate;
+mod odsl;
 mod orion;
+mod request_entities;
 mod state;
 mod statsd;
 mod traffic;
 
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
+pub use request_entities::{record_request, RequestRecorder};
 pub use state::AppState;
 pub use traffic::count_traffic;
 
@@ -31,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orion::routes(cfg);
     statsd::routes(cfg);
     kanto::routes(cfg);
+    odsl::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::model::{SeriesKey, Snapshot, ValueView};
+use crate::registry::entities::EntitySink;
 use crate::registry::{assemble, Registry, Selector};
 use crate::telemetry::{own_families, Counters, IncomingTraffic};
 use actix::Addr;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub traffic: Arc<IncomingTraffic>,
     /// Kanto subscriptions (WebSocket and SSE).
     pub streams: crate::stream::Streams,
+    /// The ODSL entity ring (reads) and its capture path (meterd's own request entities).
+    pub entities: EntitySink,
 }
 
 impl AppState {

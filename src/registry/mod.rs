@@ -1,6 +1,8 @@
 //! The registry: metric metadata and types per (scope, name), the scope tree, and the assembly
-//! of shard views into one sorted [`Snapshot`](crate::model::Snapshot).
+//! of shard views into one sorted [`Snapshot`](crate::model::Snapshot), and
+//! the ODSL metric [`entities`].
 
+pub mod entities;
 mod families;
 mod snapshot;
 

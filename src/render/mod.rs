@@ -10,6 +10,7 @@
 //! | MicroProfile JSON | [`json_tree`], [`json_scope`] | `GET /metrics…` with `application/json` |
 //! | MicroProfile metadata | [`options_tree`], [`options_scope`] | `OPTIONS /metrics…` |
 //! | FIWARE Orion service tree | [`orion_tree`] | `GET /admin/metrics` |
+//! | ODSL entities and calendar series | [`odsl::entity`], [`odsl::series`] | `GET /api/metric/v1…` |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -23,6 +24,7 @@ pub mod fixture;
 mod mp_json;
 pub mod names;
 pub mod number;
+pub mod odsl;
 mod openmetrics;
 mod options;
 mod orion;

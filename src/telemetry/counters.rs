@@ -30,6 +30,10 @@ pub struct Counters {
     pub stream_messages_queued: AtomicU64,
     /// Stream data messages a slow subscriber lost (its buffer was full).
     pub stream_messages_dropped: AtomicU64,
+    /// ODSL entities held (`[entities]`).
+    pub entities: AtomicU64,
+    /// ODSL entities dropped, oldest first, past their retention or the `[entities] max`.
+    pub entities_dropped: AtomicU64,
 }
 
 impl Counters {
@@ -108,6 +112,18 @@ impl Counters {
                 true,
                 g(&self.http_requests),
                 "HTTP requests served",
+            ),
+            (
+                "meterd.entities",
+                false,
+                g(&self.entities),
+                "ODSL metric entities held",
+            ),
+            (
+                "meterd.entities.dropped",
+                true,
+                g(&self.entities_dropped),
+                "ODSL metric entities dropped past their retention or the maximum, oldest first",
             ),
             (
                 "meterd.stream.subscribers",
