@@ -2,6 +2,7 @@
 
 use crate::collector::CollectorError;
 use crate::ingest::{IngestError, ItemError};
+use crate::persist::WalError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -101,8 +102,25 @@ impl From<CollectorError> for ApiError {
             CollectorError::Conflict(details) => {
                 ApiError::new(StatusCode::CONFLICT, "type_conflict", message).with_details(details)
             }
+            CollectorError::Limit(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "series_limit", message)
+            }
+            CollectorError::Busy(_) => busy(message),
+            CollectorError::Wal(WalError::Full) => busy(message),
+            CollectorError::Wal(_) => {
+                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "wal_failed", message);
+                e.retry_after = Some(1);
+                e
+            }
         }
     }
+}
+
+/// 503 `busy` with `Retry-After: 1`: a queue is full (back-pressure).
+pub fn busy(message: impl Into<String>) -> ApiError {
+    let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
+    e.retry_after = Some(1);
+    e
 }
 
 /// An internal failure (a stopped actor): answered as 503 so that clients retry.

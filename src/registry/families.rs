@@ -5,7 +5,7 @@ use crate::model::{Event, Kind, Metadata, Scope};
 use std::collections::HashMap;
 
 /// What the registry knows about one (scope, name).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FamilyInfo {
     /// The type every series of the family has.
     pub kind: Kind,
@@ -38,6 +38,29 @@ impl Registry {
             meta,
             own: true,
         });
+    }
+
+    /// Every pushed family (meterd's own left out), for snapshots.
+    pub fn pushed(&self) -> Vec<(Scope, String, FamilyInfo)> {
+        let mut out = Vec::new();
+        for (name, slots) in &self.families {
+            for scope in Scope::ALL {
+                if let Some(info) = slots[slot(scope)].as_ref().filter(|i| !i.own) {
+                    out.push((scope, name.clone(), info.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Puts back a pushed family saved by [`pushed`](Registry::pushed); meterd's own families
+    /// keep their place (a saved family cannot take an own name).
+    pub fn restore(&mut self, scope: Scope, name: &str, info: FamilyInfo) {
+        let slots = self.families.entry(name.to_owned()).or_default();
+        let slot = &mut slots[slot(scope)];
+        if !slot.as_ref().is_some_and(|i| i.own) {
+            *slot = Some(FamilyInfo { own: false, ..info });
+        }
     }
 
     /// Checks a batch for type conflicts with existing families and within itself, and when
