@@ -7,6 +7,7 @@ mod health;
 mod ingest;
 mod metrics;
 mod negotiate;
+mod series;
 mod state;
 
 pub use error::ApiError;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
     ingest::routes(cfg);
     metrics::routes(cfg);
+    series::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 
