@@ -3,8 +3,8 @@
 use crate::aggregate::Shard;
 use crate::clock::{SharedClock, SystemClock};
 use crate::collector::{recover, Checkpoint, Collector, CollectorSetup, Snapshots};
-use crate::config::Pipeline;
-use crate::http::{configure, json_errors, AppState};
+use crate::config::{Pipeline, Tokens};
+use crate::http::{configure, guard, json_errors, AppState};
 use crate::persist::{wal_dir, Wal};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, Counters};
@@ -29,6 +29,8 @@ pub struct Options {
     pub clock: SharedClock,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
+    /// Bearer tokens guarding the API; `None` leaves it open (keep it on loopback then).
+    pub tokens: Option<Tokens>,
 }
 
 impl Options {
@@ -40,6 +42,7 @@ impl Options {
             pipeline: Pipeline::default(),
             clock: Arc::new(SystemClock::new()),
             workers: 2,
+            tokens: None,
         }
     }
 }
@@ -181,6 +184,7 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         clock: opts.clock,
         counters,
         started: Instant::now(),
+        tokens: opts.tokens.map(Arc::new),
     };
     let workers = if opts.workers == 0 {
         cores()
@@ -191,6 +195,7 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         App::new()
             .app_data(web::Data::new(state.clone()))
             .wrap(json_errors())
+            .wrap(actix_web::middleware::from_fn(guard))
             .configure(configure)
     })
     .workers(workers)

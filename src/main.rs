@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use meterd::app::{self, Options};
 use meterd::bench::BenchArgs;
 use meterd::clock::SystemClock;
-use meterd::config::Pipeline;
+use meterd::config::{Pipeline, Tokens};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,6 +41,10 @@ struct Serve {
     /// HTTP worker threads (0 = one per core).
     #[arg(long, env = "METERD_WORKERS", default_value_t = 0)]
     workers: usize,
+    /// Bearer tokens file (TOML `[[token]]` tables with `secret`, `role` = ingest | read |
+    /// admin, optional `service`). Without one the API is open: keep meterd on loopback.
+    #[arg(long, env = "METERD_TOKENS")]
+    tokens: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,12 +80,29 @@ fn serve(args: Serve) -> anyhow::Result<()> {
             }
         }
     };
+    let tokens = match &args.tokens {
+        Some(path) => {
+            let tokens = Tokens::load(path)?;
+            tracing::info!(tokens = tokens.len(), "bearer tokens guard the API");
+            Some(tokens)
+        }
+        None => {
+            let loopback = ["127.", "localhost:", "[::1]:"]
+                .iter()
+                .any(|p| args.listen.starts_with(p));
+            if !loopback {
+                tracing::warn!(listen = %args.listen, "no tokens file: the API is open to anyone who can reach it");
+            }
+            None
+        }
+    };
     let opts = Options {
         listen: args.listen.clone(),
         data_dir: args.data_dir,
         pipeline,
         clock: Arc::new(SystemClock::new()),
         workers: args.workers,
+        tokens,
     };
     app::run(opts).with_context(|| format!("serving on {}", args.listen))
 }

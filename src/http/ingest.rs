@@ -38,6 +38,7 @@ async fn post_events(
         json::decode_json(&body, &ctx)
     };
     let events = decoded.inspect_err(|e| count_refusal(&state, e))?;
+    super::check_services(&req, events.iter().map(|e| e.key.service.as_str()))?;
     let n = submit(&state, events).await?;
     Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
 }

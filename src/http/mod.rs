@@ -1,6 +1,7 @@
 //! The HTTP edge — the only module that imports actix-web. Routes per API, extractors, and the
 //! mapping of every error to a status and DESIGN.md's JSON error body.
 
+mod auth;
 mod body;
 mod error;
 mod health;
@@ -10,6 +11,7 @@ mod negotiate;
 mod series;
 mod state;
 
+pub use auth::{bound_service, check_services, classify, guard, Class, Grant, ROUTE_CLASSES};
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
 pub use state::AppState;

@@ -29,6 +29,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// When the server started (for uptime).
     pub started: Instant,
+    /// Bearer tokens; `None` leaves the API open (see `auth`).
+    pub tokens: Option<Arc<crate::config::Tokens>>,
 }
 
 impl AppState {
