@@ -25,4 +25,6 @@ pub use sections::{
 pub use tokens::{Role, Token, Tokens, TokensError, MAX_SECRET, MIN_SECRET};
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -7,6 +7,9 @@ pub mod json;
 pub mod statsd;
 mod timestamp;
 
+#[cfg(test)]
+mod json_proptests;
+
 pub use context::IngestContext;
 pub use error::{IngestError, ItemError};
 pub use timestamp::to_epoch_millis;
