@@ -254,8 +254,10 @@ fn graceful_restart_changes_nothing() {
     let data = dir.0.join("data");
     let pipeline = pipeline_file(&dir.0, "interval");
     let meterd = Meterd::start(&data, &pipeline);
+    let pushed_from = Instant::now();
     let resp = ureq::post(&meterd.url("/api/v1/events")).send_json(all_kinds());
     assert_eq!(resp.unwrap().status(), 200);
+    let pushed_by = Instant::now();
     let read = |m: &Meterd| {
         let options = ureq::request("OPTIONS", &m.url("/metrics/application"))
             .call()
@@ -268,6 +270,16 @@ fn graceful_restart_changes_nothing() {
     meterd.terminate();
 
     let meterd = Meterd::start(&data, &pipeline);
+    let read_from = Instant::now();
+    let mean_rate = meterd.app_json()["g.m"]["meanRate"].as_f64().unwrap();
+    let read_by = Instant::now();
+    // The meter keeps its age across the restart: 3 marks over the time since the push
+    // (the time stopped included), not since the new process started.
+    let (shortest, longest) = (read_from - pushed_by, read_by - pushed_from);
+    assert!(
+        mean_rate >= 3.0 / longest.as_secs_f64() && mean_rate <= 3.0 / shortest.as_secs_f64(),
+        "meanRate {mean_rate} for 3 marks {shortest:?} to {longest:?} ago"
+    );
     assert_eq!(read(&meterd), before);
     assert_eq!(
         meterd.vendor("meterd.wal.replayed"),
