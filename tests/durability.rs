@@ -357,3 +357,44 @@ fn a_torn_log_tail_is_cut_off_and_the_rest_replayed() {
         .unwrap();
     assert_eq!(v["torn.c"], 7.0);
 }
+
+#[test]
+fn a_restart_with_another_shard_count_keeps_every_series() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let with_shards = |n: usize| {
+        let mut opts = Options::for_tests(data.clone());
+        opts.pipeline = meterd::config::Pipeline::parse(&format!("shards = {n}"), "t").unwrap();
+        spawn(opts).unwrap()
+    };
+    let events: Vec<Value> = (0..200)
+        .map(|i| json!({"name": "sh.c", "type": "counter", "value": i, "tags": {"i": (i % 40).to_string()}}))
+        .collect();
+    let read = |server: &meterd::app::Running| -> Value {
+        ureq::get(&server.url("/metrics/application/sh.c"))
+            .set("Accept", "application/json")
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    };
+    let server = with_shards(1);
+    ureq::post(&server.url("/api/v1/events"))
+        .send_json(Value::Array(events))
+        .unwrap();
+    let before = read(&server);
+    assert_eq!(before.as_object().unwrap().len(), 40);
+    drop(server);
+    let server = with_shards(4);
+    assert_eq!(read(&server), before);
+    // New events for the old series land on the series (one per key, whatever the shard).
+    ureq::post(&server.url("/api/v1/events"))
+        .send_json(json!({"name": "sh.c", "type": "counter", "value": 1, "tags": {"i": "0"}}))
+        .unwrap();
+    let after = read(&server);
+    assert_eq!(after.as_object().unwrap().len(), 40);
+    assert_eq!(
+        after["sh.c;i=0"].as_f64().unwrap(),
+        before["sh.c;i=0"].as_f64().unwrap() + 1.0
+    );
+}
