@@ -1,21 +1,23 @@
 //! The only wiring: start the actors from a validated pipeline and build the HTTP server.
 
-use crate::aggregate::{Shard, ShardState};
+use crate::aggregate::Shard;
 use crate::clock::{SharedClock, SystemClock};
-use crate::collector::Collector;
-use crate::config::Pipeline;
-use crate::http::{configure, count_traffic, json_errors, AppState};
+use crate::collector::{recover, Checkpoint, Collector, CollectorSetup, Snapshots};
+use crate::config::{Pipeline, Tokens};
+use crate::http::{configure, count_traffic, guard, json_errors, AppState};
 use crate::http::{record_request, RequestRecorder};
 use crate::ingest::udp::StatsdUdp;
+use crate::persist::{wal_dir, Wal};
 use crate::registry::entities::{Capturer, EntityKeeper};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, register_traffic, Counters, IncomingTraffic};
-use actix::{Actor, Arbiter};
+use actix::{Actor, Addr, Arbiter};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use parking_lot::RwLock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,6 +38,8 @@ pub struct Options {
     pub self_metrics: bool,
     /// Address for StatsD over UDP (`127.0.0.1:0` picks a free port); `None` turns it off.
     pub statsd_udp: Option<String>,
+    /// Bearer tokens guarding the API; `None` leaves it open (keep it on loopback then).
+    pub tokens: Option<Tokens>,
 }
 
 impl Options {
@@ -49,6 +53,7 @@ impl Options {
             workers: 2,
             self_metrics: true,
             statsd_udp: None,
+            tokens: None,
         }
     }
 }
@@ -57,13 +62,54 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Starts the actors and binds the server; must run inside an actix `System`.
-/// Returns the server (a future to await), the address it listens on and the StatsD UDP
-/// address, if on.
-pub fn start(
-    opts: Options,
-    signals: bool,
-) -> std::io::Result<(actix_web::dev::Server, SocketAddr, Option<SocketAddr>)> {
+/// A started server: await `server`, then [`Durable::close`] `durable`.
+pub struct Started {
+    /// The HTTP server (a future that ends when it stops).
+    pub server: actix_web::dev::Server,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The StatsD UDP address, when on.
+    pub udp_addr: Option<SocketAddr>,
+    /// What to close after the server stopped.
+    pub durable: Durable,
+}
+
+/// The durable state's handles, for an orderly shutdown.
+pub struct Durable {
+    collector: Addr<Collector>,
+    wal: Wal,
+    /// The threads of the collector and the shards, stopped last.
+    arbiters: Vec<Arbiter>,
+}
+
+impl Durable {
+    /// Takes a last snapshot (so that the next start replays nothing), then fsyncs and closes
+    /// the write-ahead log.
+    pub async fn close(self) {
+        match self.collector.send(Checkpoint { wait: true }).await {
+            Ok(Ok(_)) => tracing::info!("state snapshotted"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "the last snapshot failed; the log keeps everything")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the collector is gone; the log keeps everything")
+            }
+        }
+        self.wal.stop();
+        // Stop the actors and wait for them, so that the store is closed when this returns
+        // (a restart in the same process can then open it again).
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        for arbiter in self.arbiters {
+            let _ = arbiter.join();
+        }
+    }
+}
+
+/// Recovers the state from the data dir, starts the actors and binds the server; must run
+/// inside an actix `System`.
+pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
     std::fs::create_dir_all(&opts.data_dir)?;
     // Bound first, so that an address in use stops start-up before anything runs.
     let statsd_udp = opts
@@ -83,24 +129,76 @@ pub fn start(
     } else {
         pipeline.shards
     };
-    let shards: Vec<_> = (0..shard_count)
-        .map(|_| {
+    let recovered = recover(
+        &opts.data_dir,
+        &pipeline,
+        registry.clone(),
+        &opts.clock,
+        shard_count,
+        &mut [],
+    )
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let series: usize = recovered.shards.iter().map(|s| s.len()).sum();
+    counters.series.store(series as u64, Relaxed);
+    counters
+        .wal_replayed
+        .store(recovered.replayed as u64, Relaxed);
+    if recovered.image.is_some() || recovered.replayed > 0 {
+        tracing::info!(
+            series,
+            replayed = recovered.replayed,
+            "recovered the state from the last snapshot and the write-ahead log"
+        );
+    }
+    let mut arbiters = Vec::new();
+    let shards: Vec<_> = recovered
+        .shards
+        .into_iter()
+        .map(|state| {
             let arbiter = Arbiter::new();
-            let state = ShardState::new(pipeline.aggregate_settings());
-            let (clock, counters) = (opts.clock.clone(), counters.clone());
-            Shard::start_in_arbiter(&arbiter.handle(), move |_| {
-                Shard::new(state, clock, counters)
-            })
+            let depth = Arc::new(AtomicI64::new(0));
+            let (clock, counters, gauge) = (opts.clock.clone(), counters.clone(), depth.clone());
+            let addr = Shard::start_in_arbiter(&arbiter.handle(), move |_| {
+                Shard::new(state, clock, counters).with_depth(gauge)
+            });
+            arbiters.push(arbiter);
+            (addr, depth)
         })
         .collect();
     let entities = EntityKeeper::spawn(&pipeline.entities, opts.clock.clone(), counters.clone());
+    let wal_dir = wal_dir(&opts.data_dir);
+    let wal = Wal::start(
+        &wal_dir,
+        recovered.next_segment,
+        pipeline.durability,
+        pipeline.queues.wal,
+        counters.clone(),
+    )?;
     let collector = {
-        let (registry, shards, counters) = (registry.clone(), shards.clone(), counters.clone());
-        let clock = opts.clock.clone();
+        let setup = CollectorSetup {
+            admission: recovered.admission,
+            shards: shards.clone(),
+            wal: wal.clone(),
+            counters: counters.clone(),
+            clock: opts.clock.clone(),
+            snapshots: Snapshots::new(recovered.store, wal_dir),
+        };
+        let arbiter = Arbiter::new();
         let capturer = Capturer::new(&pipeline.rules, entities.clone());
-        Collector::start_in_arbiter(&Arbiter::new().handle(), move |_| {
-            Collector::new(registry, shards, counters, clock).with_entities(capturer)
-        })
+        let addr = Collector::start_in_arbiter(&arbiter.handle(), move |_| {
+            Collector::new(setup).with_entities(capturer)
+        });
+        arbiters.push(arbiter);
+        addr
+    };
+    if recovered.replayed > 0 {
+        // Fold the replayed log into a snapshot now rather than replaying it again next time.
+        collector.do_send(Checkpoint { wait: false });
+    }
+    let durable = Durable {
+        collector: collector.clone(),
+        wal,
+        arbiters,
     };
     let udp_addr = match statsd_udp {
         Some(udp) => {
@@ -116,14 +214,14 @@ pub fn start(
         None => None,
     };
     let streams = crate::stream::Streams::start(
-        shards.clone(),
+        shards.iter().map(|(addr, _)| addr.clone()).collect(),
         opts.clock.clone(),
         counters.clone(),
         &pipeline.streams,
     );
     let state = AppState {
         collector,
-        shards,
+        shards: shards.into_iter().map(|(addr, _)| addr).collect(),
         registry,
         pipeline,
         clock: opts.clock,
@@ -132,6 +230,7 @@ pub fn start(
         traffic: Arc::new(IncomingTraffic::new(opts.self_metrics)),
         streams,
         entities,
+        tokens: opts.tokens.map(Arc::new),
     };
     let workers = if opts.workers == 0 {
         cores()
@@ -149,6 +248,7 @@ pub fn start(
             .wrap(json_errors())
             .wrap(from_fn(count_traffic))
             .wrap(actix_web::middleware::from_fn(record_request))
+            .wrap(actix_web::middleware::from_fn(guard))
             .configure(configure)
     })
     .workers(workers)
@@ -160,15 +260,26 @@ pub fn start(
     };
     let server = server.bind(&opts.listen)?;
     let addr = server.addrs()[0];
-    Ok((server.run(), addr, udp_addr))
+    Ok(Started {
+        server: server.run(),
+        addr,
+        udp_addr,
+        durable,
+    })
 }
 
 /// Runs the server until SIGTERM or Ctrl-C (blocking).
 pub fn run(opts: Options) -> std::io::Result<()> {
     actix::System::new().block_on(async move {
-        let (server, addr, _) = start(opts, true)?;
+        let Started {
+            server,
+            addr,
+            durable,
+            ..
+        } = start(opts, true)?;
         tracing::info!(%addr, "meterd listening");
         server.await?;
+        durable.close().await;
         tracing::info!("meterd stopped");
         actix::System::current().stop();
         Ok(())
@@ -209,9 +320,15 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
         let system = actix::System::new();
         system.block_on(async move {
             match start(opts, false) {
-                Ok((server, addr, udp_addr)) => {
+                Ok(Started {
+                    server,
+                    addr,
+                    udp_addr,
+                    durable,
+                }) => {
                     let _ = tx.send(Ok((addr, udp_addr, server.handle())));
                     let _ = server.await;
+                    durable.close().await;
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e));

@@ -16,15 +16,20 @@ pub trait Clock: Send + Sync + 'static {
 /// A clock shared among actors and structs.
 pub type SharedClock = Arc<dyn Clock>;
 
-/// The real clock: monotonic time from [`Instant`] (0 when the clock is created) and epoch time
-/// from [`SystemTime`].
+/// Where [`SystemClock`]'s monotonic reading starts: 2⁶² ns (about 146 years). State restored
+/// from a snapshot keeps its ages by lying in the past of a new process's clock, so the
+/// clock starts far enough from 0 for any age to fit (and still has 438 years to run).
+pub const MONOTONIC_ORIGIN: u64 = 1 << 62;
+
+/// The real clock: monotonic time from [`Instant`] ([`MONOTONIC_ORIGIN`] when the clock is
+/// created) and epoch time from [`SystemTime`].
 #[derive(Debug, Clone, Copy)]
 pub struct SystemClock {
     start: Instant,
 }
 
 impl SystemClock {
-    /// A clock whose monotonic reading starts at 0 now.
+    /// A clock whose monotonic reading starts at [`MONOTONIC_ORIGIN`] now.
     pub fn new() -> Self {
         SystemClock {
             start: Instant::now(),
@@ -46,7 +51,9 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     fn monotonic_nanos(&self) -> u64 {
         // u64 nanoseconds last 584 years; saturate rather than wrap beyond that.
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        u64::try_from(self.start.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .saturating_add(MONOTONIC_ORIGIN)
     }
 
     fn epoch_millis(&self) -> i64 {

@@ -10,7 +10,7 @@
 //!  HTTP ingest (JSON / NDJSON, StatsD text, OpenTSDB put)    UDP StatsD
 //!             │  decode + validate a whole batch  (ingest)     │
 //!             ▼                                                ▼
-//!  collector ── route each series by key hash  (collector)
+//!  collector ── write-ahead log (ack after it)  (persist) ── route each series by key hash  (collector)
 //!             │  messages carry batches, never one event each
 //!             ▼
 //!  aggregation shards, one per core, each owning its series  (aggregate)
@@ -28,7 +28,8 @@
 //! turns bytes into events; [`collector`] admits and routes; [`aggregate`] holds the series;
 //! [`registry`] the metadata; [`render`] the output formats; [`stream`] the Kanto
 //! subscriptions; [`http`] the actix-web edge;
-//! [`telemetry`] meterd's own metrics; [`app`] wires it all.
+//! [`persist`] the write-ahead log, snapshots and what recovery reads; [`telemetry`] meterd's
+//! own metrics; [`app`] wires it all.
 #![warn(missing_docs)]
 
 pub mod aggregate;
@@ -40,6 +41,7 @@ pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod persist;
 pub mod query;
 pub mod registry;
 pub mod render;

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use meterd::app::{self, Options};
 use meterd::bench::BenchArgs;
 use meterd::clock::SystemClock;
-use meterd::config::Pipeline;
+use meterd::config::{Pipeline, Tokens};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,6 +48,10 @@ struct Serve {
     /// Address for StatsD over UDP, or `off`. An address already in use stops start-up.
     #[arg(long, env = "METERD_STATSD_UDP", default_value = "127.0.0.1:8125")]
     statsd_udp: String,
+    /// Bearer tokens file (TOML `[[token]]` tables with `secret`, `role` = ingest | read |
+    /// admin, optional `service`). Without one the API is open: keep meterd on loopback.
+    #[arg(long, env = "METERD_TOKENS")]
+    tokens: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +87,22 @@ fn serve(args: Serve) -> anyhow::Result<()> {
             }
         }
     };
+    let tokens = match &args.tokens {
+        Some(path) => {
+            let tokens = Tokens::load(path)?;
+            tracing::info!(tokens = tokens.len(), "bearer tokens guard the API");
+            Some(tokens)
+        }
+        None => {
+            let loopback = ["127.", "localhost:", "[::1]:"]
+                .iter()
+                .any(|p| args.listen.starts_with(p));
+            if !loopback {
+                tracing::warn!(listen = %args.listen, "no tokens file: the API is open to anyone who can reach it");
+            }
+            None
+        }
+    };
     let opts = Options {
         listen: args.listen.clone(),
         data_dir: args.data_dir,
@@ -91,6 +111,7 @@ fn serve(args: Serve) -> anyhow::Result<()> {
         workers: args.workers,
         self_metrics: !args.disable_self_metrics,
         statsd_udp: (!args.statsd_udp.eq_ignore_ascii_case("off")).then_some(args.statsd_udp),
+        tokens,
     };
     app::run(opts).with_context(|| format!("serving on {}", args.listen))
 }

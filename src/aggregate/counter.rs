@@ -1,7 +1,7 @@
 //! A counter: the total of its increments.
 
 /// A monotonically increasing total of increments (ingest ensures they are ≥ 0).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Counter {
     total: f64,
 }

@@ -14,12 +14,12 @@ use std::collections::HashSet;
 /// A series is normally used in one of these modes. When they mix, the latest event decides: a
 /// sample or delta after set members continues from the set's size, and a member after a
 /// sample starts a new, empty set.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Gauge {
     state: State,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 enum State {
     #[default]
     Empty,

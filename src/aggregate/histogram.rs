@@ -5,7 +5,7 @@ use super::hdr::Magnitudes;
 use crate::model::HistogramView;
 
 /// How a [`Histogram`] sizes its HdrHistogram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistogramSettings {
     /// Decimal digits of precision of the quantiles (HdrHistogram accepts 0..=5; pipelines
     /// allow 1..=5). 2 means quantiles within 1 %.
@@ -42,7 +42,7 @@ impl Default for HistogramSettings {
 /// nothing before the first value; 512 counters (2 KiB) once values up to 1 000 were seen;
 /// at most 4 608 counters (18 KiB) for values up to the highest trackable one (1 h in ns),
 /// plus as much again only if negative values of that size were recorded too.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Histogram {
     settings: HistogramSettings,
     /// Zero and positive values (boxed, like `negative`, to keep empty series small).

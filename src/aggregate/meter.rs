@@ -16,7 +16,7 @@ const NEGLIGIBLE_RATE: f64 = 1e-300;
 const EXACT_CATCH_UP_TICKS: u64 = 2048;
 
 /// One exponentially weighted moving average of a rate, Dropwizard's `EWMA`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ewma {
     alpha: f64,
     tick_secs: f64,
@@ -93,7 +93,7 @@ impl Ewma {
 ///
 /// Time comes from the caller as monotonic nanoseconds (see [`crate::clock::Clock`]); the
 /// averages tick lazily on every mark and view, catching up on the ticks that elapsed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Meter {
     count: f64,
     start: u64,
@@ -132,6 +132,16 @@ impl Meter {
     /// Starts again as if created at `now_nanos`, with the same tick interval.
     pub fn reset(&mut self, now_nanos: u64) {
         *self = Meter::new(Duration::from_nanos(self.tick_nanos), now_nanos);
+    }
+
+    /// Moves this meter's monotonic readings by `shift` nanoseconds (saturating at 0): a meter
+    /// restored from a snapshot taken in another process, whose monotonic clock had another
+    /// origin, keeps its ages and rates.
+    pub fn rebase(&mut self, shift: i64) {
+        let move_by =
+            |t: u64| u64::try_from((i128::from(t) + i128::from(shift)).max(0)).unwrap_or(u64::MAX);
+        self.start = move_by(self.start);
+        self.last_tick = move_by(self.last_tick);
     }
 
     /// Total events marked.

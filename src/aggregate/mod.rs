@@ -19,8 +19,10 @@ pub use series::SeriesState;
 pub use settings::{AggregateSettings, DEFAULT_QUANTILES};
 pub use timer::Timer;
 
+mod image;
 mod shard;
 mod shard_state;
 
-pub use shard::{Apply, Collect, Drain, Measure, Shard};
+pub use image::{decode_series, encode_series, ImageError};
+pub use shard::{Apply, Collect, Drain, Forget, Measure, Remove, Save, Shard};
 pub use shard_state::ShardState;

@@ -3,8 +3,8 @@
 use super::{AggregateSettings, Counter, Gauge, Histogram, Meter, Timer};
 use crate::model::{Kind, Op, ValueView};
 
-/// The live state of one series: one aggregate per [`Kind`].
-#[derive(Debug, Clone)]
+/// The live state of one series: one aggregate per [`Kind`]. (Serde: snapshots.)
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum SeriesState {
     /// Total of increments.
     Counter(Counter),
@@ -70,6 +70,16 @@ impl SeriesState {
                 let (meter, histogram) = t.view(now_nanos, quantiles);
                 ValueView::Timer(meter, histogram)
             }
+        }
+    }
+
+    /// Moves the monotonic readings of meters and timers by `shift` nanoseconds (see
+    /// [`Meter::rebase`]); the other kinds hold none.
+    pub fn rebase(&mut self, shift: i64) {
+        match self {
+            SeriesState::Meter(m) => m.rebase(shift),
+            SeriesState::Timer(t) => t.rebase(shift),
+            SeriesState::Counter(_) | SeriesState::Gauge(_) | SeriesState::Histogram(_) => {}
         }
     }
 

@@ -6,6 +6,8 @@ use crate::model::{Event, SeriesKey, ValueView};
 use crate::registry::Selector;
 use crate::telemetry::Counters;
 use actix::{Actor, Context, Handler, Message, MessageResult};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -14,6 +16,8 @@ pub struct Shard {
     state: ShardState,
     clock: SharedClock,
     counters: Arc<Counters>,
+    /// Batches sent to this shard and not applied yet, kept by whoever sends them.
+    depth: Option<Arc<AtomicI64>>,
 }
 
 impl Shard {
@@ -23,7 +27,15 @@ impl Shard {
             state,
             clock,
             counters,
+            depth: None,
         }
+    }
+
+    /// Counts down `depth` for every batch applied: the sender counts it up, and refuses to
+    /// send more while it is at the queue's bound (`queues.shard`).
+    pub fn with_depth(mut self, depth: Arc<AtomicI64>) -> Self {
+        self.depth = Some(depth);
+        self
     }
 }
 
@@ -76,6 +88,61 @@ impl Handler<Apply> for Shard {
     fn handle(&mut self, msg: Apply, _: &mut Context<Self>) {
         let created = self.state.apply(msg.events, msg.admitted_nanos);
         self.counters.batch_applied(created);
+        if let Some(depth) = &self.depth {
+            depth.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+/// Save every series as a snapshot section named `series.<index>` (see [`crate::persist`]).
+#[derive(Message)]
+#[rtype(result = "crate::persist::Section")]
+pub struct Save {
+    /// This shard's index, naming its section.
+    pub index: usize,
+}
+
+/// Remove the selected series (admin removal); answers their keys.
+#[derive(Message)]
+#[rtype(result = "Vec<SeriesKey>")]
+pub struct Remove(pub Selector);
+
+/// Forget the series with these stable key hashes (idle expiry); answers their keys.
+#[derive(Message)]
+#[rtype(result = "Vec<SeriesKey>")]
+pub struct Forget(pub Arc<HashSet<u64>>);
+
+impl Handler<Save> for Shard {
+    type Result = MessageResult<Save>;
+
+    /// Encodes the series as they are between the batches before and after.
+    fn handle(&mut self, msg: Save, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(crate::persist::Section {
+            name: format!("series.{}", msg.index),
+            bytes: super::encode_series(&self.state),
+        })
+    }
+}
+
+impl Handler<Remove> for Shard {
+    type Result = MessageResult<Remove>;
+
+    /// Removes the selected series.
+    fn handle(&mut self, msg: Remove, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.state.remove(&msg.0))
+    }
+}
+
+impl Handler<Forget> for Shard {
+    type Result = MessageResult<Forget>;
+
+    /// Removes the expired series, logging each.
+    fn handle(&mut self, msg: Forget, _: &mut Context<Self>) -> Self::Result {
+        let gone = self.state.forget(&msg.0);
+        for key in &gone {
+            tracing::debug!(service = %key.service, name = %key.name, tags = %key.tags_string(), "series expired");
+        }
+        MessageResult(gone)
     }
 }
 

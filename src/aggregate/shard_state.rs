@@ -3,7 +3,7 @@
 use super::{AggregateSettings, SeriesState};
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::registry::Selector;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// All series routed to one shard.
 pub struct ShardState {
@@ -28,6 +28,44 @@ impl ShardState {
     /// True when the shard holds no series.
     pub fn is_empty(&self) -> bool {
         self.series.is_empty()
+    }
+
+    /// Every series, for snapshots.
+    pub fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &SeriesState)> {
+        self.series.iter()
+    }
+
+    /// Puts back a series restored from a snapshot (replacing one with the same key).
+    pub fn insert(&mut self, key: SeriesKey, state: SeriesState) {
+        self.series.insert(key, state);
+    }
+
+    /// Removes the selected series (admin removal); answers their keys.
+    pub fn remove(&mut self, sel: &Selector) -> Vec<SeriesKey> {
+        let keys: Vec<SeriesKey> = self
+            .series
+            .keys()
+            .filter(|k| sel.matches(k))
+            .cloned()
+            .collect();
+        for k in &keys {
+            self.series.remove(k);
+        }
+        keys
+    }
+
+    /// Removes the series whose [`stable_hash`](SeriesKey::stable_hash) is in `hashes` (idle
+    /// expiry); answers their keys.
+    pub fn forget(&mut self, hashes: &HashSet<u64>) -> Vec<SeriesKey> {
+        let mut gone = Vec::new();
+        self.series.retain(|k, _| {
+            let keep = !hashes.contains(&k.stable_hash());
+            if !keep {
+                gone.push(k.clone());
+            }
+            keep
+        });
+        gone
     }
 
     /// Applies a batch in order; returns how many series it created.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// A [`Meter`] and a [`Histogram`] of durations in the metric's unit: each event marks 1 and
 /// records its value.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Timer {
     meter: Meter,
     histogram: Histogram,
@@ -25,6 +25,11 @@ impl Timer {
     pub fn record(&mut self, duration: f64, now_nanos: u64) {
         self.meter.mark(1.0, now_nanos);
         self.histogram.record(duration);
+    }
+
+    /// Moves the meter's monotonic readings by `shift` nanoseconds (see [`Meter::rebase`]).
+    pub fn rebase(&mut self, shift: i64) {
+        self.meter.rebase(shift);
     }
 
     /// Starts again as if created at `now_nanos`.

@@ -1,49 +1,71 @@
-//! The collector actor.
+//! The collector actor: admission, the write-ahead log hand-off, routing, and every step that
+//! must be ordered with them (resets, removals, expiry, checkpoints).
 
+use super::admission::{Admission, CollectorError};
+use super::checkpoint::{Checkpoint, Snapshots};
 use super::route;
-use crate::aggregate::{Apply, Drain, Shard};
+use crate::aggregate::{Apply, Drain, Forget, Remove, Shard};
 use crate::clock::SharedClock;
-use crate::ingest::ItemError;
 use crate::model::{Event, SeriesKey, ValueView};
+use crate::persist::{confirmed, frame, RecordRef, Ticket, Wal};
 use crate::registry::entities::Capturer;
-use crate::registry::{Registry, Selector};
+use crate::registry::Selector;
 use crate::telemetry::Counters;
-use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
-use parking_lot::RwLock;
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, AtomicResponse, Context, Handler, Message,
+    ResponseFuture, WrapFuture,
+};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
-use thiserror::Error;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// Why the collector refused a batch; nothing of it was applied.
-#[derive(Debug, Error)]
-pub enum CollectorError {
-    /// Events whose type conflicts with their existing metric: use the metric's type or a new name.
-    #[error("type conflict with existing metrics; nothing was applied")]
-    Conflict(Vec<ItemError>),
-}
+/// How often idle series are looked for (when some `series_ttl` is set).
+pub const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 
-/// Admits batches and routes them to shards.
+/// Admits batches, logs them, routes them to shards.
 pub struct Collector {
-    registry: Arc<RwLock<Registry>>,
-    shards: Vec<Addr<Shard>>,
-    counters: Arc<Counters>,
-    clock: SharedClock,
+    pub(super) admission: Admission,
+    pub(super) shards: Vec<Addr<Shard>>,
+    /// Batches queued to each shard and not applied yet.
+    depths: Vec<Arc<AtomicI64>>,
+    pub(super) wal: Wal,
+    pub(super) counters: Arc<Counters>,
+    pub(super) clock: SharedClock,
+    pub(super) snapshots: Snapshots,
+    /// ODSL entity capture of every admitted batch, when on.
     entities: Option<Capturer>,
 }
 
+/// What a collector is made of (see `app`).
+pub struct CollectorSetup {
+    /// Limits, types and the series book (recovered).
+    pub admission: Admission,
+    /// The shards, each with the depth gauge it counts down (see [`Shard::with_depth`]).
+    pub shards: Vec<(Addr<Shard>, Arc<AtomicI64>)>,
+    /// The log writer.
+    pub wal: Wal,
+    /// meterd's own counters.
+    pub counters: Arc<Counters>,
+    /// Time source.
+    pub clock: SharedClock,
+    /// Where checkpoints go, and the other parts of the state that take part in them.
+    pub snapshots: Snapshots,
+}
+
 impl Collector {
-    /// A collector in front of `shards`, writing metadata into `registry`.
-    pub fn new(
-        registry: Arc<RwLock<Registry>>,
-        shards: Vec<Addr<Shard>>,
-        counters: Arc<Counters>,
-        clock: SharedClock,
-    ) -> Self {
+    /// A collector from its parts.
+    pub fn new(setup: CollectorSetup) -> Self {
+        let (shards, depths) = setup.shards.into_iter().unzip();
         Collector {
-            registry,
+            admission: setup.admission,
             shards,
-            counters,
-            clock,
+            depths,
+            wal: setup.wal,
+            counters: setup.counters,
+            clock: setup.clock,
+            snapshots: setup.snapshots,
             entities: None,
         }
     }
@@ -53,51 +75,46 @@ impl Collector {
         self.entities = Some(capturer);
         self
     }
-}
 
-impl Actor for Collector {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(1024);
-    }
-}
-
-/// Admit a validated batch and route it to the shards; answers the number of events accepted.
-#[derive(Message)]
-#[rtype(result = "Result<usize, CollectorError>")]
-pub struct Ingest(pub Vec<Event>);
-
-/// Read and reset the selected series on every shard, as one cut.
-#[derive(Message)]
-#[rtype(result = "Vec<(SeriesKey, ValueView)>")]
-pub struct DrainAll(pub Selector);
-
-impl Handler<Ingest> for Collector {
-    type Result = Result<usize, CollectorError>;
-
-    /// Checks types, registers metadata, routes the batch.
-    fn handle(&mut self, msg: Ingest, _: &mut Context<Self>) -> Self::Result {
-        let events = msg.0;
-        if let Err(conflicts) = self.registry.write().admit(&events) {
-            self.counters.batch_rejected(events.len());
-            return Err(CollectorError::Conflict(conflicts));
+    /// Admits, logs and routes a batch; answers the ticket the log confirms it with.
+    pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
+        let n = events.len();
+        let queue_bound = self.admission.pipeline().queues.shard as i64;
+        let busy = if self.wal.is_full() {
+            Some("write-ahead log")
+        } else if self.depths.iter().any(|d| d.load(Relaxed) >= queue_bound) {
+            Some("shard")
+        } else {
+            None
+        };
+        if let Some(queue) = busy {
+            self.counters.refused_busy.fetch_add(1, Relaxed);
+            self.counters.batch_rejected(n);
+            return Err(CollectorError::Busy(queue));
         }
-        Ok(self.route_admitted(events))
-    }
-}
-
-impl Collector {
-    /// Routes a batch the registry has admitted to the shards and counts it; answers its size.
-    pub(super) fn route_admitted(&mut self, events: Vec<Event>) -> usize {
+        let now_ms = self.clock.epoch_millis();
+        if let Err(e) = self.admission.admit(&events, now_ms) {
+            if matches!(e, CollectorError::Limit(_)) {
+                self.counters.refused_series_limit.fetch_add(1, Relaxed);
+            }
+            self.counters.batch_rejected(n);
+            return Err(e);
+        }
+        let record = frame(&RecordRef::Batch {
+            admitted_ms: now_ms,
+            events: &events,
+        });
+        // This actor is the log's only producer and found room above: this does not wait.
+        let ticket = self.wal.append_waiting(record);
         if let Some(capturer) = &mut self.entities {
             capturer.capture(&events);
         }
-        let n = events.len();
         let admitted_nanos = self.clock.monotonic_nanos();
-        for (shard, batch) in self.shards.iter().zip(route(events, self.shards.len())) {
+        let parts = route(events, self.shards.len());
+        for ((shard, depth), batch) in self.shards.iter().zip(&self.depths).zip(parts) {
             if !batch.is_empty() {
                 self.counters.batch_sent();
+                depth.fetch_add(1, Relaxed);
                 shard.do_send(Apply {
                     events: batch,
                     admitted_nanos,
@@ -105,26 +122,120 @@ impl Collector {
             }
         }
         self.counters.batch_accepted(n);
-        n
+        Ok(ticket)
     }
 
-    /// The registry, for admission.
-    pub(super) fn registry(&self) -> &RwLock<Registry> {
-        &self.registry
+    /// Forgets the series idle beyond their `series_ttl`: logged, then removed from the shards.
+    fn expire(&mut self) {
+        let now_ms = self.clock.epoch_millis();
+        let hashes = self.admission.book_mut().expire(now_ms);
+        if hashes.is_empty() {
+            return;
+        }
+        // Nobody waits for this record; it is in the log before any later batch.
+        drop(self.wal.append_waiting(frame(&RecordRef::Forget {
+            at_ms: now_ms,
+            hashes: &hashes,
+        })));
+        let n = hashes.len();
+        let set = Arc::new(hashes.into_iter().collect::<HashSet<u64>>());
+        for shard in &self.shards {
+            shard.do_send(Forget(set.clone()));
+        }
+        self.counters.series_gone(n, true);
+        tracing::info!(series = n, "forgot series idle beyond their series_ttl");
     }
+}
 
-    /// meterd's own counters.
-    pub(super) fn counters(&self) -> &Counters {
-        &self.counters
+impl Actor for Collector {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let pipeline = self.admission.pipeline().clone();
+        ctx.set_mailbox_capacity(pipeline.queues.collector);
+        ctx.run_interval(EXPIRY_SWEEP, |act, _| act.expire());
+        ctx.run_interval(pipeline.durability.snapshot_interval, |_, ctx| {
+            ctx.notify(Checkpoint { wait: false });
+        });
+    }
+}
+
+/// Admit a validated batch, log it and route it to the shards; answers the number of events
+/// accepted once the write-ahead log confirms them (as durable as the pipeline asks).
+/// Every ingest path submits through this (HTTP ingest through [`Submit`]).
+#[derive(Message)]
+#[rtype(result = "Result<usize, CollectorError>")]
+pub struct Ingest(pub Vec<Event>);
+
+/// [`Ingest`] for callers that must not wait for room in the collector's mailbox: sent with
+/// `try_send` (a full mailbox is refused at once), answered on `reply`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Submit {
+    /// The validated batch.
+    pub events: Vec<Event>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<usize, CollectorError>>,
+}
+
+/// Read and reset the selected series on every shard, as one cut; the reset is logged, and
+/// the answer follows the log's confirmation, so that replay never brings back what a reset
+/// handed out.
+#[derive(Message)]
+#[rtype(result = "Vec<(SeriesKey, ValueView)>")]
+pub struct DrainAll(pub Selector);
+
+/// Remove the selected series on purpose (logged); answers how many were removed.
+#[derive(Message)]
+#[rtype(result = "Result<usize, CollectorError>")]
+pub struct RemoveSeries(pub Selector);
+
+impl Handler<Ingest> for Collector {
+    type Result = ResponseFuture<Result<usize, CollectorError>>;
+
+    /// Admits and routes now; the answer waits for the log.
+    fn handle(&mut self, msg: Ingest, _: &mut Context<Self>) -> Self::Result {
+        let n = msg.0.len();
+        let admitted = self.admit(msg.0);
+        Box::pin(async move {
+            confirmed(admitted?).await?;
+            Ok(n)
+        })
+    }
+}
+
+impl Handler<Submit> for Collector {
+    type Result = ();
+
+    /// Admits and routes now; answers once the log confirms.
+    fn handle(&mut self, msg: Submit, _: &mut Context<Self>) {
+        let n = msg.events.len();
+        match self.admit(msg.events) {
+            Err(e) => {
+                let _ = msg.reply.send(Err(e));
+            }
+            Ok(ticket) => {
+                actix::spawn(async move {
+                    let answer = confirmed(ticket).await.map(|()| n).map_err(Into::into);
+                    let _ = msg.reply.send(answer);
+                });
+            }
+        }
     }
 }
 
 impl Handler<DrainAll> for Collector {
     type Result = ResponseFuture<Vec<(SeriesKey, ValueView)>>;
 
-    /// Queues a drain on every shard now — after every batch routed so far, before any later
-    /// one, as this actor is the only sender to the shards — then gathers the answers.
+    /// Logs the reset, enqueues a drain on every shard now (after every batch routed so far,
+    /// before any later one), then gathers the answers.
     fn handle(&mut self, msg: DrainAll, _: &mut Context<Self>) -> Self::Result {
+        let logged = self.wal.append_waiting(frame(&RecordRef::Reset {
+            at_ms: self.clock.epoch_millis(),
+            selector: &msg.0,
+        }));
+        // `do_send` queues the drain at once whatever the mailbox holds (`send` may hold it
+        // back while the mailbox is full, and a later `Apply` could overtake it).
         let pending: Vec<_> = self
             .shards
             .iter()
@@ -144,7 +255,46 @@ impl Handler<DrainAll> for Collector {
                     all.extend(views);
                 }
             }
+            if let Err(e) = confirmed(logged).await {
+                tracing::error!(error = %e, "a reset could not be logged; a crash now would bring its series back");
+            }
             all
         })
+    }
+}
+
+impl Handler<RemoveSeries> for Collector {
+    type Result = AtomicResponse<Self, Result<usize, CollectorError>>;
+
+    /// Logs the removal and removes the series from the shards and the book; no other
+    /// message is handled meanwhile, so the book never disagrees with the shards.
+    fn handle(&mut self, msg: RemoveSeries, _: &mut Context<Self>) -> Self::Result {
+        let logged = self.wal.append_waiting(frame(&RecordRef::Remove {
+            at_ms: self.clock.epoch_millis(),
+            selector: &msg.0,
+        }));
+        let pending: Vec<_> = self
+            .shards
+            .iter()
+            .map(|s| s.send(Remove(msg.0.clone())))
+            .collect();
+        let gather = async move {
+            let mut keys = Vec::new();
+            for p in pending {
+                keys.extend(p.await.unwrap_or_default());
+            }
+            (keys, confirmed(logged).await)
+        };
+        AtomicResponse::new(Box::pin(gather.into_actor(self).map(
+            |(keys, logged), act, _| {
+                act.admission
+                    .book_mut()
+                    .remove(keys.iter().map(SeriesKey::stable_hash));
+                act.counters.series_gone(keys.len(), false);
+                tracing::info!(series = keys.len(), "removed series on request");
+                logged?;
+                Ok(keys.len())
+            },
+        )))
     }
 }

@@ -1,62 +1,67 @@
 //! Lenient admission for StatsD over UDP: one datagram's type conflict must not cost the other
 //! datagrams of its batch, and there is no one to answer, so conflicting events are left out
-//! and counted while the rest is routed.
+//! and counted while the rest is admitted, logged and routed like any batch.
 
-use super::Collector;
+use super::{Collector, CollectorError};
 use crate::model::Event;
-use actix::{Context, Handler, Message};
+use crate::persist::confirmed;
+use actix::{Context, Handler, Message, ResponseFuture};
 
 /// Admit what can be admitted of a batch: events whose type conflicts with their metric's are
-/// left out and counted as rejected; the rest is routed as one batch.
+/// left out and counted as refused; the rest goes through the same admission as [`Ingest`]
+/// (limits, the write-ahead log, routing). Answered once the log confirms.
+///
+/// [`Ingest`]: super::Ingest
 #[derive(Message)]
 #[rtype(result = "LenientOutcome")]
 pub struct IngestLenient(pub Vec<Event>);
 
 /// What became of a lenient batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, actix::MessageResponse)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LenientOutcome {
-    /// Events admitted and routed to the shards.
+    /// Events admitted, logged and routed to the shards.
     pub accepted: usize,
-    /// Events left out because their type conflicts with their metric's.
+    /// Events left out: their type conflicts with their metric's, or a series limit refused them.
     pub refused: usize,
+    /// Events meterd could not take now (a queue was full, or the log failed).
+    pub dropped: usize,
 }
 
 impl Handler<IngestLenient> for Collector {
-    type Result = LenientOutcome;
+    type Result = ResponseFuture<LenientOutcome>;
 
-    /// Admits the batch minus its conflicting events, then routes it.
-    fn handle(&mut self, msg: IngestLenient, _: &mut Context<Self>) -> LenientOutcome {
+    /// Admits the batch minus its conflicting events; the answer waits for the log.
+    fn handle(&mut self, msg: IngestLenient, _: &mut Context<Self>) -> Self::Result {
         let mut events = msg.0;
-        let mut refused = 0;
-        {
-            let mut registry = self.registry().write();
-            if let Err(conflicts) = registry.admit(&events) {
-                refused = conflicts.len();
-                // The conflicts come in index order.
-                let mut bad = conflicts.iter().map(|c| c.index).peekable();
-                let mut index = 0;
-                events.retain(|_| {
-                    let keep = bad.next_if_eq(&index).is_none();
-                    index += 1;
-                    keep
-                });
-                // What is left agrees with the registry and with itself (the first event of a
-                // new metric set its type, and every later one that disagreed is gone), all
-                // under the same lock; refusing the rest is only a safety net.
-                if registry.admit(&events).is_err() {
-                    refused += events.len();
-                    events.clear();
-                }
-            }
-        }
-        if refused > 0 {
-            self.counters().events_refused(refused);
-        }
-        let accepted = if events.is_empty() {
-            0
-        } else {
-            self.route_admitted(events)
+        let conflicts = self.admission.registry().read().conflicts(&events);
+        let mut outcome = LenientOutcome {
+            refused: conflicts.len(),
+            ..LenientOutcome::default()
         };
-        LenientOutcome { accepted, refused }
+        if !conflicts.is_empty() {
+            // The conflicts come in index order.
+            let mut bad = conflicts.iter().map(|c| c.index).peekable();
+            let mut index = 0;
+            events.retain(|_| {
+                let keep = bad.next_if_eq(&index).is_none();
+                index += 1;
+                keep
+            });
+            self.counters.events_refused(outcome.refused);
+        }
+        let n = events.len();
+        let admitted = (n > 0).then(|| self.admit(events));
+        Box::pin(async move {
+            match admitted {
+                None => {}
+                Some(Ok(ticket)) => match confirmed(ticket).await {
+                    Ok(()) => outcome.accepted = n,
+                    Err(_) => outcome.dropped = n,
+                },
+                Some(Err(CollectorError::Busy(_) | CollectorError::Wal(_))) => outcome.dropped = n,
+                Some(Err(_)) => outcome.refused += n,
+            }
+            outcome
+        })
     }
 }

@@ -2,6 +2,15 @@
 
 use crate::model::Event;
 
+/// The shard (of `shards`) that owns the series `key`.
+pub fn shard_of(key: &crate::model::SeriesKey, shards: usize) -> usize {
+    if shards <= 1 {
+        0
+    } else {
+        (key.route_hash() % shards as u64) as usize
+    }
+}
+
 /// Splits `events` into `shards` batches, keeping each series on one shard and the order of
 /// events within a shard.
 pub fn route(events: Vec<Event>, shards: usize) -> Vec<Vec<Event>> {
@@ -11,8 +20,7 @@ pub fn route(events: Vec<Event>, shards: usize) -> Vec<Vec<Event>> {
     let per = events.len() / shards + 1;
     let mut out: Vec<Vec<Event>> = (0..shards).map(|_| Vec::with_capacity(per)).collect();
     for e in events {
-        let i = (e.key.route_hash() % shards as u64) as usize;
-        out[i].push(e);
+        out[shard_of(&e.key, shards)].push(e);
     }
     out
 }

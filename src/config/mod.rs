@@ -11,6 +11,7 @@ mod pipeline;
 mod raw;
 mod rules;
 mod sections;
+mod tokens;
 mod validate;
 
 pub use duration::{format_duration, parse_duration, DurationError};
@@ -21,6 +22,9 @@ pub use sections::{
     Durability, DurabilityMode, Entities, HistogramConfig, Limits, MeterConfig, Queues, Streams,
     Tier,
 };
+pub use tokens::{Role, Token, Tokens, TokensError, MAX_SECRET, MIN_SECRET};
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

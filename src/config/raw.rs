@@ -77,6 +77,7 @@ pub(super) struct RawTier {
 pub(super) struct RawDurability {
     pub mode: Option<DurabilityMode>,
     pub interval: Option<RawDuration>,
+    pub snapshot_interval: Option<RawDuration>,
 }
 
 /// `[queues]`.
@@ -86,6 +87,7 @@ pub(super) struct RawQueues {
     pub collector: Option<Spanned<usize>>,
     pub shard: Option<Spanned<usize>>,
     pub udp: Option<Spanned<usize>>,
+    pub wal: Option<Spanned<usize>>,
 }
 
 /// `[entities]`.

@@ -133,6 +133,10 @@ pub struct Durability {
     pub mode: DurabilityMode,
     /// `interval = "10ms"`: the longest time between fsyncs in `"interval"` mode. More than 0.
     pub interval: Duration,
+    /// `snapshot_interval = "30s"`: how often the state is snapshotted to `state.redb` (and
+    /// the write-ahead log before it deleted); also at shutdown. Longer means less work while
+    /// running and a longer log to replay at start. More than 0.
+    pub snapshot_interval: Duration,
 }
 
 impl Default for Durability {
@@ -140,6 +144,7 @@ impl Default for Durability {
         Durability {
             mode: DurabilityMode::Interval,
             interval: Duration::from_millis(10),
+            snapshot_interval: Duration::from_secs(30),
         }
     }
 }
@@ -155,6 +160,8 @@ pub struct Queues {
     /// `udp = 4096`: StatsD datagrams read and parsed, waiting for the collector. When it stays
     /// full for 100 ms the reader drops (and counts) batches. At least 1.
     pub udp: usize,
+    /// `wal = 1024`: batches waiting to be written to the write-ahead log. At least 1.
+    pub wal: usize,
 }
 
 impl Default for Queues {
@@ -163,6 +170,7 @@ impl Default for Queues {
             collector: 1024,
             shard: 1024,
             udp: 4096,
+            wal: 1024,
         }
     }
 }

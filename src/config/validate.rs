@@ -37,12 +37,18 @@ pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Pro
             raw.durability.interval.as_ref(),
             d.durability.interval,
         ),
+        snapshot_interval: check.duration(
+            "durability.snapshot_interval",
+            raw.durability.snapshot_interval.as_ref(),
+            d.durability.snapshot_interval,
+        ),
     };
     let q = raw.queues;
     let queues = Queues {
         collector: check.within("queues.collector", q.collector, d.queues.collector, 1, None),
         shard: check.within("queues.shard", q.shard, d.queues.shard, 1, None),
         udp: check.within("queues.udp", q.udp, d.queues.udp, 1, None),
+        wal: check.within("queues.wal", q.wal, d.queues.wal, 1, None),
     };
     let e = raw.entities;
     let entities = Entities {

@@ -13,6 +13,13 @@ pub async fn read_body(
     limit: usize,
 ) -> Result<web::BytesMut, ApiError> {
     let too_large = || {
+        if let Some(state) = req.app_data::<web::Data<super::AppState>>() {
+            state
+                .counters
+                .refused_body_size
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.counters.batch_rejected(0);
+        }
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

@@ -2,6 +2,7 @@
 
 use crate::collector::CollectorError;
 use crate::ingest::{IngestError, ItemError};
+use crate::persist::WalError;
 use crate::query::odsl::ParamError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
@@ -77,6 +78,9 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         resp.json(self.body())
     }
 }
@@ -102,6 +106,16 @@ impl From<CollectorError> for ApiError {
             CollectorError::Conflict(details) => {
                 ApiError::new(StatusCode::CONFLICT, "type_conflict", message).with_details(details)
             }
+            CollectorError::Limit(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "series_limit", message)
+            }
+            CollectorError::Busy(_) => busy(message),
+            CollectorError::Wal(WalError::Full) => busy(message),
+            CollectorError::Wal(_) => {
+                let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "wal_failed", message);
+                e.retry_after = Some(1);
+                e
+            }
         }
     }
 }
@@ -110,6 +124,13 @@ impl From<ParamError> for ApiError {
     fn from(e: ParamError) -> Self {
         ApiError::bad_request(e.code, e.message)
     }
+}
+
+/// 503 `busy` with `Retry-After: 1`: a queue is full (back-pressure).
+pub fn busy(message: impl Into<String>) -> ApiError {
+    let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
+    e.retry_after = Some(1);
+    e
 }
 
 /// An internal failure (a stopped actor): answered as 503 so that clients retry.

@@ -1,8 +1,9 @@
 //! `POST /api/v1/events`: native ingest.
 
 use super::body::{read_body, tenancy};
-use super::{error::unavailable, ApiError, AppState};
-use crate::collector::Ingest;
+use super::error::{busy, unavailable};
+use super::{ApiError, AppState};
+use crate::collector::Submit;
 use crate::ingest::{json, IngestContext, IngestError};
 use crate::model::Event;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -37,20 +38,38 @@ async fn post_events(
         json::decode_json(&body, &ctx)
     };
     let events = decoded.inspect_err(|e| count_refusal(&state, e))?;
+    super::check_services(&req, events.iter().map(|e| e.key.service.as_str()))?;
     let n = submit(&state, events).await?;
     Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
 }
 
-/// Hands a validated batch to the collector; answers how many events were accepted.
+/// Hands a validated batch to the collector; answers how many events were accepted, once
+/// they are in the write-ahead log (as durable as the pipeline asks). A full collector
+/// mailbox (`queues.collector`) or log queue (`queues.wal`) answers 503 with `Retry-After`.
 pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiError> {
     if events.is_empty() {
         return Ok(0);
     }
-    let n = state
-        .collector
-        .send(Ingest(events))
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    match state.collector.try_send(Submit { events, reply }) {
+        Ok(()) => {}
+        Err(actix::prelude::SendError::Full(refused)) => {
+            state
+                .counters
+                .refused_busy
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.counters.batch_rejected(refused.events.len());
+            return Err(busy(
+                "meterd is busy: the collector queue is full; retry shortly",
+            ));
+        }
+        Err(actix::prelude::SendError::Closed(_)) => {
+            return Err(unavailable("the collector has stopped"))
+        }
+    }
+    let n = answer
         .await
-        .map_err(unavailable)??;
+        .map_err(|_| unavailable("the collector dropped the batch"))??;
     Ok(n)
 }
 

@@ -26,7 +26,8 @@ fn selector(req: &HttpRequest) -> Result<Selector, ApiError> {
     Ok(Selector {
         scope,
         name,
-        service: None,
+        // A token bound to a service reads that service only.
+        service: super::bound_service(req),
     })
 }
 

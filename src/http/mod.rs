@@ -1,6 +1,7 @@
 //! The HTTP edge — the only module that imports actix-web. Routes per API, extractors, and the
 //! mapping of every error to a status and DESIGN.md's JSON error body.
 
+mod auth;
 mod body;
 mod error;
 mod health;
@@ -11,10 +12,12 @@ mod negotiate;
 mod odsl;
 mod orion;
 mod request_entities;
+mod series;
 mod state;
 mod statsd;
 mod traffic;
 
+pub use auth::{bound_service, check_services, classify, guard, Class, Grant, ROUTE_CLASSES};
 pub use error::ApiError;
 pub use negotiate::{negotiate, Format};
 pub use request_entities::{record_request, RequestRecorder};
@@ -35,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     statsd::routes(cfg);
     kanto::routes(cfg);
     odsl::routes(cfg);
+    series::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -36,6 +36,8 @@ pub struct AppState {
     pub streams: crate::stream::Streams,
     /// The ODSL entity ring (reads) and its capture path (meterd's own request entities).
     pub entities: EntitySink,
+    /// Bearer tokens; `None` leaves the API open (see `auth`).
+    pub tokens: Option<Arc<crate::config::Tokens>>,
 }
 
 impl AppState {

@@ -9,6 +9,9 @@ pub mod statsd;
 mod timestamp;
 pub mod udp;
 
+#[cfg(test)]
+mod json_proptests;
+
 pub use context::IngestContext;
 pub use error::{IngestError, ItemError};
 pub use timestamp::to_epoch_millis;

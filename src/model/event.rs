@@ -1,10 +1,11 @@
 use super::{Kind, SeriesKey};
+use serde::{Deserialize, Serialize};
 
 /// Tags of a series: `(key, value)` pairs sorted by key, keys unique.
 pub type Tags = Vec<(String, String)>;
 
 /// Descriptive metadata of a metric; the first writer sets it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     /// Unit, e.g. `bytes`, `nanoseconds`, `dollars`.
     pub unit: Option<String>,
@@ -21,8 +22,8 @@ impl Metadata {
     }
 }
 
-/// One validated metric event, ready to be aggregated.
-#[derive(Debug, Clone, PartialEq)]
+/// One validated metric event, ready to be aggregated. (Serde: the write-ahead log's records.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The series it belongs to.
     pub key: SeriesKey,
@@ -39,7 +40,7 @@ pub struct Event {
 }
 
 /// How an event's value applies to its series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Op {
     /// The kind's ordinary meaning: increment, sample, mark or recorded value.
     #[default]

@@ -10,7 +10,9 @@ const MAX_LEVELS: usize = 10;
 const MAX_LEVEL_LEN: usize = 50;
 
 /// A validated Orion service path, normalised (e.g. `/gardens/north`; `/A, /B` → `/A`; `/A/#` → `/A`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ServicePath(String);
 
 impl ServicePath {

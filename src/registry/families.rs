@@ -5,7 +5,7 @@ use crate::model::{Event, Kind, Metadata, Scope};
 use std::collections::HashMap;
 
 /// What the registry knows about one (scope, name).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FamilyInfo {
     /// The type every series of the family has.
     pub kind: Kind,
@@ -40,10 +40,32 @@ impl Registry {
         });
     }
 
-    /// Checks a batch for type conflicts with existing families and within itself, and when
-    /// there is none registers its new families and metadata. All or nothing: on a conflict
-    /// nothing changes and every conflicting index is returned.
-    pub fn admit(&mut self, events: &[Event]) -> Result<(), Vec<ItemError>> {
+    /// Every pushed family (meterd's own left out), for snapshots.
+    pub fn pushed(&self) -> Vec<(Scope, String, FamilyInfo)> {
+        let mut out = Vec::new();
+        for (name, slots) in &self.families {
+            for scope in Scope::ALL {
+                if let Some(info) = slots[slot(scope)].as_ref().filter(|i| !i.own) {
+                    out.push((scope, name.clone(), info.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Puts back a pushed family saved by [`pushed`](Registry::pushed); meterd's own families
+    /// keep their place (a saved family cannot take an own name).
+    pub fn restore(&mut self, scope: Scope, name: &str, info: FamilyInfo) {
+        let slots = self.families.entry(name.to_owned()).or_default();
+        let slot = &mut slots[slot(scope)];
+        if !slot.as_ref().is_some_and(|i| i.own) {
+            *slot = Some(FamilyInfo { own: false, ..info });
+        }
+    }
+
+    /// The events of a batch whose type conflicts with an existing family, with one of
+    /// meterd's own, or with an earlier event of the batch; nothing changes.
+    pub fn conflicts(&self, events: &[Event]) -> Vec<ItemError> {
         let mut fresh: HashMap<(Scope, &str), Kind> = HashMap::new();
         let mut conflicts = Vec::new();
         for (index, e) in events.iter().enumerate() {
@@ -67,6 +89,14 @@ impl Registry {
                 });
             }
         }
+        conflicts
+    }
+
+    /// Checks a batch for type conflicts (see [`conflicts`](Self::conflicts)), and when there
+    /// is none registers its new families and metadata. All or nothing: on a conflict nothing
+    /// changes and every conflicting index is returned.
+    pub fn admit(&mut self, events: &[Event]) -> Result<(), Vec<ItemError>> {
+        let conflicts = self.conflicts(events);
         if !conflicts.is_empty() {
             return Err(conflicts);
         }

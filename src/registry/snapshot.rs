@@ -3,8 +3,8 @@
 use super::Registry;
 use crate::model::{Family, Scope, SeriesKey, SeriesView, Snapshot, ValueView};
 
-/// Which series a read wants.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which series a read wants. (Serde: resets and removals are logged with their selector.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Selector {
     /// Only this scope.
     pub scope: Option<Scope>,

@@ -34,6 +34,28 @@ pub struct Counters {
     pub entities: AtomicU64,
     /// ODSL entities dropped, oldest first, past their retention or the `[entities] max`.
     pub entities_dropped: AtomicU64,
+    /// Requests refused because a queue was full (503 with `Retry-After`).
+    pub refused_busy: AtomicU64,
+    /// Batches refused for a series limit (429).
+    pub refused_series_limit: AtomicU64,
+    /// Request bodies refused for their size (413).
+    pub refused_body_size: AtomicU64,
+    /// Requests refused for a missing, unknown or unfit bearer token (401, 403).
+    pub refused_auth: AtomicU64,
+    /// Series forgotten after `series_ttl` without events.
+    pub series_expired: AtomicU64,
+    /// Series removed on purpose (`DELETE /api/v1/series`).
+    pub series_removed: AtomicU64,
+    /// Bytes appended to the write-ahead log.
+    pub wal_bytes: AtomicU64,
+    /// Fsyncs of the write-ahead log.
+    pub wal_fsyncs: AtomicU64,
+    /// Snapshots stored.
+    pub snapshots: AtomicU64,
+    /// Snapshots that failed.
+    pub snapshot_failures: AtomicU64,
+    /// Log records replayed at the last start.
+    pub wal_replayed: AtomicU64,
 }
 
 impl Counters {
@@ -64,6 +86,21 @@ impl Counters {
         self.shard_queue_depth.fetch_sub(1, Relaxed);
         if created > 0 {
             self.series.fetch_add(created as u64, Relaxed);
+        }
+    }
+
+    /// `n` series were removed (expired or deleted); `expired` says which.
+    pub fn series_gone(&self, n: usize, expired: bool) {
+        if n == 0 {
+            return;
+        }
+        let n = n as u64;
+        self.series
+            .fetch_sub(n.min(self.series.load(Relaxed)), Relaxed);
+        if expired {
+            self.series_expired.fetch_add(n, Relaxed);
+        } else {
+            self.series_removed.fetch_add(n, Relaxed);
         }
     }
 
@@ -148,6 +185,72 @@ impl Counters {
                 true,
                 g(&self.stream_messages_dropped),
                 "Stream data messages lost by slow subscribers (buffer full)",
+            ),
+            (
+                "meterd.refused.busy",
+                true,
+                g(&self.refused_busy),
+                "Requests refused with 503 because a queue was full",
+            ),
+            (
+                "meterd.refused.series_limit",
+                true,
+                g(&self.refused_series_limit),
+                "Batches refused with 429 for max_series or max_series_per_service",
+            ),
+            (
+                "meterd.refused.body_size",
+                true,
+                g(&self.refused_body_size),
+                "Request bodies refused with 413 for max_body_bytes",
+            ),
+            (
+                "meterd.refused.auth",
+                true,
+                g(&self.refused_auth),
+                "Requests refused with 401 or 403 for their bearer token",
+            ),
+            (
+                "meterd.series.expired",
+                true,
+                g(&self.series_expired),
+                "Series forgotten after series_ttl without events",
+            ),
+            (
+                "meterd.series.removed",
+                true,
+                g(&self.series_removed),
+                "Series removed with DELETE /api/v1/series",
+            ),
+            (
+                "meterd.wal.bytes",
+                true,
+                g(&self.wal_bytes),
+                "Bytes appended to the write-ahead log",
+            ),
+            (
+                "meterd.wal.fsyncs",
+                true,
+                g(&self.wal_fsyncs),
+                "Fsyncs of the write-ahead log",
+            ),
+            (
+                "meterd.wal.replayed",
+                false,
+                g(&self.wal_replayed),
+                "Write-ahead log records replayed at the last start",
+            ),
+            (
+                "meterd.snapshots",
+                true,
+                g(&self.snapshots),
+                "Snapshots stored",
+            ),
+            (
+                "meterd.snapshot.failures",
+                true,
+                g(&self.snapshot_failures),
+                "Snapshots that failed",
             ),
         ];
         readings.extend(self.udp.readings());

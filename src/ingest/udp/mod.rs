@@ -145,8 +145,13 @@ impl Forwarder {
                         .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
                     udp.events_refused
                         .fetch_add(outcome.refused as u64, Ordering::Relaxed);
-                    udp.lines_pending
-                        .fetch_sub(batch.lines as i64, Ordering::Release);
+                    if outcome.dropped > 0 {
+                        // Back-pressure (a full queue) or a failed log write: counted as dropped.
+                        dropped(udp, &batch);
+                    } else {
+                        udp.lines_pending
+                            .fetch_sub(batch.lines as i64, Ordering::Release);
+                    }
                 }
                 // The collector has stopped: meterd is shutting down.
                 Err(_) => dropped(udp, &batch),

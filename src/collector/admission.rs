@@ -1,0 +1,110 @@
+//! Admission as a plain struct: the series limits, the type checks in the registry and the
+//! series book, all or nothing. The collector runs it on every live batch; recovery runs the
+//! same code on every logged batch (without the limits: those batches were accepted).
+
+use super::book::{LimitBreach, SeriesBook};
+use crate::config::Pipeline;
+use crate::ingest::ItemError;
+use crate::model::Event;
+use crate::registry::Registry;
+use parking_lot::RwLock;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// Why the collector refused a batch; nothing of it was applied.
+#[derive(Debug, Error)]
+pub enum CollectorError {
+    /// Events whose type conflicts with their existing metric: use the metric's type or a new name.
+    #[error("type conflict with existing metrics; nothing was applied")]
+    Conflict(Vec<ItemError>),
+    /// The batch would create series beyond a limit: raise it in the pipeline, remove series
+    /// (`DELETE /api/v1/series`) or let idle ones expire (`series_ttl`).
+    #[error("{}", describe(.0))]
+    Limit(LimitBreach),
+    /// A queue on the way is full: retry after a moment.
+    #[error("meterd is busy: the {0} queue is full; retry shortly")]
+    Busy(&'static str),
+    /// The write-ahead log could not take the batch; it was not acknowledged.
+    #[error("{0}")]
+    Wal(#[from] crate::persist::WalError),
+}
+
+fn describe(b: &LimitBreach) -> String {
+    match &b.service {
+        Some(service) => format!(
+            "the batch would create {} new series in service {service:?}, beyond limits.{} = {}; nothing was applied",
+            b.new_series, b.limit, b.max
+        ),
+        None => format!(
+            "the batch would create {} new series, beyond limits.{} = {}; nothing was applied",
+            b.new_series, b.limit, b.max
+        ),
+    }
+}
+
+/// Limits, types and the series book, checked and updated together.
+pub struct Admission {
+    registry: Arc<RwLock<Registry>>,
+    book: SeriesBook,
+    pipeline: Arc<Pipeline>,
+}
+
+impl Admission {
+    /// Admission over `registry` and `book`.
+    pub fn new(registry: Arc<RwLock<Registry>>, book: SeriesBook, pipeline: Arc<Pipeline>) -> Self {
+        Admission {
+            registry,
+            book,
+            pipeline,
+        }
+    }
+
+    /// Admits a live batch at `now_ms`: the series limits, then the types; on success the
+    /// registry and the book are updated, on failure nothing changes.
+    pub fn admit(&mut self, events: &[Event], now_ms: i64) -> Result<(), CollectorError> {
+        self.check_and_commit(events, now_ms, true)
+    }
+
+    /// Admits a logged batch again on recovery (limits are not checked: it was accepted).
+    pub fn replay(&mut self, events: &[Event], admitted_ms: i64) -> Result<(), CollectorError> {
+        self.check_and_commit(events, admitted_ms, false)
+    }
+
+    fn check_and_commit(
+        &mut self,
+        events: &[Event],
+        now_ms: i64,
+        limits: bool,
+    ) -> Result<(), CollectorError> {
+        let plan = self
+            .book
+            .plan(events, limits.then_some(&*self.pipeline))
+            .map_err(CollectorError::Limit)?;
+        self.registry
+            .write()
+            .admit(events)
+            .map_err(CollectorError::Conflict)?;
+        self.book.commit(events, &plan, now_ms, &self.pipeline);
+        Ok(())
+    }
+
+    /// The series book (limits and idle times).
+    pub fn book(&self) -> &SeriesBook {
+        &self.book
+    }
+
+    /// The series book, to remove series from it.
+    pub fn book_mut(&mut self) -> &mut SeriesBook {
+        &mut self.book
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Arc<RwLock<Registry>> {
+        &self.registry
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+}

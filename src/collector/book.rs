@@ -1,0 +1,349 @@
+//! The series book: which pushed series exist, per service, and when each last received an
+//! event — what the collector needs for the series limits and for idle expiry without asking
+//! the shards. Series are kept by [`SeriesKey::stable_hash`], 16 bytes of entry each.
+
+use crate::config::Pipeline;
+use crate::model::{Event, SeriesKey};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// A limit a batch would break; nothing of it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitBreach {
+    /// The pipeline key: `max_series` or `max_series_per_service`.
+    pub limit: &'static str,
+    /// Its value.
+    pub max: usize,
+    /// The service, for the per-service limit.
+    pub service: Option<String>,
+    /// New series the batch would have created (in that service, for the per-service limit).
+    pub new_series: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Admission time of the series' last event, epoch milliseconds.
+    last_ms: i64,
+    /// Index into `services`.
+    service: u32,
+    /// Index into `ttls`.
+    ttl: u16,
+}
+
+/// What [`SeriesBook::plan`] found in a batch: each event's key hash and the new series.
+#[derive(Debug, Default)]
+pub struct Plan {
+    hashes: Vec<u64>,
+    /// Index of the first event of each new series.
+    new: Vec<usize>,
+}
+
+/// Pushed series by stable key hash, with per-service counts and idle times.
+#[derive(Debug)]
+pub struct SeriesBook {
+    entries: HashMap<u64, Entry>,
+    services: Vec<(String, usize)>,
+    service_ids: HashMap<String, u32>,
+    /// Distinct idle limits in use; index 0 is "never".
+    ttls: Vec<Option<Duration>>,
+}
+
+impl Default for SeriesBook {
+    fn default() -> Self {
+        SeriesBook {
+            entries: HashMap::new(),
+            services: Vec::new(),
+            service_ids: HashMap::new(),
+            ttls: vec![None],
+        }
+    }
+}
+
+impl SeriesBook {
+    /// Series in all.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Series of `service`.
+    pub fn service_len(&self, service: &str) -> usize {
+        self.service_ids
+            .get(service)
+            .map_or(0, |&id| self.services[id as usize].1)
+    }
+
+    /// True when some series can expire.
+    pub fn expires(&self) -> bool {
+        self.ttls.len() > 1
+    }
+
+    /// Finds the new series of `events` and, when `limits` are given, refuses the batch if
+    /// they break one. Changes nothing.
+    pub fn plan(&self, events: &[Event], limits: Option<&Pipeline>) -> Result<Plan, LimitBreach> {
+        let mut plan = Plan {
+            hashes: Vec::with_capacity(events.len()),
+            new: Vec::new(),
+        };
+        let mut fresh = HashSet::new();
+        let mut per_service: HashMap<&str, usize> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            let h = e.key.stable_hash();
+            plan.hashes.push(h);
+            if !self.entries.contains_key(&h) && fresh.insert(h) {
+                plan.new.push(i);
+                *per_service.entry(e.key.service.as_str()).or_default() += 1;
+            }
+        }
+        let Some(pipeline) = limits else {
+            return Ok(plan);
+        };
+        let limits = &pipeline.limits;
+        if self.len() + plan.new.len() > limits.max_series {
+            return Err(LimitBreach {
+                limit: "max_series",
+                max: limits.max_series,
+                service: None,
+                new_series: plan.new.len(),
+            });
+        }
+        let mut services: Vec<_> = per_service.into_iter().collect();
+        services.sort_unstable();
+        for (service, n) in services {
+            if self.service_len(service) + n > limits.max_series_per_service {
+                return Err(LimitBreach {
+                    limit: "max_series_per_service",
+                    max: limits.max_series_per_service,
+                    service: Some(service.to_owned()),
+                    new_series: n,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Records a planned batch admitted at `now_ms`: new series are added (their idle limit
+    /// looked up once, in `pipeline`'s rules), and every series touched is stamped.
+    pub fn commit(&mut self, events: &[Event], plan: &Plan, now_ms: i64, pipeline: &Pipeline) {
+        for &i in &plan.new {
+            let key = &events[i].key;
+            let ttl = pipeline
+                .rule_for(&key.name)
+                .and_then(|r| r.series_ttl)
+                .or(pipeline.limits.series_ttl);
+            self.add(plan.hashes[i], &key.service, now_ms, ttl);
+        }
+        for h in &plan.hashes {
+            if let Some(entry) = self.entries.get_mut(h) {
+                entry.last_ms = entry.last_ms.max(now_ms);
+            }
+        }
+    }
+
+    fn add(&mut self, hash: u64, service: &str, last_ms: i64, ttl: Option<Duration>) {
+        let service = match self.service_ids.get(service) {
+            Some(&id) => id,
+            None => {
+                let id = self.services.len() as u32;
+                self.services.push((service.to_owned(), 0));
+                self.service_ids.insert(service.to_owned(), id);
+                id
+            }
+        };
+        let ttl = match self.ttls.iter().position(|t| *t == ttl) {
+            Some(i) => i,
+            None => {
+                self.ttls.push(ttl);
+                self.ttls.len() - 1
+            }
+        } as u16;
+        if self
+            .entries
+            .insert(
+                hash,
+                Entry {
+                    last_ms,
+                    service,
+                    ttl,
+                },
+            )
+            .is_none()
+        {
+            self.services[service as usize].1 += 1;
+        }
+    }
+
+    /// Removes the series with these hashes (those not in the book are ignored); answers how
+    /// many were removed.
+    pub fn remove(&mut self, hashes: impl IntoIterator<Item = u64>) -> usize {
+        let mut removed = 0;
+        for h in hashes {
+            if let Some(entry) = self.entries.remove(&h) {
+                self.services[entry.service as usize].1 -= 1;
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Removes and answers the series that received nothing for their idle limit by `now_ms`.
+    pub fn expire(&mut self, now_ms: i64) -> Vec<u64> {
+        if !self.expires() {
+            return Vec::new();
+        }
+        let ttls: Vec<Option<i64>> = self
+            .ttls
+            .iter()
+            .map(|t| t.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+            .collect();
+        let idle: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                ttls[e.ttl as usize].is_some_and(|ttl| now_ms.saturating_sub(e.last_ms) >= ttl)
+            })
+            .map(|(&h, _)| h)
+            .collect();
+        self.remove(idle.iter().copied());
+        idle
+    }
+
+    /// The book as bytes: `(hash, last_ms)` of every series (services and idle limits follow
+    /// from the keys and the pipeline on restore).
+    pub fn encode(&self) -> Vec<u8> {
+        let saved: Vec<(u64, i64)> = self.entries.iter().map(|(&h, e)| (h, e.last_ms)).collect();
+        postcard::to_allocvec(&saved).unwrap_or_default()
+    }
+
+    /// Rebuilds the book for the series `keys` from saved bytes (an unreadable or missing
+    /// entry counts the series as active at `default_ms`).
+    pub fn restore<'k>(
+        keys: impl IntoIterator<Item = &'k SeriesKey>,
+        saved: Option<&[u8]>,
+        default_ms: i64,
+        pipeline: &Pipeline,
+    ) -> SeriesBook {
+        let saved: HashMap<u64, i64> = saved
+            .and_then(|b| postcard::from_bytes::<Vec<(u64, i64)>>(b).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut book = SeriesBook::default();
+        for key in keys {
+            let h = key.stable_hash();
+            let ttl = pipeline
+                .rule_for(&key.name)
+                .and_then(|r| r.series_ttl)
+                .or(pipeline.limits.series_ttl);
+            let last = saved.get(&h).copied().unwrap_or(default_ms);
+            book.add(h, &key.service, last, ttl);
+        }
+        book
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Op, Scope};
+
+    fn ev(service: &str, name: &str) -> Event {
+        let mut key = SeriesKey::simple(Scope::Application, name, vec![]);
+        key.service = service.to_owned();
+        Event {
+            key,
+            kind: Kind::Counter,
+            value: 1.0,
+            op: Op::Observe,
+            timestamp_ms: 0,
+            meta: None,
+        }
+    }
+
+    fn pipeline(max: usize, per_service: usize) -> Pipeline {
+        let mut p = Pipeline::default();
+        p.limits.max_series = max;
+        p.limits.max_series_per_service = per_service;
+        p
+    }
+
+    fn admit(book: &mut SeriesBook, p: &Pipeline, events: &[Event]) -> Result<(), LimitBreach> {
+        let plan = book.plan(events, Some(p))?;
+        book.commit(events, &plan, 0, p);
+        Ok(())
+    }
+
+    #[test]
+    fn limits_count_only_new_series_and_refuse_whole_batches() {
+        let p = pipeline(3, 2);
+        let mut book = SeriesBook::default();
+        admit(&mut book, &p, &[ev("a", "x"), ev("a", "x"), ev("a", "y")]).unwrap();
+        assert_eq!((book.len(), book.service_len("a")), (2, 2));
+        let breach = admit(&mut book, &p, &[ev("a", "x"), ev("a", "z")]).unwrap_err();
+        assert_eq!(breach.limit, "max_series_per_service");
+        assert_eq!(breach.service.as_deref(), Some("a"));
+        assert_eq!(book.len(), 2, "nothing applied");
+        // Existing series keep working; another service still has room in all.
+        admit(&mut book, &p, &[ev("a", "x"), ev("b", "x")]).unwrap();
+        let breach = admit(&mut book, &p, &[ev("c", "x")]).unwrap_err();
+        assert_eq!((breach.limit, breach.max), ("max_series", 3));
+        assert_eq!(book.remove([ev("b", "x").key.stable_hash()]), 1);
+        admit(&mut book, &p, &[ev("c", "x")]).unwrap();
+    }
+
+    #[test]
+    fn idle_series_expire_by_their_rule_or_the_default() {
+        let text = r#"
+            [limits]
+            series_ttl = "1m"
+            [[rules]]
+            match = "fast.*"
+            series_ttl = "10s"
+            [[rules]]
+            match = "keep.*"
+        "#;
+        let p = Pipeline::parse(text, "test").unwrap();
+        let mut book = SeriesBook::default();
+        let events = [ev("a", "fast.x"), ev("a", "slow"), ev("a", "keep.x")];
+        let plan = book.plan(&events, Some(&p)).unwrap();
+        book.commit(&events, &plan, 1_000, &p);
+        assert!(book.expire(10_999).is_empty());
+        assert_eq!(book.expire(11_000), vec![events[0].key.stable_hash()]);
+        // An event resets the idle time of its series.
+        let again = [ev("a", "slow")];
+        let plan = book.plan(&again, None).unwrap();
+        book.commit(&again, &plan, 50_000, &p);
+        // `keep.*` sets no ttl of its own, so the default one applies to it.
+        assert_eq!(book.expire(61_000), vec![events[2].key.stable_hash()]);
+        assert!(book.expire(109_999).is_empty());
+        assert_eq!(book.expire(110_000), vec![events[1].key.stable_hash()]);
+        assert!(book.is_empty());
+    }
+
+    #[test]
+    fn restore_keeps_idle_times() {
+        let p = Pipeline::parse("[limits]\nseries_ttl = \"1m\"", "test").unwrap();
+        let mut book = SeriesBook::default();
+        let events = [ev("a", "x"), ev("b", "y")];
+        let plan = book.plan(&events, None).unwrap();
+        book.commit(
+            &events[..1],
+            &Plan {
+                hashes: plan.hashes[..1].to_vec(),
+                new: vec![0],
+            },
+            1_000,
+            &p,
+        );
+        let keys = [events[0].key.clone(), events[1].key.clone()];
+        let restored = SeriesBook::restore(&keys, Some(&book.encode()), 30_000, &p);
+        assert_eq!((restored.len(), restored.service_len("b")), (2, 1));
+        let mut restored = restored;
+        assert_eq!(restored.expire(61_000), vec![keys[0].stable_hash()]);
+        assert_eq!(restored.expire(90_000), vec![keys[1].stable_hash()]);
+    }
+}

@@ -1,0 +1,256 @@
+//! Bearer tokens: a middleware in front of every route. Without a tokens file meterd is open
+//! (keep it on loopback then). With one, every route but the health probes needs
+//! `Authorization: Bearer <secret>`: none or an unknown one → 401; a role or service that
+//! does not fit → 403.
+//!
+//! What a request needs is decided by [`classify`] from its method, path and query — one
+//! table for every API, so that a route added later is guarded by the defaults (reads need
+//! `read`, writes `ingest`, deletes and resets `admin`) until it is listed otherwise.
+
+use super::{ApiError, AppState};
+use crate::config::{Role, Token};
+use crate::model::parse_service;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, HttpRequest};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Nothing: health probes.
+    Open,
+    /// A `read` token (or admin).
+    Read,
+    /// An `ingest` token (or admin).
+    Ingest,
+    /// An `admin` token: resets, removals.
+    Admin,
+}
+
+/// Routes whose class differs from the defaults: `(method, path pattern, class)`; `*` in a
+/// pattern matches one path segment. Query APIs that take their question in a POST body are
+/// reads; every API adds its exceptions here.
+pub const ROUTE_CLASSES: &[(&str, &str, Class)] = &[
+    ("GET", "/-/healthy", Class::Open),
+    ("GET", "/-/ready", Class::Open),
+    ("HEAD", "/-/healthy", Class::Open),
+    ("HEAD", "/-/ready", Class::Open),
+    // OpenTSDB and Blink queries are POSTed.
+    ("POST", "/api/query", Class::Read),
+    ("POST", "/api/query/last", Class::Read),
+    ("POST", "/api/v2/projects/*/jobs/*/metric", Class::Read),
+];
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let mut p = pattern.split('/');
+    let mut s = path.trim_end_matches('/').split('/');
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(seg)) if !seg.is_empty() => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The class of a request: the table first, then a reset anywhere (`reset=true`) is admin,
+/// then by method — `DELETE` admin, `GET`/`HEAD`/`OPTIONS` read, anything else ingest.
+pub fn classify(method: &Method, path: &str, query: &str) -> Class {
+    if let Some((_, _, class)) = ROUTE_CLASSES
+        .iter()
+        .find(|(m, p, _)| *m == method.as_str() && matches(p, path))
+    {
+        return *class;
+    }
+    let reset = query
+        .split('&')
+        .any(|pair| pair.eq_ignore_ascii_case("reset=true") || pair.eq_ignore_ascii_case("reset"));
+    if reset {
+        return Class::Admin;
+    }
+    match *method {
+        Method::DELETE => Class::Admin,
+        Method::GET | Method::HEAD | Method::OPTIONS => Class::Read,
+        _ => Class::Ingest,
+    }
+}
+
+/// What the token of a request was granted; in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Its role.
+    pub role: Role,
+    /// The service it is bound to.
+    pub service: Option<String>,
+}
+
+/// The service the request's token is bound to, if any: reads show only that service, and
+/// ingest may only push to it. Handlers that select series apply it.
+pub fn bound_service(req: &HttpRequest) -> Option<String> {
+    req.extensions()
+        .get::<Grant>()
+        .and_then(|g| g.service.clone())
+}
+
+/// Refuses (403) events of a service other than the token's (events may name their own).
+pub fn check_services<'a>(
+    req: &HttpRequest,
+    services: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    let Some(bound) = bound_service(req) else {
+        return Ok(());
+    };
+    match services.into_iter().find(|s| *s != bound) {
+        None => Ok(()),
+        Some(other) => Err(forbidden(format!(
+            "this token may push only to service {bound:?}, not {other:?}"
+        ))),
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+fn forbidden(message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+/// Decides a request: the token it presents against what its class needs.
+fn authorize(
+    token: Option<&Token>,
+    presented: bool,
+    class: Class,
+    service_header: Option<&str>,
+) -> Result<Grant, ApiError> {
+    let Some(token) = token else {
+        return Err(unauthorized(if presented {
+            "unknown bearer token"
+        } else {
+            "this route needs an Authorization: Bearer <token> header"
+        }));
+    };
+    let fits = matches!(
+        (token.role, class),
+        (_, Class::Open)
+            | (Role::Admin, _)
+            | (Role::Read, Class::Read)
+            | (Role::Ingest, Class::Ingest)
+    );
+    if !fits {
+        let needs = match class {
+            Class::Read => "read",
+            Class::Ingest => "ingest",
+            Class::Admin | Class::Open => "admin",
+        };
+        return Err(forbidden(format!(
+            "this route needs a token with role {needs:?} (or \"admin\")"
+        )));
+    }
+    if let (Some(bound), Some(raw)) = (&token.service, service_header) {
+        let asked = parse_service(raw).map_err(|m| ApiError::bad_request("bad_service", m))?;
+        if &asked != bound {
+            return Err(forbidden(format!(
+                "this token is bound to service {bound:?}, not {asked:?}"
+            )));
+        }
+    }
+    Ok(Grant {
+        role: token.role,
+        service: token.service.clone(),
+    })
+}
+
+/// The middleware (`actix_web::middleware::from_fn(guard)`).
+pub async fn guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let tokens = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.tokens.clone().map(|t| (t, s.counters.clone())));
+    let Some((tokens, counters)) = tokens else {
+        return next.call(req).await;
+    };
+    let class = classify(req.method(), req.path(), req.query_string());
+    if class == Class::Open {
+        return next.call(req).await;
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let service_header = req
+        .headers()
+        .get("fiware-service")
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let decided = authorize(
+        presented.and_then(|p| tokens.find(p)),
+        presented.is_some(),
+        class,
+        service_header,
+    );
+    match decided {
+        Ok(grant) => {
+            // A bound token's requests default to its service.
+            if let (Some(service), None) = (&grant.service, service_header) {
+                if let Ok(value) = HeaderValue::from_str(service) {
+                    req.headers_mut()
+                        .insert(header::HeaderName::from_static("fiware-service"), value);
+                }
+            }
+            req.extensions_mut().insert(grant);
+            next.call(req).await
+        }
+        Err(e) => {
+            counters.refused_auth.fetch_add(1, Relaxed);
+            let mut err = e;
+            if err.status == StatusCode::UNAUTHORIZED {
+                err.message.push_str(" (see the tokens file)");
+            }
+            Err(err.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_by_table_then_reset_then_method() {
+        let c = |m: Method, p: &str, q: &str| classify(&m, p, q);
+        assert_eq!(c(Method::GET, "/-/healthy", ""), Class::Open);
+        assert_eq!(c(Method::GET, "/metrics/application", ""), Class::Read);
+        assert_eq!(c(Method::OPTIONS, "/metrics", ""), Class::Read);
+        assert_eq!(c(Method::POST, "/api/v1/events", ""), Class::Ingest);
+        assert_eq!(c(Method::POST, "/api/put", ""), Class::Ingest);
+        assert_eq!(c(Method::POST, "/api/query", ""), Class::Read);
+        assert_eq!(
+            c(Method::POST, "/api/v2/projects/p/jobs/j/metric", ""),
+            Class::Read
+        );
+        assert_eq!(
+            c(Method::POST, "/api/v2/projects/p/jobs/metric", ""),
+            Class::Ingest
+        );
+        assert_eq!(c(Method::DELETE, "/admin/metrics", ""), Class::Admin);
+        assert_eq!(c(Method::GET, "/admin/metrics", "reset=true"), Class::Admin);
+        assert_eq!(
+            c(Method::GET, "/admin/metrics", "x=1&RESET=TRUE"),
+            Class::Admin
+        );
+        assert_eq!(c(Method::GET, "/admin/metrics", "reset=false"), Class::Read);
+        assert_eq!(c(Method::DELETE, "/api/v1/series", "name=x"), Class::Admin);
+    }
+}

@@ -1,0 +1,257 @@
+//! Garbage in: a few hundred mutated requests at every endpoint, and meterd answers each with
+//! a status below 500 (errors as DESIGN.md's JSON body) and stays up.
+//!
+//! The endpoints are one table, [`ENDPOINTS`]: an API added later appends its rows (a method,
+//! a path, a content type and a few valid seed bodies or queries to mutate).
+
+mod common;
+
+use common::Server;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// One endpoint to throw garbage at.
+struct Endpoint {
+    method: &'static str,
+    path: &'static str,
+    content_type: &'static str,
+    /// What gets mutated: bodies, or (with an empty body) the query string or path tail.
+    seeds: &'static [&'static str],
+    /// Mutate the query string / path instead of the body.
+    mutate_target: bool,
+}
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/events",
+        content_type: "application/json",
+        seeds: &[
+            r#"[{"name":"a.b","type":"counter","value":2,"tags":{"k":"v"}}]"#,
+            r#"{"name":"g","type":"gauge","value":-1.5,"timestamp":1700000000000,"service":"s","servicePath":"/x"}"#,
+            r#"[{"name":"h","type":"histogram","value":1e3,"unit":"bytes","description":"d","displayName":"D"},{"name":"t","type":"timer","value":5}]"#,
+        ],
+        mutate_target: false,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/events",
+        content_type: "application/x-ndjson",
+        seeds: &["{\"name\":\"n\",\"type\":\"meter\",\"value\":3}\n{\"name\":\"n\",\"type\":\"meter\"}\n"],
+        mutate_target: false,
+    },
+    Endpoint {
+        method: "DELETE",
+        path: "/api/v1/series?",
+        content_type: "",
+        seeds: &["service=s&name=a.b", "name=g"],
+        mutate_target: true,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/metrics/",
+        content_type: "",
+        seeds: &["application/a.b", "vendor", "base/cpu.processCpuTime"],
+        mutate_target: true,
+    },
+    Endpoint {
+        method: "OPTIONS",
+        path: "/metrics/",
+        content_type: "",
+        seeds: &["application/a.b", "application"],
+        mutate_target: true,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/-/",
+        content_type: "",
+        seeds: &["healthy", "ready"],
+        mutate_target: true,
+    },
+];
+
+/// Mutations per seed.
+const ROUNDS: usize = 60;
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// `seed` with one to four random edits: flipped bits, deleted, doubled or cut runs, and
+/// inserted bytes that matter to JSON, URLs and UTF-8.
+fn mutate(seed: &[u8], rng: &mut Lcg) -> Vec<u8> {
+    const INSERTS: &[&[u8]] = &[
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b"\"",
+        b"\\",
+        b",",
+        b":",
+        b"\n",
+        b"%",
+        b"%zz",
+        b"&",
+        b"=",
+        b"/",
+        b"..",
+        b"1e999",
+        b"-0",
+        b"NaN",
+        b"null",
+        b"\\u0000",
+        b"\xff\xfe",
+        b"\xc3",
+        b"999999999999999999999",
+        b";",
+        b"#",
+        b"?",
+    ];
+    let mut out = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(out.len() + 1);
+        match rng.below(6) {
+            0 if !out.is_empty() => {
+                let i = rng.below(out.len());
+                out[i] ^= 1 << rng.below(8);
+            }
+            1 => {
+                let end = (at + rng.below(8)).min(out.len());
+                out.drain(at..end);
+            }
+            2 => {
+                let end = (at + rng.below(16)).min(out.len());
+                let run = out[at..end].to_vec();
+                out.splice(at..at, run);
+            }
+            3 => out.truncate(at),
+            _ => {
+                let insert = INSERTS[rng.below(INSERTS.len())];
+                out.splice(at..at, insert.iter().copied());
+            }
+        }
+    }
+    out
+}
+
+/// Sends one raw HTTP/1.1 request (so that any bytes can go in the path) and answers the
+/// status and body.
+fn send(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &[u8],
+    ct: &str,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("meterd is up");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut req = Vec::new();
+    req.extend_from_slice(method.as_bytes());
+    req.push(b' ');
+    req.extend_from_slice(target);
+    req.extend_from_slice(b" HTTP/1.1\r\nHost: meterd\r\nConnection: close\r\n");
+    if !ct.is_empty() {
+        req.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+    }
+    req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    req.extend_from_slice(body);
+    stream.write_all(&req).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let body = match answer.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => answer[i + 4..].to_vec(),
+        None => Vec::new(),
+    };
+    (status, body)
+}
+
+/// Keeps the bytes a request target may hold (RFC 3986); everything else is percent-encoded,
+/// as any client does, so that the garbage reaches meterd rather than being refused by the
+/// HTTP parser before any route (an answer meterd does not write).
+fn as_target(prefix: &str, raw: &[u8]) -> Vec<u8> {
+    let mut out = prefix.as_bytes().to_vec();
+    for &b in raw {
+        if b.is_ascii_alphanumeric() || b"-._~:/?[]@!$&'()*+,;=%".contains(&b) {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out
+}
+
+#[test]
+fn mutated_requests_at_every_endpoint_get_4xx_and_meterd_stays_up() {
+    let server = Server::start();
+    let addr = server.running.addr;
+    let mut rng = Lcg(0x5eed_1234 ^ std::process::id() as u64);
+    let mut sent = 0;
+    for ep in ENDPOINTS {
+        // What the read and delete seeds name exists (an earlier row may have removed it).
+        server.push(serde_json::json!([
+            {"name": "a.b", "type": "counter", "service": "s"},
+            {"name": "a.b", "type": "counter"},
+            {"name": "g", "type": "gauge", "value": 1}
+        ]));
+        for seed in ep.seeds {
+            for round in 0..ROUNDS {
+                // The first round sends the seed itself: it must be accepted.
+                let raw = if round == 0 {
+                    seed.as_bytes().to_vec()
+                } else {
+                    mutate(seed.as_bytes(), &mut rng)
+                };
+                let (target, body) = if ep.mutate_target {
+                    (as_target(ep.path, &raw), Vec::new())
+                } else {
+                    (ep.path.as_bytes().to_vec(), raw)
+                };
+                let (status, answer) = send(addr, ep.method, &target, ep.content_type, &body);
+                let what = format!(
+                    "{} {} {:?} -> {status}: {}",
+                    ep.method,
+                    String::from_utf8_lossy(&target),
+                    String::from_utf8_lossy(&body),
+                    String::from_utf8_lossy(&answer)
+                );
+                assert!(status < 500, "{what}");
+                if round == 0 {
+                    assert!((200..300).contains(&status), "a seed is valid: {what}");
+                }
+                if status >= 400 {
+                    let v: serde_json::Value = serde_json::from_slice(&answer)
+                        .unwrap_or_else(|_| panic!("error body is not JSON: {what}"));
+                    assert!(v["error"]["code"].is_string(), "{what}");
+                }
+                sent += 1;
+            }
+        }
+    }
+    assert!(sent >= 600, "{sent} requests");
+    let (status, _, _) = server.get("/-/healthy", None);
+    assert_eq!(status, 200, "meterd is still up");
+    let v = server.get_json("/metrics/vendor/meterd.events.rejected");
+    assert!(v["meterd.events.rejected"].as_f64().unwrap() > 0.0);
+}

@@ -1,0 +1,238 @@
+//! Protection: back-pressure with tiny queues (503 with Retry-After, nothing half-applied),
+//! every limit of `[limits]`, idle expiry on a manual clock, and removal on purpose.
+
+mod common;
+
+use common::{assert_error, Server};
+use meterd::config::Pipeline;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn pipeline(text: &str) -> Pipeline {
+    Pipeline::parse(text, "test").unwrap()
+}
+
+fn vendor(server: &Server, name: &str) -> f64 {
+    server.get_json(&format!("/metrics/vendor/{name}"))[name]
+        .as_f64()
+        .unwrap()
+}
+
+fn app(server: &Server) -> Value {
+    let (status, _, body) = server.get("/metrics/application", Some("application/json"));
+    if status == 204 {
+        return json!({});
+    }
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The sum of every series of `name` in a MicroProfile JSON answer (keys `name;k=v...`).
+fn sum_of(v: &Value, name: &str) -> f64 {
+    let prefix = format!("{name};");
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k == name || k.starts_with(&prefix))
+        .map(|(_, v)| v.as_f64().unwrap())
+        .sum()
+}
+
+fn push_to(server: &Server, service: &str, names: &[&str]) -> (u16, String) {
+    let events: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"name": n, "type": "counter", "value": 1, "service": service}))
+        .collect();
+    server.post(
+        "/api/v1/events",
+        "application/json",
+        &Value::Array(events).to_string(),
+    )
+}
+
+#[test]
+fn tiny_queues_answer_503_with_retry_after_and_apply_nothing_half() {
+    let server = Server::with(|o| {
+        o.pipeline = pipeline(
+            "[queues]\ncollector = 1\nshard = 1\nwal = 1\n[durability]\nmode = \"fsync\"\n",
+        );
+        o.workers = 4;
+    });
+    let url = server.url("/api/v1/events");
+    let events: Vec<Value> = (0..300)
+        .map(|i| json!({"name": "bp.c", "type": "counter", "value": 1, "tags": {"i": (i % 50).to_string()}}))
+        .collect();
+    let body = Value::Array(events).to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, body) = (url.clone(), body.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut busy) = (0u64, 0u64);
+                for _ in 0..300 {
+                    if Instant::now() > deadline || busy >= 5 {
+                        break;
+                    }
+                    match ureq::post(&url)
+                        .set("Content-Type", "application/json")
+                        .send_string(&body)
+                    {
+                        Ok(r) => {
+                            assert_eq!(r.status(), 200);
+                            ok += 1;
+                        }
+                        Err(ureq::Error::Status(503, r)) => {
+                            assert_eq!(r.header("Retry-After"), Some("1"));
+                            let text = r.into_string().unwrap();
+                            assert_error(&text, "busy");
+                            busy += 1;
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                (ok, busy)
+            })
+        })
+        .collect();
+    let (mut ok, mut busy) = (0, 0);
+    for c in clients {
+        let (o, b) = c.join().unwrap();
+        ok += o;
+        busy += b;
+    }
+    assert!(
+        busy > 0,
+        "tiny queues must refuse some of {} requests",
+        ok + busy
+    );
+    assert!(ok > 0);
+    // Every accepted batch whole, every refused one not at all.
+    assert_eq!(sum_of(&app(&server), "bp.c"), (ok * 300) as f64);
+    assert_eq!(vendor(&server, "meterd.refused.busy"), busy as f64);
+    let (status, _, _) = server.get("/-/healthy", None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn series_limits_refuse_new_series_whole_and_keep_old_ones_working() {
+    let server = Server::with(|o| {
+        o.pipeline = pipeline("[limits]\nmax_series = 5\nmax_series_per_service = 3\n");
+    });
+    assert_eq!(push_to(&server, "a", &["x", "y", "z"]).0, 200);
+    // A fourth series in service a: the whole batch is refused, the old series too.
+    let (status, body) = push_to(&server, "a", &["x", "w"]);
+    assert_eq!(status, 429);
+    let err = assert_error(&body, "series_limit");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("max_series_per_service = 3"), "{message}");
+    assert!(message.contains("\"a\""), "{message}");
+    // Existing series keep working.
+    assert_eq!(push_to(&server, "a", &["x", "x"]).0, 200);
+    assert_eq!(push_to(&server, "b", &["x", "y"]).0, 200);
+    let (status, body) = push_to(&server, "c", &["x"]);
+    assert_eq!(status, 429);
+    assert!(body.contains("max_series = 5"), "{body}");
+
+    // meterd's own metrics never count: base and vendor are there, yet only 5 series count.
+    assert_eq!(vendor(&server, "meterd.series"), 5.0);
+    assert_eq!(vendor(&server, "meterd.refused.series_limit"), 2.0);
+    let x = server.get_json("/metrics/application/x");
+    assert_eq!(
+        sum_of(&x, "x"),
+        4.0,
+        "1 + 2 in a, 1 in b, none of the refused batches: {x}"
+    );
+
+    // Removing series on purpose makes room.
+    let (status, _, body) = server.request("DELETE", "/api/v1/series?service=a&name=y");
+    assert_eq!((status, body.as_str()), (200, r#"{"removed":1}"#));
+    assert_eq!(push_to(&server, "c", &["x"]).0, 200);
+    assert_eq!(vendor(&server, "meterd.series.removed"), 1.0);
+    let (status, _, body) = server.request("DELETE", "/api/v1/series");
+    assert_eq!(status, 400);
+    assert_error(&body, "bad_request");
+}
+
+#[test]
+fn tags_names_and_bodies_are_limited() {
+    let server = Server::with(|o| {
+        o.pipeline =
+            pipeline("[limits]\nmax_tags = 2\nmax_name_bytes = 10\nmax_body_bytes = 300\n");
+    });
+    let post = |v: Value| server.post("/api/v1/events", "application/json", &v.to_string());
+    let (s, b) =
+        post(json!({"name": "t", "type": "counter", "tags": {"a": "1", "b": "2", "c": "3"}}));
+    assert_eq!(s, 400);
+    assert!(b.contains("at most 2"), "{b}");
+    let (s, _) = post(json!({"name": "t", "type": "counter", "tags": {"a": "1", "b": "2"}}));
+    assert_eq!(s, 200);
+    let (s, b) = post(json!({"name": "abcdefghijk", "type": "counter"}));
+    assert_eq!(s, 400);
+    assert_error(&b, "invalid_batch");
+    assert_eq!(
+        post(json!({"name": "abcdefghij", "type": "counter"})).0,
+        200
+    );
+    let big: Vec<Value> = (0..20)
+        .map(|_| json!({"name": "t", "type": "counter"}))
+        .collect();
+    let (s, b) = post(Value::Array(big));
+    assert_eq!(s, 413);
+    assert_error(&b, "body_too_large");
+    assert_eq!(vendor(&server, "meterd.refused.body_size"), 1.0);
+    assert_eq!(vendor(&server, "meterd.events.rejected"), 2.0);
+}
+
+#[test]
+fn idle_series_expire_on_the_manual_clock() {
+    let (server, clock) = {
+        let clock = meterd::clock::ManualClock::starting_at(1_700_000_000_000);
+        let c = clock.clone();
+        let server = Server::with(move |o| {
+            o.clock = c.shared();
+            o.pipeline = pipeline(
+                "[limits]\nseries_ttl = \"1h\"\n[[rules]]\nmatch = \"short.*\"\nseries_ttl = \"1m\"\n",
+            );
+        });
+        (server, clock)
+    };
+    server.push(json!([
+        {"name": "short.a", "type": "counter"},
+        {"name": "long", "type": "gauge", "value": 3}
+    ]));
+    let wait_for = |what: &str, check: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = app(&server);
+            if check(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{what}: {v}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    clock.advance(Duration::from_secs(59));
+    // Give the sweep time to run; nothing is due yet.
+    std::thread::sleep(meterd::collector::EXPIRY_SWEEP + Duration::from_millis(300));
+    assert!(app(&server).get("short.a").is_some());
+    server.push(json!({"name": "long", "type": "gauge", "value": 4}));
+    clock.advance(Duration::from_secs(1));
+    let v = wait_for("short.a expires after its rule's 1m", &|v| {
+        v.get("short.a").is_none()
+    });
+    assert_eq!(v["long"], 4.0);
+    assert_eq!(vendor(&server, "meterd.series.expired"), 1.0);
+    // `long` got an event 59 s in: it goes one hour after that, not before.
+    clock.advance(Duration::from_secs(3600 - 2));
+    std::thread::sleep(meterd::collector::EXPIRY_SWEEP + Duration::from_millis(300));
+    assert_eq!(app(&server)["long"], 4.0);
+    clock.advance(Duration::from_secs(2));
+    wait_for("long expires after the default 1h", &|v| {
+        v.get("long").is_none()
+    });
+    assert_eq!(vendor(&server, "meterd.series.expired"), 2.0);
+    assert_eq!(vendor(&server, "meterd.series"), 0.0);
+    // An expired series starts again from nothing.
+    server.push(json!({"name": "short.a", "type": "counter", "value": 2}));
+    assert_eq!(app(&server)["short.a"], 2.0);
+}
