@@ -1,10 +1,12 @@
 //! The only wiring: start the actors from a validated pipeline and build the HTTP server.
 
-use crate::aggregate::{Shard, ShardState};
+use crate::aggregate::downsample::TierSpec;
+use crate::aggregate::{HistorySetup, Shard, ShardState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::http::{configure, json_errors, AppState};
+use crate::persist::{HistoryStore, HistoryWriter};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, Counters};
 use actix::{Actor, Arbiter};
@@ -64,13 +66,39 @@ pub fn start(
     } else {
         pipeline.shards
     };
+    let tiers: Vec<TierSpec> = pipeline
+        .tiers
+        .iter()
+        .map(|t| TierSpec::new(t.resolution, t.retention))
+        .collect();
+    let store = HistoryStore::open(&opts.data_dir, &tiers, shard_count)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let store = Arc::new(store);
+    let writer = {
+        let (store, clock) = (store.clone(), opts.clock.clone());
+        HistoryWriter::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            HistoryWriter::new(store, clock)
+        })
+    };
+    let first_tier: crate::aggregate::FirstTier = {
+        let pipeline = pipeline.clone();
+        Arc::new(move |name: &str| pipeline.rule_for(name).and_then(|r| r.tier).unwrap_or(0))
+    };
     let shards: Vec<_> = (0..shard_count)
-        .map(|_| {
+        .map(|shard| {
             let arbiter = Arbiter::new();
-            let state = ShardState::new(pipeline.aggregate_settings());
+            let setup = HistorySetup {
+                tiers: tiers.clone().into(),
+                store: Some(store.clone()),
+                shard,
+                shards: shard_count,
+                first_tier: first_tier.clone(),
+            };
+            let state = ShardState::with_history(pipeline.aggregate_settings(), setup);
             let (clock, counters) = (opts.clock.clone(), counters.clone());
+            let writer = writer.clone().recipient();
             Shard::start_in_arbiter(&arbiter.handle(), move |_| {
-                Shard::new(state, clock, counters)
+                Shard::new(state, clock, counters).with_writer(writer)
             })
         })
         .collect();

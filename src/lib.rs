@@ -37,6 +37,7 @@ pub mod config;
 pub mod http;
 pub mod ingest;
 pub mod model;
+pub mod persist;
 pub mod registry;
 pub mod render;
 pub mod telemetry;

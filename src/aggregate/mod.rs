@@ -19,8 +19,14 @@ pub use series::SeriesState;
 pub use settings::{AggregateSettings, DEFAULT_QUANTILES};
 pub use timer::Timer;
 
+pub mod downsample;
 mod shard;
+mod shard_history;
 mod shard_state;
 
-pub use shard::{Apply, Collect, Drain, Shard};
+pub use shard::{
+    Apply, Collect, Drain, FlushNow, KeyFilter, LastSample, MatchSeries, ReadHistory, SeriesKeys,
+    Shard, FLUSH_EVERY,
+};
+pub use shard_history::{FirstTier, HistorySetup, SeriesBuckets, SeriesMatch};
 pub use shard_state::ShardState;
