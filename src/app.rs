@@ -54,6 +54,21 @@ pub fn start(
     opts: Options,
     signals: bool,
 ) -> std::io::Result<(actix_web::dev::Server, SocketAddr)> {
+    start_with_handles(opts, signals).map(|(server, addr, _)| (server, addr))
+}
+
+/// Addresses of the actors that keep history, for [`Running::flush_history`].
+#[derive(Clone)]
+pub struct HistoryHandles {
+    shards: Vec<actix::Addr<Shard>>,
+    writer: actix::Addr<HistoryWriter>,
+}
+
+/// [`start`], also answering the history actors' addresses.
+pub fn start_with_handles(
+    opts: Options,
+    signals: bool,
+) -> std::io::Result<(actix_web::dev::Server, SocketAddr, HistoryHandles)> {
     std::fs::create_dir_all(&opts.data_dir)?;
     let pipeline = Arc::new(opts.pipeline);
     let counters = Arc::new(Counters::default());
@@ -109,6 +124,10 @@ pub fn start(
             Collector::new(registry, shards, counters, clock)
         })
     };
+    let handles = HistoryHandles {
+        shards: shards.clone(),
+        writer: writer.clone(),
+    };
     let state = AppState {
         collector,
         shards,
@@ -138,7 +157,7 @@ pub fn start(
     };
     let server = server.bind(&opts.listen)?;
     let addr = server.addrs()[0];
-    Ok((server.run(), addr))
+    Ok((server.run(), addr, handles))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C (blocking).
@@ -158,6 +177,7 @@ pub struct Running {
     /// The address it listens on.
     pub addr: SocketAddr,
     handle: actix_web::dev::ServerHandle,
+    history: HistoryHandles,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -165,6 +185,22 @@ impl Running {
     /// `http://addr` for building URLs.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Has every shard close its due buckets and hand them to the history writer now (as
+    /// its timer would), and returns once the writer has written them: a deterministic
+    /// point for tests that move a manual clock.
+    pub fn flush_history(&self) {
+        let history = self.history.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime");
+        runtime.block_on(async move {
+            for shard in &history.shards {
+                let _ = shard.send(crate::aggregate::FlushNow).await;
+            }
+            let _ = history.writer.send(crate::persist::Barrier).await;
+        });
     }
 }
 
@@ -184,9 +220,9 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
     let thread = std::thread::spawn(move || {
         let system = actix::System::new();
         system.block_on(async move {
-            match start(opts, false) {
-                Ok((server, addr)) => {
-                    let _ = tx.send(Ok((addr, server.handle())));
+            match start_with_handles(opts, false) {
+                Ok((server, addr, history)) => {
+                    let _ = tx.send(Ok((addr, server.handle(), history)));
                     let _ = server.await;
                 }
                 Err(e) => {
@@ -195,13 +231,17 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
             }
             actix::System::current().stop();
         });
+        // Let the system act on the stop: it stops its arbiters, so the shards and the
+        // history writer let go of the data directory.
+        let _ = system.run();
     });
-    let (addr, handle) = rx
+    let (addr, handle, history) = rx
         .recv()
         .map_err(|_| std::io::Error::other("server thread died"))??;
     Ok(Running {
         addr,
         handle,
+        history,
         thread: Some(thread),
     })
 }

@@ -38,6 +38,7 @@ pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod persist;
+pub mod query;
 pub mod registry;
 pub mod render;
 pub mod telemetry;

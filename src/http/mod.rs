@@ -3,9 +3,11 @@
 
 mod body;
 mod error;
+mod history;
 mod ingest;
 mod metrics;
 mod negotiate;
+mod opentsdb;
 mod state;
 
 pub use error::ApiError;
@@ -21,6 +23,7 @@ use actix_web::{web, HttpResponse};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     ingest::routes(cfg);
     metrics::routes(cfg);
+    opentsdb::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

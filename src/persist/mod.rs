@@ -7,7 +7,7 @@ mod store;
 mod writer;
 
 pub use store::{HistoryStore, StoreStats, StoredPoints, StoredSeries, CACHE_BYTES};
-pub use writer::{HistoryWriter, Persist, SWEEP_EVERY};
+pub use writer::{Barrier, HistoryWriter, Persist, SWEEP_EVERY};
 
 use thiserror::Error;
 

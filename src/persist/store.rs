@@ -81,9 +81,7 @@ impl HistoryStore {
     pub fn open(dir: &Path, tiers: &[TierSpec], shards: usize) -> Result<Self, PersistError> {
         std::fs::create_dir_all(dir).map_err(|e| PersistError::Io(e.to_string()))?;
         let path = dir.join("history.redb");
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)?;
+        let db = open_db(&path)?;
         // One table per resolution: a changed pipeline never reads another tier's blocks.
         // The names live as long as the process (a handful of short strings).
         let names: Vec<&'static str> = tiers
@@ -304,6 +302,21 @@ impl HistoryStore {
             }
         }
         Ok(stats)
+    }
+}
+
+/// Opens the file, waiting up to 5 s for a process (or a server just stopped in this one)
+/// that still holds it to let go.
+fn open_db(path: &Path) -> Result<Database, PersistError> {
+    let mut waited = 0;
+    loop {
+        match Database::builder().set_cache_size(CACHE_BYTES).create(path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) if waited < 100 => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                waited += 1;
+            }
+            other => return Ok(other?),
+        }
     }
 }
 

@@ -57,3 +57,15 @@ impl Handler<Persist> for HistoryWriter {
         }
     }
 }
+
+/// Answers once every message sent to the writer before it has been handled.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Barrier;
+
+impl Handler<Barrier> for HistoryWriter {
+    type Result = ();
+
+    /// Nothing to do: reaching it is the point.
+    fn handle(&mut self, _: Barrier, _: &mut Context<Self>) {}
+}

@@ -9,6 +9,7 @@
 //! | OpenMetrics 1.0 | [`openmetrics`] | `GET /metrics…` with `application/openmetrics-text` |
 //! | MicroProfile JSON | [`json_tree`], [`json_scope`] | `GET /metrics…` with `application/json` |
 //! | MicroProfile metadata | [`options_tree`], [`options_scope`] | `OPTIONS /metrics…` |
+//! | OpenTSDB query answer | [`opentsdb::query_answer`] | `/api/query`, Blink's metric lines |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -23,6 +24,7 @@ mod mp_json;
 pub mod names;
 pub mod number;
 mod openmetrics;
+pub mod opentsdb;
 mod options;
 mod prometheus;
 
