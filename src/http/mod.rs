@@ -1,6 +1,7 @@
 //! The HTTP edge — the only module that imports actix-web. Routes per API, extractors, and the
 //! mapping of every error to a status and DESIGN.md's JSON error body.
 
+mod blink;
 mod body;
 mod error;
 mod history;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ingest::routes(cfg);
     metrics::routes(cfg);
     opentsdb::routes(cfg);
+    blink::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -2,4 +2,5 @@
 //! `GetInstanceMetric` API built on it. The HTTP layer gathers the data from the shards and
 //! hands it here.
 
+pub mod blink;
 pub mod opentsdb;

@@ -19,6 +19,16 @@ pub fn dp_value(v: f64, fill: FillPolicy) -> Value {
     }
 }
 
+/// A `dps` object as a JSON value (its keys come out sorted as text: for timestamps of equal
+/// width, that is time order).
+pub fn dps_object(dps: &[(i64, f64)], fill: FillPolicy) -> Value {
+    let mut map = serde_json::Map::with_capacity(dps.len());
+    for (t, v) in dps {
+        map.insert(t.to_string(), dp_value(*v, fill));
+    }
+    Value::Object(map)
+}
+
 /// Appends a `dps` object, keys in the order given (JSON maps would sort them as text).
 pub fn write_dps(out: &mut String, dps: &[(i64, f64)], fill: FillPolicy) {
     out.push('{');
@@ -72,7 +82,7 @@ mod tests {
             fill: FillPolicy::Nan,
         };
         let mut out = String::new();
-        query_answer(&mut out, &[r.clone()]);
+        query_answer(&mut out, std::slice::from_ref(&r));
         assert_eq!(
             out,
             r#"[{"metric":"sys.cpu","tags":{"host":"a\"b"},"aggregateTags":["dc"],"dps":{"999":1.5,"1000":"NaN","1001":2}}]"#

@@ -119,7 +119,7 @@ impl TagFilter {
             } => {
                 let hit = if *ignore_case {
                     let lower = v.to_lowercase();
-                    values.iter().any(|x| *x == lower)
+                    values.contains(&lower)
                 } else {
                     values.iter().any(|x| x == v)
                 };

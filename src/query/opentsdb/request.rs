@@ -304,10 +304,7 @@ pub fn parse_m(m: &str) -> Result<SubQuery, QueryError> {
     let mut downsample = None;
     let mut rate = None;
     let mut explicit_tags = false;
-    loop {
-        let Some((head, tail)) = rest.split_once(':') else {
-            break;
-        };
+    while let Some((head, tail)) = rest.split_once(':') {
         if head.starts_with("rate") && (head == "rate" || head.starts_with("rate{")) {
             rate = Some(parse_rate(head)?);
         } else if head == "explicit_tags" {
