@@ -15,17 +15,20 @@
 //!             ▼
 //!  aggregation shards, one per core, each owning its series  (aggregate)
 //!    counter, gauge, EWMA meter (1/5/15-minute rates), HdrHistogram (histogram, timer)
+//!    windowed downsampler (tiers of buckets) ── closed buckets ──▶ history writer ──▶ redb  (persist)
 //!             │
 //!             ▼
 //!  registry: metadata, types, scope tree  (registry)
 //!             ▲
 //!  endpoints (http) ask the registry and shards and render  (render):
-//!    Prometheus 0.0.4 text · OpenMetrics 1.0 · MicroProfile JSON and OPTIONS
+//!    Prometheus 0.0.4 text · OpenMetrics 1.0 · MicroProfile JSON and OPTIONS ·
+//!    OpenTSDB /api/query and Blink metric lines  (query)
 //! ```
 //!
 //! Where things are: [`model`] is the vocabulary; [`config`] the pipeline file; [`ingest`]
 //! turns bytes into events; [`collector`] admits and routes; [`aggregate`] holds the series;
-//! [`registry`] the metadata; [`render`] the output formats; [`http`] the actix-web edge;
+//! [`registry`] the metadata; [`query`] the OpenTSDB and Blink semantics; [`render`] the
+//! output formats; [`persist`] the history store; [`http`] the actix-web edge;
 //! [`telemetry`] meterd's own metrics; [`app`] wires it all.
 #![warn(missing_docs)]
 

@@ -7,7 +7,7 @@ use super::downsample::{Bucket, Downsampler, Flush, History, NewSeries, TierSpec
 use super::ShardState;
 use crate::model::{Kind, SeriesKey};
 use crate::persist::{HistoryStore, PersistError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Which tier a metric name starts at (a pipeline rule's `tier`; 0 for most).
@@ -196,29 +196,24 @@ impl ShardState {
             Some(store) => store.read(setup.shard, tier, &ids, (from, to), now_ms)?,
             None => (0, Vec::new()),
         };
-        let mut merged: HashMap<u64, BTreeMap<i64, Bucket>> =
-            ids.iter().map(|id| (*id, BTreeMap::new())).collect();
-        for (id, points) in stored {
-            if let Some(m) = merged.get_mut(&id) {
-                m.extend(points);
-            }
-        }
+        let mut stored: HashMap<u64, Vec<(i64, Bucket)>> = stored.into_iter().collect();
+        // What has not reached the store, in the order it happened: flushes in flight, then
+        // pending buckets, then the open one.
         let wanted = |start: i64| start >= from && start <= to && !spec.expired(start, now_ms);
-        let mut add = |id: u64, start: i64, b: &Bucket| {
-            if let Some(m) = merged.get_mut(&id) {
-                m.entry(start).and_modify(|x| x.merge(b)).or_insert(*b);
-            }
-        };
-        for c in self.history.book.unwritten(stored_seq) {
-            if usize::from(c.tier) == tier && wanted(c.start) {
-                add(c.series, c.start, &c.bucket);
+        let mut extra: HashMap<u64, Vec<(i64, Bucket)>> = HashMap::new();
+        if !self.history.book.is_idle() {
+            let want: HashSet<u64> = ids.iter().copied().collect();
+            for c in self.history.book.unwritten(stored_seq) {
+                if usize::from(c.tier) == tier && wanted(c.start) && want.contains(&c.series) {
+                    extra.entry(c.series).or_default().push((c.start, c.bucket));
+                }
             }
         }
         for s in &series {
             if let Some(live) = self.series.get(&s.key) {
                 if let Some((start, b)) = live.down.open(tier) {
                     if wanted(start) {
-                        add(s.id, start, b);
+                        extra.entry(s.id).or_default().push((start, *b));
                     }
                 }
             }
@@ -226,11 +221,11 @@ impl ShardState {
         Ok(series
             .into_iter()
             .map(|s| {
-                let points = merged
-                    .remove(&s.id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
+                let base = stored.remove(&s.id).unwrap_or_default();
+                let points = match extra.remove(&s.id) {
+                    Some(more) => merge_sorted(base, more),
+                    None => base,
+                };
                 SeriesBuckets { series: s, points }
             })
             .collect())
@@ -244,6 +239,28 @@ impl ShardState {
             .map(|(_, s)| s.down.last_ms())
             .max()
     }
+}
+
+/// Merges `more` (in the order it happened) into `base` (sorted by start, one bucket per
+/// start): buckets of the same start merge, the result stays sorted.
+fn merge_sorted(base: Vec<(i64, Bucket)>, mut more: Vec<(i64, Bucket)>) -> Vec<(i64, Bucket)> {
+    more.sort_by_key(|(t, _)| *t); // stable: same-start buckets keep their order
+    let mut out: Vec<(i64, Bucket)> = Vec::with_capacity(base.len() + more.len());
+    let mut base = base.into_iter().peekable();
+    for (t, b) in more {
+        while let Some(next) = base.next_if(|(bt, _)| *bt < t) {
+            out.push(next);
+        }
+        if let Some(same) = base.next_if(|(bt, _)| *bt == t) {
+            out.push(same);
+        }
+        match out.last_mut() {
+            Some((lt, lb)) if *lt == t => lb.merge(&b),
+            _ => out.push((t, b)),
+        }
+    }
+    out.extend(base);
+    out
 }
 
 #[cfg(test)]

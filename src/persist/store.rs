@@ -55,6 +55,10 @@ pub struct StoreStats {
     pub buckets: u64,
     /// Bytes of encoded blocks (values only).
     pub block_bytes: u64,
+    /// Bytes redb holds for keys and values (its own count).
+    pub stored_bytes: u64,
+    /// Bytes of free pages inside the file (reused by later writes).
+    pub fragmented_bytes: u64,
 }
 
 /// The embedded store of downsampled history.
@@ -283,12 +287,21 @@ impl HistoryStore {
 
     /// Sizes of the file and of what it holds.
     pub fn stats(&self) -> Result<StoreStats, PersistError> {
+        let (stored_bytes, fragmented_bytes) = {
+            let w = self.db.begin_write()?;
+            let s = w.stats()?;
+            let out = (s.stored_bytes(), s.fragmented_bytes());
+            w.abort()?;
+            out
+        };
         let txn = self.db.begin_read()?;
         let mut stats = StoreStats {
             file_bytes: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
             blocks: 0,
             buckets: 0,
             block_bytes: 0,
+            stored_bytes,
+            fragmented_bytes,
         };
         for (tier, spec) in self.tiers.iter().enumerate() {
             let table = txn.open_table(self.blocks(tier))?;

@@ -173,6 +173,11 @@ impl History {
             .chain(self.pending.iter())
     }
 
+    /// True when nothing is pending or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.in_flight.is_empty()
+    }
+
     /// Batches sent and not confirmed yet.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
