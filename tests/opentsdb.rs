@@ -367,6 +367,24 @@ fn tier_choice_limits_and_retention() {
     let (status, body) = get(&server, "start=2m-ago&m=sum:t");
     assert_eq!(status, 400);
     assert_error(&body, "too_many_points");
+    // One point to answer from 120 one-second buckets: within the 10 × 100 that may be
+    // read. Eleven series over the same two minutes (1,320 buckets) are not.
+    let (status, _, _) = server.get("/api/query?start=119s-ago&m=sum:0all-sum:t", None);
+    assert_eq!(status, 200);
+    let many: Vec<Value> = (0..11)
+        .map(|i| gauge("wide", json!({"i": i.to_string()}), NOW - 1_000, 1.0))
+        .collect();
+    server.push(Value::Array(many));
+    let (status, body) = get(&server, "start=119s-ago&m=sum:0all-sum:wide");
+    assert_eq!(status, 400);
+    let err = assert_error(&body, "too_many_points");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read 1320 buckets"),
+        "{body}"
+    );
 
     // Ingest refuses what no tier would keep, and the far future; naming the event.
     let (status, body) = server.post(

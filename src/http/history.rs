@@ -19,7 +19,9 @@ impl From<QueryError> for ApiError {
         let message = e.to_string();
         match e {
             QueryError::BadRequest(_) => ApiError::bad_request("bad_query", message),
-            QueryError::TooManyPoints { .. } => ApiError::bad_request("too_many_points", message),
+            QueryError::TooManyPoints { .. } | QueryError::TooManyBuckets { .. } => {
+                ApiError::bad_request("too_many_points", message)
+            }
             QueryError::UnknownMetric(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_metric", message)
             }
@@ -90,6 +92,16 @@ pub async fn last_sample(state: &AppState, prefix: &str) -> Result<Option<i64>, 
     Ok(latest)
 }
 
+/// How many buckets a query may read per point it may answer.
+const READ_FACTOR: u64 = 10;
+
+/// The buckets of one series a query can read from `tier`.
+fn read_bound(query: &TsQuery, tier: &TierSpec) -> u64 {
+    let res = tier.resolution_ms.max(1);
+    let first = query.start - query.start.rem_euclid(res);
+    ((query.end - first) / res + 1) as u64
+}
+
 /// Answers every sub-query of `query`, in order, refusing the whole query when its answers
 /// could hold more than `max_query_points` points.
 pub async fn run_query(state: &AppState, query: TsQuery) -> Result<Vec<ResultSeries>, ApiError> {
@@ -99,6 +111,7 @@ pub async fn run_query(state: &AppState, query: TsQuery) -> Result<Vec<ResultSer
     let query = Arc::new(query);
     let mut planned = Vec::with_capacity(query.queries.len());
     let mut total: u64 = 0;
+    let mut read: u64 = 0;
     for (i, sub) in query.queries.iter().enumerate() {
         let keep = {
             let sub = sub.clone();
@@ -114,10 +127,22 @@ pub async fn run_query(state: &AppState, query: TsQuery) -> Result<Vec<ResultSer
         let tier = choose_tier(&tiers, now, query.start, asked_interval(sub));
         let keys = matched.iter().flatten().map(|m| &m.key);
         total = total.saturating_add(point_bound(&query, sub, &tiers[tier], keys));
+        // What is read is bounded too: every matched series' buckets in range, at most
+        // READ_FACTOR times the answer limit (a coarse downsample over many series).
+        let series = matched.iter().map(Vec::len).sum::<usize>() as u64;
+        let per_series = read_bound(&query, &tiers[tier]);
+        read = read.saturating_add(series.saturating_mul(per_series));
         if total > limit {
             return Err(QueryError::TooManyPoints {
                 points: total,
                 limit,
+            }
+            .into());
+        }
+        if read > limit.saturating_mul(READ_FACTOR) {
+            return Err(QueryError::TooManyBuckets {
+                buckets: read,
+                limit: limit.saturating_mul(READ_FACTOR),
             }
             .into());
         }

@@ -36,6 +36,19 @@ pub enum QueryError {
         /// The limit.
         limit: u64,
     },
+    /// The query would read too much history (many series, a long range, a coarse
+    /// downsample): narrow the range or select fewer series. The limit is ten buckets per
+    /// point allowed by `max_query_points`.
+    #[error(
+        "the query would read {buckets} buckets of history, more than the {limit} allowed \
+         (10 × limits.max_query_points): narrow the time range or select fewer series"
+    )]
+    TooManyBuckets {
+        /// Series × buckets in range.
+        buckets: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// No series of this metric exists: check the name (as pushed, dots kept).
     #[error("no such metric: {0:?}")]
     UnknownMetric(String),
