@@ -7,7 +7,7 @@ use meterd::aggregate::downsample::TierSpec;
 use meterd::aggregate::{AggregateSettings, HistorySetup, ShardState};
 use meterd::config::Tier;
 use meterd::model::{Event, Kind, Op, Scope, SeriesKey};
-use meterd::persist::HistoryStore;
+use meterd::persist::history::HistoryStore;
 use meterd::query::opentsdb::{choose_tier, evaluate, parse_m, TsQuery};
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use meterd::aggregate::{AggregateSettings, HistorySetup, ShardState};
 use meterd::app::{spawn, Options};
 use meterd::config::Tier;
 use meterd::model::{Event, Kind, Op, Scope, SeriesKey};
-use meterd::persist::HistoryStore;
+use meterd::persist::history::HistoryStore;
 use std::sync::Arc;
 
 const NOW: i64 = 1_700_002_800_000;
@@ -200,7 +200,7 @@ fn shard_memory() {
         live - before,
         (live - before) as f64 * 1024.0 / 100_000.0,
         written.saturating_sub(live),
-        meterd::persist::CACHE_BYTES >> 20
+        meterd::persist::history::CACHE_BYTES >> 20
     );
     drop(shard);
     drop(store);

@@ -6,7 +6,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::http::{configure, json_errors, AppState};
-use crate::persist::{HistoryStore, HistoryWriter};
+use crate::persist::history::{HistoryStore, HistoryWriter};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, Counters};
 use actix::{Actor, Arbiter};
@@ -199,7 +199,7 @@ impl Running {
             for shard in &history.shards {
                 let _ = shard.send(crate::aggregate::FlushNow).await;
             }
-            let _ = history.writer.send(crate::persist::Barrier).await;
+            let _ = history.writer.send(crate::persist::history::Barrier).await;
         });
     }
 }

@@ -3,7 +3,7 @@
 use super::{SeriesBuckets, SeriesMatch, ShardState};
 use crate::clock::SharedClock;
 use crate::model::{Event, SeriesKey, ValueView};
-use crate::persist::{Persist, PersistError};
+use crate::persist::history::{Persist, PersistError};
 use crate::registry::Selector;
 use crate::telemetry::Counters;
 use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult, Recipient};

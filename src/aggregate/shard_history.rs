@@ -6,7 +6,7 @@
 use super::downsample::{Bucket, Downsampler, Flush, History, NewSeries, TierSpec};
 use super::ShardState;
 use crate::model::{Kind, SeriesKey};
-use crate::persist::{HistoryStore, PersistError};
+use crate::persist::history::{HistoryStore, PersistError};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

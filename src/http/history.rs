@@ -6,7 +6,7 @@ use super::{ApiError, AppState};
 use crate::aggregate::downsample::TierSpec;
 use crate::aggregate::{KeyFilter, LastSample, MatchSeries, ReadHistory, SeriesKeys, SeriesMatch};
 use crate::model::SeriesKey;
-use crate::persist::PersistError;
+use crate::persist::history::PersistError;
 use crate::query::opentsdb::{
     asked_interval, choose_tier, evaluate, point_bound, QueryError, ResultSeries, SubQuery, TsQuery,
 };

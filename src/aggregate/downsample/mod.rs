@@ -1,7 +1,7 @@
 //! The windowed downsampler: tiers of time buckets (count, sum, min, max, first, last) per
 //! series. Memory holds each tier's open bucket only; closed buckets leave through a shard's
 //! [`History`] for the history writer, which merges them into the embedded store
-//! ([`crate::persist`]). Counters record their increments, gauges their samples, histograms
+//! ([`crate::persist::history`]). Counters record their increments, gauges their samples, histograms
 //! and timers their values, meters their marks.
 
 mod bucket;

@@ -1,7 +1,7 @@
 use super::*;
 use crate::aggregate::AggregateSettings;
 use crate::model::{Event, Op, Scope};
-use crate::persist::HistoryStore;
+use crate::persist::history::HistoryStore;
 use proptest::prelude::*;
 use std::collections::VecDeque;
 
