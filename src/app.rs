@@ -1,12 +1,15 @@
 //! The only wiring: start the actors from a validated pipeline and build the HTTP server.
 
+use crate::aggregate::downsample::TierSpec;
 use crate::aggregate::Shard;
+use crate::aggregate::{HistorySetup, ShardState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::collector::{recover, Checkpoint, Collector, CollectorSetup, Snapshots};
 use crate::config::{Pipeline, Tokens};
 use crate::http::{configure, count_traffic, guard, json_errors, AppState};
 use crate::http::{record_request, RequestRecorder};
 use crate::ingest::udp::StatsdUdp;
+use crate::persist::history::{HistoryStore, HistoryWriter};
 use crate::persist::{wal_dir, Wal};
 use crate::registry::entities::{Capturer, EntityKeeper};
 use crate::registry::Registry;
@@ -70,8 +73,17 @@ pub struct Started {
     pub addr: SocketAddr,
     /// The StatsD UDP address, when on.
     pub udp_addr: Option<SocketAddr>,
+    /// The history actors, for deterministic flushes in tests.
+    pub history: HistoryHandles,
     /// What to close after the server stopped.
     pub durable: Durable,
+}
+
+/// Addresses of the actors that keep history, for [`Running::flush_history`].
+#[derive(Clone)]
+pub struct HistoryHandles {
+    shards: Vec<actix::Addr<Shard>>,
+    writer: actix::Addr<HistoryWriter>,
 }
 
 /// The durable state's handles, for an orderly shutdown.
@@ -129,12 +141,45 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
     } else {
         pipeline.shards
     };
+    let tiers: Vec<TierSpec> = pipeline
+        .tiers
+        .iter()
+        .map(|t| TierSpec::new(t.resolution, t.retention))
+        .collect();
+    let store = HistoryStore::open(&opts.data_dir, &tiers, shard_count)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let store = Arc::new(store);
+    let mut arbiters = Vec::new();
+    let writer = {
+        let (store, clock) = (store.clone(), opts.clock.clone());
+        let arbiter = Arbiter::new();
+        let addr = HistoryWriter::start_in_arbiter(&arbiter.handle(), move |_| {
+            HistoryWriter::new(store, clock)
+        });
+        arbiters.push(arbiter);
+        addr
+    };
+    let first_tier: crate::aggregate::FirstTier = {
+        let pipeline = pipeline.clone();
+        Arc::new(move |name: &str| pipeline.rule_for(name).and_then(|r| r.tier).unwrap_or(0))
+    };
+    let make_shard = |shard: usize| {
+        let setup = HistorySetup {
+            tiers: tiers.clone().into(),
+            store: Some(store.clone()),
+            shard,
+            shards: shard_count,
+            first_tier: first_tier.clone(),
+        };
+        ShardState::with_history(pipeline.aggregate_settings(), setup)
+    };
     let recovered = recover(
         &opts.data_dir,
         &pipeline,
         registry.clone(),
         &opts.clock,
         shard_count,
+        &make_shard,
         &mut [],
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -150,7 +195,6 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
             "recovered the state from the last snapshot and the write-ahead log"
         );
     }
-    let mut arbiters = Vec::new();
     let shards: Vec<_> = recovered
         .shards
         .into_iter()
@@ -158,8 +202,11 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
             let arbiter = Arbiter::new();
             let depth = Arc::new(AtomicI64::new(0));
             let (clock, counters, gauge) = (opts.clock.clone(), counters.clone(), depth.clone());
+            let writer = writer.clone().recipient();
             let addr = Shard::start_in_arbiter(&arbiter.handle(), move |_| {
-                Shard::new(state, clock, counters).with_depth(gauge)
+                Shard::new(state, clock, counters)
+                    .with_depth(gauge)
+                    .with_writer(writer)
             });
             arbiters.push(arbiter);
             (addr, depth)
@@ -219,6 +266,10 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         counters.clone(),
         &pipeline.streams,
     );
+    let history = HistoryHandles {
+        shards: shards.iter().map(|(addr, _)| addr.clone()).collect(),
+        writer: writer.clone(),
+    };
     let state = AppState {
         collector,
         shards: shards.into_iter().map(|(addr, _)| addr).collect(),
@@ -264,6 +315,7 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         server: server.run(),
         addr,
         udp_addr,
+        history,
         durable,
     })
 }
@@ -293,6 +345,7 @@ pub struct Running {
     /// The StatsD UDP address, when on.
     pub udp_addr: Option<SocketAddr>,
     handle: actix_web::dev::ServerHandle,
+    history: HistoryHandles,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -300,6 +353,22 @@ impl Running {
     /// `http://addr` for building URLs.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Has every shard close its due buckets and hand them to the history writer now (as
+    /// its timer would), and returns once the writer has written them: a deterministic
+    /// point for tests that move a manual clock.
+    pub fn flush_history(&self) {
+        let history = self.history.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime");
+        runtime.block_on(async move {
+            for shard in &history.shards {
+                let _ = shard.send(crate::aggregate::FlushNow).await;
+            }
+            let _ = history.writer.send(crate::persist::history::Barrier).await;
+        });
     }
 }
 
@@ -324,9 +393,10 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
                     server,
                     addr,
                     udp_addr,
+                    history,
                     durable,
                 }) => {
-                    let _ = tx.send(Ok((addr, udp_addr, server.handle())));
+                    let _ = tx.send(Ok((addr, udp_addr, server.handle(), history)));
                     let _ = server.await;
                     durable.close().await;
                 }
@@ -336,14 +406,18 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
             }
             actix::System::current().stop();
         });
+        // Let the system act on the stop: it stops its arbiters, so the shards and the
+        // history writer let go of the data directory.
+        let _ = system.run();
     });
-    let (addr, udp_addr, handle) = rx
+    let (addr, udp_addr, handle, history) = rx
         .recv()
         .map_err(|_| std::io::Error::other("server thread died"))??;
     Ok(Running {
         addr,
         udp_addr,
         handle,
+        history,
         thread: Some(thread),
     })
 }

@@ -15,21 +15,23 @@
 //!             ▼
 //!  aggregation shards, one per core, each owning its series  (aggregate)
 //!    counter, gauge, EWMA meter (1/5/15-minute rates), HdrHistogram (histogram, timer)
+//!    windowed downsampler (tiers of buckets) ── closed buckets ──▶ history writer ──▶ redb  (persist)
 //!             │
 //!             ▼
 //!  registry: metadata, types, scope tree  (registry)
 //!             ▲
 //!  endpoints (http) ask the registry and shards and render  (render):
 //!    Prometheus 0.0.4 text · OpenMetrics 1.0 · MicroProfile JSON and OPTIONS · Orion tree
+//!    OpenTSDB /api/query and Blink metric lines  (query) · ODSL entities and calendar series
 //!    Kanto snapshots over WebSocket and SSE  (stream: a hub reads shards and host per tick)
 //! ```
 //!
 //! Where things are: [`model`] is the vocabulary; [`config`] the pipeline file; [`ingest`]
 //! turns bytes into events; [`collector`] admits and routes; [`aggregate`] holds the series;
-//! [`registry`] the metadata; [`render`] the output formats; [`stream`] the Kanto
-//! subscriptions; [`http`] the actix-web edge;
-//! [`persist`] the write-ahead log, snapshots and what recovery reads; [`telemetry`] meterd's
-//! own metrics; [`app`] wires it all.
+//! [`registry`] the metadata; [`query`] the OpenTSDB, Blink and ODSL semantics; [`render`]
+//! the output formats; [`stream`] the Kanto subscriptions; [`http`] the actix-web edge;
+//! [`persist`] the write-ahead log, snapshots, the history store and what recovery reads;
+//! [`telemetry`] meterd's own metrics; [`app`] wires it all.
 #![warn(missing_docs)]
 
 pub mod aggregate;

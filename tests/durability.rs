@@ -223,10 +223,16 @@ fn kill_9_at_random_moments_loses_no_acknowledged_event() {
 }
 
 fn all_kinds() -> Value {
+    // An hour ago: within every tier's retention, and older than arrival.
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 3_600_000;
     json!([
         {"name": "g.c", "type": "counter", "value": 5, "unit": "bytes", "description": "a counter"},
         {"name": "g.c", "type": "counter", "value": 2.5, "tags": {"k": "v"}},
-        {"name": "g.g", "type": "gauge", "value": -4, "timestamp": 1_700_000_000_000i64},
+        {"name": "g.g", "type": "gauge", "value": -4, "timestamp": an_hour_ago},
         {"name": "g.m", "type": "meter", "value": 3, "displayName": "Meter"},
         {"name": "g.h", "type": "histogram", "value": 10},
         {"name": "g.h", "type": "histogram", "value": -3},

@@ -29,7 +29,7 @@ const ENDPOINTS: &[Endpoint] = &[
         content_type: "application/json",
         seeds: &[
             r#"[{"name":"a.b","type":"counter","value":2,"tags":{"k":"v"}}]"#,
-            r#"{"name":"g","type":"gauge","value":-1.5,"timestamp":1700000000000,"service":"s","servicePath":"/x"}"#,
+            r#"{"name":"g","type":"gauge","value":-1.5,"timestamp":{NOW_MS},"service":"s","servicePath":"/x"}"#,
             r#"[{"name":"h","type":"histogram","value":1e3,"unit":"bytes","description":"d","displayName":"D"},{"name":"t","type":"timer","value":5}]"#,
         ],
         mutate_target: false,
@@ -60,6 +60,63 @@ const ENDPOINTS: &[Endpoint] = &[
         path: "/metrics/",
         content_type: "",
         seeds: &["application/a.b", "application"],
+        mutate_target: true,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/statsd",
+        content_type: "text/plain",
+        seeds: &["a.s:1|c|@0.5|#k:v\nb.s:+2|g\nc.s:3:4|ms", "d.s:x|s\ne.s:7|h"],
+        mutate_target: false,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/admin/metrics?",
+        content_type: "",
+        seeds: &["reset=false", "service=s", "reset=true&service=s"],
+        mutate_target: true,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/put",
+        content_type: "application/json",
+        seeds: &[
+            r#"[{"metric":"sys.cpu","timestamp":{NOW_S},"value":1,"tags":{"host":"a"}}]"#,
+            r#"{"metric":"sys.mem","timestamp":{NOW_MS},"value":2.5,"tags":{"host":"b","dc":"x"}}"#,
+        ],
+        mutate_target: false,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/query?",
+        content_type: "",
+        seeds: &["start=1h-ago&m=sum:a.b", "start=1h-ago&m=avg:1m-max-zero:g{host=*}&msResolution=true"],
+        mutate_target: true,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/query",
+        content_type: "application/json",
+        seeds: &[r#"{"start":"1h-ago","queries":[{"aggregator":"sum","metric":"a.b","downsample":"1m-sum","tags":{}}]}"#],
+        mutate_target: false,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/suggest?",
+        content_type: "",
+        seeds: &["type=metrics&q=a", "type=tagk&max=5"],
+        mutate_target: true,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/metric/v1?",
+        content_type: "",
+        seeds: &[
+            "provider=default-service&_limit=5",
+            "_function=listMetrics&provider=s",
+            "_metric=s/a.b&_calendar=%23PT1H&_observed=summed&_range=T-1D",
+            "_filter=%7B%22application%22%3A%22api%22%7D&_skip=1",
+        ],
         mutate_target: true,
     },
     Endpoint {
@@ -202,6 +259,20 @@ fn as_target(prefix: &str, raw: &[u8]) -> Vec<u8> {
     out
 }
 
+fn now_ms() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    now.as_millis().to_string()
+}
+
+fn now_s() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    now.as_secs().to_string()
+}
+
 #[test]
 fn mutated_requests_at_every_endpoint_get_4xx_and_meterd_stays_up() {
     let server = Server::start();
@@ -218,6 +289,9 @@ fn mutated_requests_at_every_endpoint_get_4xx_and_meterd_stays_up() {
         for seed in ep.seeds {
             for round in 0..ROUNDS {
                 // The first round sends the seed itself: it must be accepted.
+                let seed = seed
+                    .replace("{NOW_MS}", &now_ms())
+                    .replace("{NOW_S}", &now_s());
                 let raw = if round == 0 {
                     seed.as_bytes().to_vec()
                 } else {

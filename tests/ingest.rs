@@ -39,7 +39,7 @@ fn array_object_and_ndjson() {
 
 #[test]
 fn gauge_keeps_the_latest_timestamp() {
-    let server = Server::start();
+    let (server, _clock) = Server::at(1_700_000_001_000, |_| {});
     server.push(json!([
         {"name": "t", "type": "gauge", "value": 1, "timestamp": 1_700_000_000_500i64},
         {"name": "t", "type": "gauge", "value": 2, "timestamp": 1_700_000_000i64},

@@ -172,7 +172,7 @@ fn limit_defaults_to_100_and_allows_10000() {
 
 #[test]
 fn one_entity_by_id_or_404() {
-    let (server, _) = server_at(DAY, NO_OWN_ENTITIES);
+    let (server, _) = server_at(DAY + 2 * 24 * HOUR, NO_OWN_ENTITIES);
     push_orders(&server);
     let list = odsl(&server, "provider=shop");
     let ids: Vec<&str> = list
@@ -204,7 +204,7 @@ fn one_entity_by_id_or_404() {
 
 #[test]
 fn list_metrics_of_a_provider() {
-    let (server, _) = server_at(DAY, NO_OWN_ENTITIES);
+    let (server, _) = server_at(DAY + 2 * 24 * HOUR, NO_OWN_ENTITIES);
     push_orders(&server);
     server.push(json!([
         {"name": "refunds", "type": "counter", "service": "shop"},
@@ -276,7 +276,7 @@ fn observed_methods_on_hourly_and_daily_calendars() {
 
 #[test]
 fn filter_applies_to_the_aggregation() {
-    let (server, _) = server_at(DAY, NO_OWN_ENTITIES);
+    let (server, _) = server_at(DAY + 2 * 24 * HOUR, NO_OWN_ENTITIES);
     push_orders(&server);
     let q = "_metric=shop/orders&_calendar=%23PT1H&_observed=summed&_filter=%7B%22application%22%3A%22api%22%7D";
     assert_eq!(
@@ -296,7 +296,8 @@ fn filter_applies_to_the_aggregation() {
 
 #[test]
 fn calendar_months_weeks_and_minutes() {
-    let (server, _) = server_at(DAY, NO_OWN_ENTITIES);
+    // 2024-03-20: every stamp below is within the longest tier retention (90 days).
+    let (server, _) = server_at(1_710_892_800_000, NO_OWN_ENTITIES);
     // 2024-01-15, 2024-01-31T23:59:59.999, 2024-02-01T00:00, 2024-02-29T12:00, 2024-03-10.
     let stamps = [
         (1_705_276_800_000i64, 1),

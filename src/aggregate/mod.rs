@@ -19,10 +19,17 @@ pub use series::SeriesState;
 pub use settings::{AggregateSettings, DEFAULT_QUANTILES};
 pub use timer::Timer;
 
+pub mod downsample;
 mod image;
 mod shard;
+mod shard_history;
 mod shard_state;
 
 pub use image::{decode_series, encode_series, ImageError};
-pub use shard::{Apply, Collect, Drain, Forget, Measure, Remove, Save, Shard};
+
+pub use shard::{
+    Apply, Collect, Drain, FlushNow, Forget, KeyFilter, LastSample, MatchSeries, Measure,
+    ReadHistory, Remove, Save, SeriesKeys, Shard, FLUSH_EVERY,
+};
+pub use shard_history::{FirstTier, HistorySetup, SeriesBuckets, SeriesMatch};
 pub use shard_state::ShardState;

@@ -1,15 +1,20 @@
 //! The shard actor: a thin shell that owns one [`ShardState`] on its own thread.
 
-use super::ShardState;
+use super::{SeriesBuckets, SeriesMatch, ShardState};
 use crate::clock::SharedClock;
 use crate::model::{Event, SeriesKey, ValueView};
+use crate::persist::history::{Persist, PersistError};
 use crate::registry::Selector;
 use crate::telemetry::Counters;
-use actix::{Actor, Context, Handler, Message, MessageResult};
+use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult, Recipient};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// How often a shard closes due buckets and hands them to the history writer.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// An aggregation shard; series are routed to it by key hash.
 pub struct Shard {
@@ -18,6 +23,7 @@ pub struct Shard {
     counters: Arc<Counters>,
     /// Batches sent to this shard and not applied yet, kept by whoever sends them.
     depth: Option<Arc<AtomicI64>>,
+    writer: Option<Recipient<Persist>>,
 }
 
 impl Shard {
@@ -28,6 +34,21 @@ impl Shard {
             clock,
             counters,
             depth: None,
+            writer: None,
+        }
+    }
+
+    /// The shard hands its closed buckets to `writer` every [`FLUSH_EVERY`].
+    pub fn with_writer(mut self, writer: Recipient<Persist>) -> Self {
+        self.writer = Some(writer);
+        self
+    }
+
+    fn flush(&mut self) {
+        if let Some(flush) = self.state.tick(self.clock.epoch_millis()) {
+            if let Some(w) = &self.writer {
+                w.do_send(Persist(flush));
+            }
         }
     }
 
@@ -44,6 +65,7 @@ impl Actor for Shard {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(usize::MAX >> 4);
+        ctx.run_interval(FLUSH_EVERY, |shard, _| shard.flush());
     }
 }
 
@@ -86,7 +108,8 @@ impl Handler<Apply> for Shard {
 
     /// Applies the batch and accounts for it.
     fn handle(&mut self, msg: Apply, _: &mut Context<Self>) {
-        let created = self.state.apply(msg.events, msg.admitted_nanos);
+        let now_ms = self.clock.epoch_millis();
+        let created = self.state.apply_at(msg.events, msg.admitted_nanos, now_ms);
         self.counters.batch_applied(created);
         if let Some(depth) = &self.depth {
             depth.fetch_sub(1, Relaxed);
@@ -174,5 +197,94 @@ impl Handler<Drain> for Shard {
             .drain(&msg.selector, self.clock.monotonic_nanos());
         // A requester that went away no longer wants the views; the reset stands.
         let _ = msg.reply.send(views);
+    }
+}
+
+/// A predicate over series keys (tag filters of a query).
+pub type KeyFilter = Arc<dyn Fn(&SeriesKey) -> bool + Send + Sync>;
+
+/// Find the series named `name` that `filter` keeps (live and stored).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<SeriesMatch>, PersistError>")]
+pub struct MatchSeries {
+    /// Exact metric name.
+    pub name: String,
+    /// Which of them.
+    pub filter: KeyFilter,
+}
+
+/// Read the buckets of tier `tier` starting in `[from, to]` of series this shard matched.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<SeriesBuckets>, PersistError>")]
+pub struct ReadHistory {
+    /// Series from [`MatchSeries`] answered by this shard.
+    pub series: Vec<SeriesMatch>,
+    /// Tier index.
+    pub tier: usize,
+    /// First bucket start, epoch ms.
+    pub from: i64,
+    /// Last bucket start, epoch ms.
+    pub to: i64,
+}
+
+/// The latest sample time (epoch ms) among live series whose name starts with the prefix.
+#[derive(Message)]
+#[rtype(result = "Option<i64>")]
+pub struct LastSample(pub String);
+
+/// Every series key the shard answers for (live and owned stored ones).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<SeriesKey>, PersistError>")]
+pub struct SeriesKeys;
+
+/// Close due buckets and hand them to the writer now (as the timer would).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushNow;
+
+impl Handler<MatchSeries> for Shard {
+    type Result = Result<Vec<SeriesMatch>, PersistError>;
+
+    /// Answers the matching series.
+    fn handle(&mut self, msg: MatchSeries, _: &mut Context<Self>) -> Self::Result {
+        self.state.match_series(&msg.name, &*msg.filter)
+    }
+}
+
+impl Handler<ReadHistory> for Shard {
+    type Result = Result<Vec<SeriesBuckets>, PersistError>;
+
+    /// Answers stored and unwritten buckets merged.
+    fn handle(&mut self, msg: ReadHistory, _: &mut Context<Self>) -> Self::Result {
+        let now = self.clock.epoch_millis();
+        self.state
+            .read_history(msg.series, msg.tier, (msg.from, msg.to), now)
+    }
+}
+
+impl Handler<LastSample> for Shard {
+    type Result = Option<i64>;
+
+    /// Answers the latest sample time under the prefix.
+    fn handle(&mut self, msg: LastSample, _: &mut Context<Self>) -> Self::Result {
+        self.state.last_sample(&msg.0)
+    }
+}
+
+impl Handler<SeriesKeys> for Shard {
+    type Result = Result<Vec<SeriesKey>, PersistError>;
+
+    /// Answers the keys.
+    fn handle(&mut self, _: SeriesKeys, _: &mut Context<Self>) -> Self::Result {
+        self.state.series_keys()
+    }
+}
+
+impl Handler<FlushNow> for Shard {
+    type Result = ();
+
+    /// Flushes.
+    fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) {
+        self.flush();
     }
 }

@@ -1,22 +1,44 @@
-//! The series one shard owns: a plain map from key to aggregate, with apply, read and drain.
+//! The series one shard owns: a plain map from key to aggregate and downsampler, with apply,
+//! read and drain. The history side (ticks, history reads) is in `shard_history.rs`.
 
+use super::downsample::{Downsampler, TierSpec};
+use super::shard_history::{HistorySetup, ShardHistory};
 use super::{AggregateSettings, SeriesState};
-use crate::model::{Event, SeriesKey, ValueView};
+use crate::config::Tier;
+use crate::model::{Event, Kind, Op, SeriesKey, ValueView};
 use crate::registry::Selector;
 use std::collections::{HashMap, HashSet};
 
+/// One series: its live aggregate, its id in the history store and its downsampler.
+pub(super) struct Series {
+    pub(super) state: SeriesState,
+    pub(super) id: u64,
+    pub(super) down: Downsampler,
+}
+
 /// All series routed to one shard.
 pub struct ShardState {
-    series: HashMap<SeriesKey, SeriesState>,
+    pub(super) series: HashMap<SeriesKey, Series>,
     settings: AggregateSettings,
+    pub(super) history: ShardHistory,
 }
 
 impl ShardState {
-    /// An empty shard.
+    /// An empty shard with the default tiers and no history store.
     pub fn new(settings: AggregateSettings) -> Self {
+        let tiers = Tier::defaults()
+            .iter()
+            .map(|t| TierSpec::new(t.resolution, t.retention))
+            .collect();
+        Self::with_history(settings, HistorySetup::detached(tiers))
+    }
+
+    /// An empty shard keeping history as `setup` says.
+    pub fn with_history(settings: AggregateSettings, setup: HistorySetup) -> Self {
         ShardState {
             series: HashMap::new(),
             settings,
+            history: ShardHistory::new(setup),
         }
     }
 
@@ -30,17 +52,20 @@ impl ShardState {
         self.series.is_empty()
     }
 
-    /// Every series, for snapshots.
+    /// Every series' live aggregate, for snapshots (its downsampled history is in the store).
     pub fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &SeriesState)> {
-        self.series.iter()
+        self.series.iter().map(|(k, s)| (k, &s.state))
     }
 
-    /// Puts back a series restored from a snapshot (replacing one with the same key).
+    /// Puts back a series restored from a snapshot (replacing one with the same key); its
+    /// history continues under the id the store has for its key.
     pub fn insert(&mut self, key: SeriesKey, state: SeriesState) {
-        self.series.insert(key, state);
+        let (id, down) = self.history.start_series(&key, state.kind());
+        self.series.insert(key, Series { state, id, down });
     }
 
-    /// Removes the selected series (admin removal); answers their keys.
+    /// Removes the selected series (admin removal) from the live views; their downsampled
+    /// history stays in the store until its retention ends. Answers their keys.
     pub fn remove(&mut self, sel: &Selector) -> Vec<SeriesKey> {
         let keys: Vec<SeriesKey> = self
             .series
@@ -68,21 +93,54 @@ impl ShardState {
         gone
     }
 
-    /// Applies a batch in order; returns how many series it created.
+    /// Applies a batch in order; returns how many series it created. Without the wall-clock
+    /// time every sample reaches history as a late one (see [`ShardState::apply_at`]).
     pub fn apply(&mut self, events: Vec<Event>, now_nanos: u64) -> usize {
+        self.apply_at(events, now_nanos, i64::MIN)
+    }
+
+    /// Applies a batch in order at `now_nanos` (monotonic, for meters and timers) and
+    /// `now_ms` (epoch, for the downsampler's windows); returns how many series it created.
+    pub fn apply_at(&mut self, events: Vec<Event>, now_nanos: u64, now_ms: i64) -> usize {
         let mut created = 0;
+        let tiers = self.history.setup.tiers.clone();
         for e in events {
-            let state = match self.series.get_mut(&e.key) {
+            let series = match self.series.get_mut(&e.key) {
                 Some(s) => s,
                 None => {
                     created += 1;
-                    let fresh = SeriesState::new(e.kind, &self.settings, now_nanos);
+                    let (id, down) = self.history.start_series(&e.key, e.kind);
+                    let fresh = Series {
+                        state: SeriesState::new(e.kind, &self.settings, now_nanos),
+                        id,
+                        down,
+                    };
                     self.series.entry(e.key).or_insert(fresh)
                 }
             };
-            state.apply(e.value, e.op, e.timestamp_ms, now_nanos);
+            series.state.apply(e.value, e.op, e.timestamp_ms, now_nanos);
+            let sample = match (e.op, &series.state) {
+                // Deltas and set members: history keeps the gauge's resulting value.
+                (Op::GaugeDelta | Op::SetMember(_), SeriesState::Gauge(g)) => {
+                    g.value().unwrap_or(0.0)
+                }
+                _ => e.value,
+            };
+            series.down.record(
+                series.id,
+                &tiers,
+                sample,
+                e.timestamp_ms,
+                now_ms,
+                self.history.book.pending_mut(),
+            );
         }
         created
+    }
+
+    /// The kind of the live series `key`, if any.
+    pub fn kind_of(&self, key: &SeriesKey) -> Option<Kind> {
+        self.series.get(key).map(|s| s.state.kind())
     }
 
     /// Views of the selected series.
@@ -91,7 +149,7 @@ impl ShardState {
         self.series
             .iter_mut()
             .filter(|(k, _)| sel.matches(k))
-            .map(|(k, s)| (k.clone(), s.view(now_nanos, q)))
+            .map(|(k, s)| (k.clone(), s.state.view(now_nanos, q)))
             .collect()
     }
 
@@ -101,7 +159,7 @@ impl ShardState {
         self.series
             .iter_mut()
             .filter(|(k, _)| sel.matches(k))
-            .map(|(k, s)| (k.clone(), s.view(now_nanos, &[])))
+            .map(|(k, s)| (k.clone(), s.state.view(now_nanos, &[])))
             .collect()
     }
 
@@ -113,8 +171,8 @@ impl ShardState {
             .iter_mut()
             .filter(|(k, _)| sel.matches(k))
             .map(|(k, s)| {
-                let view = s.view(now_nanos, q);
-                s.reset(now_nanos);
+                let view = s.state.view(now_nanos, q);
+                s.state.reset(now_nanos);
                 (k.clone(), view)
             })
             .collect()

@@ -58,24 +58,23 @@ pub struct Recovered {
     pub replayed: usize,
 }
 
-/// Rebuilds the state from `data_dir` for `shard_count` shards; `registry` holds meterd's own
-/// families already. `extra` are further components to replay the log into.
+/// Rebuilds the state from `data_dir` for `shard_count` shards, each made empty by
+/// `make_shard(index)`; `registry` holds meterd's own families already. `extra` are further
+/// components to replay the log into.
 pub fn recover(
     data_dir: &Path,
     pipeline: &Arc<Pipeline>,
     registry: Arc<RwLock<Registry>>,
     clock: &SharedClock,
     shard_count: usize,
+    make_shard: &dyn Fn(usize) -> ShardState,
     extra: &mut [&mut dyn Replay],
 ) -> Result<Recovered, RecoverError> {
     std::fs::create_dir_all(data_dir)?;
     let store = Arc::new(Store::open(&store_path(data_dir))?);
     let image = store.load()?;
     let (now_mono, now_ms) = (clock.monotonic_nanos(), clock.epoch_millis());
-    let settings = pipeline.aggregate_settings();
-    let mut shards: Vec<ShardState> = (0..shard_count.max(1))
-        .map(|_| ShardState::new(settings.clone()))
-        .collect();
+    let mut shards: Vec<ShardState> = (0..shard_count.max(1)).map(make_shard).collect();
     let n = shards.len();
 
     let mut book_bytes = None;
@@ -253,7 +252,9 @@ mod tests {
         let clock: SharedClock = ManualClock::starting_at(2000).shared();
         let pipeline = Arc::new(Pipeline::default());
         let registry = Arc::new(RwLock::new(Registry::default()));
-        let r = recover(&dir, &pipeline, registry, &clock, 3, &mut []).unwrap();
+        let settings = pipeline.aggregate_settings();
+        let make = |_| crate::aggregate::ShardState::new(settings.clone());
+        let r = recover(&dir, &pipeline, registry, &clock, 3, &make, &mut []).unwrap();
         assert_eq!((r.replayed, r.next_segment), (5, 5));
         let mut views: Vec<_> = r
             .shards

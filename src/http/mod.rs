@@ -2,14 +2,17 @@
 //! mapping of every error to a status and DESIGN.md's JSON error body.
 
 mod auth;
+mod blink;
 mod body;
 mod error;
 mod health;
+mod history;
 mod ingest;
 mod kanto;
 mod metrics;
 mod negotiate;
 mod odsl;
+mod opentsdb;
 mod orion;
 mod request_entities;
 mod series;
@@ -39,6 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     kanto::routes(cfg);
     odsl::routes(cfg);
     series::routes(cfg);
+    opentsdb::routes(cfg);
+    blink::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

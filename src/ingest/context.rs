@@ -14,3 +14,22 @@ pub struct IngestContext<'a> {
     /// The pipeline: limits and the name-glob rules that supply types and metadata.
     pub pipeline: &'a Pipeline,
 }
+
+impl IngestContext<'_> {
+    /// The longest retention of the pipeline's tiers, in ms (0 when there are none): older
+    /// events are refused.
+    pub fn longest_retention_ms(&self) -> i64 {
+        self.pipeline
+            .tiers
+            .iter()
+            .map(|t| i64::try_from(t.retention.as_millis()).unwrap_or(i64::MAX))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Checks an event's timestamp against the history window (see
+    /// [`check_window`](super::timestamp::check_window)).
+    pub fn check_timestamp(&self, timestamp_ms: i64) -> Result<(), String> {
+        super::timestamp::check_window(timestamp_ms, self.now_ms, self.longest_retention_ms())
+    }
+}

@@ -169,7 +169,11 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
         (None, _) => return Err(format!("value is required for a {kind}")),
     };
     let timestamp_ms = match raw.timestamp {
-        Some(t) => to_epoch_millis(t)?,
+        Some(t) => {
+            let ms = to_epoch_millis(t)?;
+            ctx.check_timestamp(ms)?;
+            ms
+        }
         None => ctx.now_ms,
     };
     let scope = match &raw.scope {
@@ -211,7 +215,10 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
 }
 
 /// Checks tag keys and values and the number of tags; the map is already sorted by key.
-fn validate_tags(raw: BTreeMap<Cow<str>, Cow<str>>, max_tags: usize) -> Result<Tags, String> {
+pub(super) fn validate_tags(
+    raw: BTreeMap<Cow<str>, Cow<str>>,
+    max_tags: usize,
+) -> Result<Tags, String> {
     if raw.len() > max_tags {
         return Err(format!(
             "{} tags given, at most {max_tags} allowed",

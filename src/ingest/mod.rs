@@ -5,6 +5,7 @@
 mod context;
 mod error;
 pub mod json;
+pub mod opentsdb_put;
 pub mod statsd;
 mod timestamp;
 pub mod udp;
@@ -14,4 +15,4 @@ mod json_proptests;
 
 pub use context::IngestContext;
 pub use error::{IngestError, ItemError};
-pub use timestamp::to_epoch_millis;
+pub use timestamp::{check_window, to_epoch_millis, MAX_FUTURE_MS};

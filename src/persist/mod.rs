@@ -40,6 +40,7 @@
 //! reported, never fatal. Monotonic readings are moved with [`Cut::shift`]: ages are kept and
 //! time spent stopped counts as idle time.
 
+pub mod history;
 mod record;
 mod store;
 mod wal;

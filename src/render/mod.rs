@@ -11,6 +11,7 @@
 //! | MicroProfile metadata | [`options_tree`], [`options_scope`] | `OPTIONS /metrics…` |
 //! | FIWARE Orion service tree | [`orion_tree`] | `GET /admin/metrics` |
 //! | ODSL entities and calendar series | [`odsl::entity`], [`odsl::series`] | `GET /api/metric/v1…` |
+//! | OpenTSDB query answer | [`opentsdb::query_answer`] | `/api/query`, Blink's metric lines |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -26,6 +27,7 @@ pub mod names;
 pub mod number;
 pub mod odsl;
 mod openmetrics;
+pub mod opentsdb;
 mod options;
 mod orion;
 mod prometheus;

@@ -57,6 +57,35 @@ impl Server {
         (Self::with(move |o| o.clock = Arc::new(c)), clock)
     }
 
+    /// A server whose manual clock reads `epoch_ms` (returned for the test to advance), with
+    /// its options adjusted first.
+    pub fn at(epoch_ms: i64, adjust: impl FnOnce(&mut Options)) -> (Self, ManualClock) {
+        let clock = ManualClock::starting_at(epoch_ms);
+        let c = clock.clone();
+        let server = Self::with(move |o| {
+            o.clock = Arc::new(c);
+            adjust(o);
+        });
+        (server, clock)
+    }
+
+    /// Stops this server and starts another on the same data directory, its options
+    /// adjusted by `adjust`.
+    pub fn restart(self, adjust: impl FnOnce(&mut Options)) -> Self {
+        let Server { running, dir } = self;
+        drop(running);
+        let mut opts = Options::for_tests(dir.0.join("data"));
+        adjust(&mut opts);
+        let running = spawn(opts).expect("server restarts");
+        Server { running, dir }
+    }
+
+    /// Has the shards hand their closed buckets to the history writer and waits until it
+    /// has written them.
+    pub fn flush(&self) {
+        self.running.flush_history();
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.running.url(path)
     }

@@ -1,0 +1,208 @@
+//! What a shard has closed but not yet seen written: pending buckets (not sent yet) and
+//! batches in flight to the history writer, numbered so that a read can tell which of them
+//! the store already holds.
+
+use super::Bucket;
+use crate::model::{Kind, SeriesKey};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// A closed (or partial, late) bucket of one series and tier, on its way to the store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClosedBucket {
+    /// Series id.
+    pub series: u64,
+    /// Tier index.
+    pub tier: u8,
+    /// Bucket start, epoch ms.
+    pub start: i64,
+    /// The summary; merged into what the store holds for the same bucket.
+    pub bucket: Bucket,
+}
+
+/// A series the store does not know yet: its id, key and kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSeries {
+    /// The id the shard gave it.
+    pub id: u64,
+    /// Its key.
+    pub key: SeriesKey,
+    /// Its kind.
+    pub kind: Kind,
+}
+
+/// One batch for the history writer: shard `shard`'s flush number `seq`.
+#[derive(Debug, Clone)]
+pub struct Flush {
+    /// The shard that sent it.
+    pub shard: usize,
+    /// Its number; the store records the last one written per shard.
+    pub seq: u64,
+    /// Buckets to merge into the store.
+    pub buckets: Arc<[ClosedBucket]>,
+    /// Series to record (before their buckets).
+    pub series: Vec<NewSeries>,
+}
+
+/// Closed buckets waiting for the next flush, merged by (series, tier, start).
+#[derive(Debug, Default)]
+pub struct Pending {
+    map: HashMap<(u64, u8, i64), Bucket>,
+}
+
+impl Pending {
+    /// Adds `bucket` of series `id`, tier `tier`, starting at `start`.
+    pub fn add(&mut self, id: u64, tier: usize, start: i64, bucket: &Bucket) {
+        let tier = u8::try_from(tier).unwrap_or(u8::MAX);
+        self.map
+            .entry((id, tier, start))
+            .and_modify(|b| b.merge(bucket))
+            .or_insert(*bucket);
+    }
+
+    /// Number of buckets waiting.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The waiting buckets, sorted by (tier, start, series).
+    fn take(&mut self) -> Vec<ClosedBucket> {
+        let mut out: Vec<ClosedBucket> = self
+            .map
+            .drain()
+            .map(|((series, tier, start), bucket)| ClosedBucket {
+                series,
+                tier,
+                start,
+                bucket,
+            })
+            .collect();
+        out.sort_unstable_by_key(|c| (c.tier, c.start, c.series));
+        out
+    }
+
+    fn iter(&self) -> impl Iterator<Item = ClosedBucket> + '_ {
+        self.map
+            .iter()
+            .map(|(&(series, tier, start), &bucket)| ClosedBucket {
+                series,
+                tier,
+                start,
+                bucket,
+            })
+    }
+}
+
+/// Batches in flight kept at most (a writer that keeps failing must not grow memory).
+pub const MAX_IN_FLIGHT: usize = 600;
+
+/// A shard's history bookkeeping between its series and the store.
+#[derive(Debug)]
+pub struct History {
+    pending: Pending,
+    in_flight: VecDeque<(u64, Arc<[ClosedBucket]>)>,
+    new_series: Vec<NewSeries>,
+    next_seq: u64,
+}
+
+impl History {
+    /// Bookkeeping that numbers its flushes after `last_seq` (the last one the store holds).
+    pub fn new(last_seq: u64) -> Self {
+        History {
+            pending: Pending::default(),
+            in_flight: VecDeque::new(),
+            new_series: Vec::new(),
+            next_seq: last_seq + 1,
+        }
+    }
+
+    /// Where closed and late buckets go.
+    pub fn pending_mut(&mut self) -> &mut Pending {
+        &mut self.pending
+    }
+
+    /// Notes a series the store must learn about.
+    pub fn created(&mut self, series: NewSeries) {
+        self.new_series.push(series);
+    }
+
+    /// The next batch for the writer, if there is anything to write; it stays in flight
+    /// until [`History::committed`] says the store holds it. Answers also how many old
+    /// batches were given up because more than [`MAX_IN_FLIGHT`] were unconfirmed.
+    pub fn take_flush(&mut self, shard: usize) -> (Option<Flush>, usize) {
+        if self.pending.is_empty() && self.new_series.is_empty() {
+            return (None, 0);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let buckets: Arc<[ClosedBucket]> = self.pending.take().into();
+        self.in_flight.push_back((seq, buckets.clone()));
+        let mut dropped = 0;
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            self.in_flight.pop_front();
+            dropped += 1;
+        }
+        let flush = Flush {
+            shard,
+            seq,
+            buckets,
+            series: std::mem::take(&mut self.new_series),
+        };
+        (Some(flush), dropped)
+    }
+
+    /// The store holds every batch up to `seq`: forget them.
+    pub fn committed(&mut self, seq: u64) {
+        while self.in_flight.front().is_some_and(|(s, _)| *s <= seq) {
+            self.in_flight.pop_front();
+        }
+    }
+
+    /// Buckets closed but not in a store that holds this shard's batches up to `stored_seq`:
+    /// the batches in flight after it, then the pending ones.
+    pub fn unwritten(&self, stored_seq: u64) -> impl Iterator<Item = ClosedBucket> + '_ {
+        self.in_flight
+            .iter()
+            .filter(move |(s, _)| *s > stored_seq)
+            .flat_map(|(_, b)| b.iter().copied())
+            .chain(self.pending.iter())
+    }
+
+    /// True when nothing is pending or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// Batches sent and not confirmed yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flushes_are_numbered_and_forgotten_once_committed() {
+        let mut h = History::new(41);
+        assert!(h.take_flush(0).0.is_none());
+        h.pending_mut().add(7, 0, 10_000, &Bucket::of(1.0, 10_001));
+        h.pending_mut().add(7, 0, 10_000, &Bucket::of(2.0, 10_002));
+        let (f, dropped) = h.take_flush(3);
+        let f = f.unwrap();
+        assert_eq!((f.shard, f.seq, f.buckets.len(), dropped), (3, 42, 1, 0));
+        assert_eq!(f.buckets[0].bucket.count, 2);
+        h.pending_mut().add(8, 1, 0, &Bucket::of(5.0, 1));
+        assert_eq!(h.unwritten(41).count(), 2);
+        assert_eq!(h.unwritten(42).count(), 1);
+        h.committed(42);
+        assert_eq!(h.in_flight(), 0);
+        assert_eq!(h.unwritten(0).count(), 1);
+    }
+}

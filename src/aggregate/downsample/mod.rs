@@ -1,0 +1,15 @@
+//! The windowed downsampler: tiers of time buckets (count, sum, min, max, first, last) per
+//! series. Memory holds each tier's open bucket only; closed buckets leave through a shard's
+//! [`History`] for the history writer, which merges them into the embedded store
+//! ([`crate::persist::history`]). Counters record their increments, gauges their samples, histograms
+//! and timers their values, meters their marks.
+
+mod bucket;
+mod history;
+mod series;
+mod tier;
+
+pub use bucket::{sums, Bucket};
+pub use history::{ClosedBucket, Flush, History, NewSeries, Pending, MAX_IN_FLIGHT};
+pub use series::Downsampler;
+pub use tier::{longest_retention_ms, TierSpec};

@@ -1,0 +1,109 @@
+//! Blink `GetInstanceMetric` (seed 000): `POST /api/v2/projects/{projectName}/jobs/{jobName}/metric`.
+//! Every answer, errors included, carries a `requestId`; errors add Alibaba's `code` and
+//! `message` next to meterd's usual `error` object.
+
+use super::body::read_body;
+use super::history::{last_sample, run_query};
+use super::{ApiError, AppState};
+use crate::query::blink::{finish, parse, Line};
+use crate::render::opentsdb::dps_object;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// A job with no sample for this long is not running.
+pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// Routes of the Blink API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/v2/projects/{projectName}/jobs/{jobName}/metric",
+        web::post().to(instance_metric),
+    );
+}
+
+/// `?instanceId=`: `-1` (or absent) is the running instance.
+#[derive(Deserialize)]
+struct Params {
+    #[serde(rename = "instanceId")]
+    instance_id: Option<String>,
+}
+
+/// An error answered with its request id and Alibaba's code.
+fn blink_error(request_id: &str, e: ApiError) -> HttpResponse {
+    let code = match e.status {
+        StatusCode::NOT_FOUND => "InstanceNotRunning",
+        s if s.is_client_error() => "InvalidParameter",
+        _ => "ServiceUnavailable",
+    };
+    let code = if e.code == "instance_not_running" {
+        "InstanceNotRunning"
+    } else {
+        code
+    };
+    HttpResponse::build(e.status).json(json!({
+        "requestId": request_id,
+        "code": code,
+        "message": e.message,
+        "error": {"code": code, "message": e.message},
+    }))
+}
+
+async fn instance_metric(
+    req: HttpRequest,
+    payload: web::Payload,
+    path: web::Path<(String, String)>,
+    params: web::Query<Params>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let (project, job) = path.into_inner();
+    match answer(&req, payload, &project, &job, params.into_inner(), &state).await {
+        Ok(lines) => HttpResponse::Ok().json(json!({
+            "requestId": request_id,
+            "metrics": lines.iter().map(line_json).collect::<Vec<_>>(),
+        })),
+        Err(e) => blink_error(&request_id, e),
+    }
+}
+
+async fn answer(
+    req: &HttpRequest,
+    payload: web::Payload,
+    project: &str,
+    job: &str,
+    params: Params,
+    state: &AppState,
+) -> Result<Vec<Line>, ApiError> {
+    if let Some(id) = params.instance_id.as_deref().filter(|id| *id != "-1") {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            format!("instanceId {id:?}: only the running instance (-1) is kept"),
+        ));
+    }
+    let body = read_body(req, payload, state.pipeline.limits.max_body_bytes).await?;
+    let now = state.clock.epoch_millis();
+    let query = parse(&body, project, job, now)?;
+    let latest = last_sample(state, &query.prefix).await?;
+    if latest.is_none_or(|t| t < now - RUNNING_WINDOW_MS) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "instance_not_running",
+            format!(
+                "job {job:?} of project {project:?} is not running: no sample in the last 5 minutes"
+            ),
+        ));
+    }
+    let results = run_query(state, query.query).await?;
+    Ok(finish(results, query.limit))
+}
+
+fn line_json(line: &Line) -> Value {
+    json!({
+        "metricName": line.series.metric,
+        "dps": dps_object(&line.series.dps, line.series.fill),
+        "summary": line.summary.map_or(Value::Null, crate::render::number::json_number),
+        "tags": line.series.tags,
+    })
+}
