@@ -9,6 +9,10 @@ use crate::model::{Event, Kind, Op, SeriesKey, ValueView};
 use crate::registry::Selector;
 use std::collections::{HashMap, HashSet};
 
+/// The shard's map hasher: foldhash, several times faster than std's SipHash on series keys
+/// and still seeded per process (no fixed collisions to aim at).
+pub(super) type SeriesHasher = foldhash::fast::RandomState;
+
 /// One series: its live aggregate, its id in the history store and its downsampler.
 pub(super) struct Series {
     pub(super) state: SeriesState,
@@ -18,7 +22,7 @@ pub(super) struct Series {
 
 /// All series routed to one shard.
 pub struct ShardState {
-    pub(super) series: HashMap<SeriesKey, Series>,
+    pub(super) series: HashMap<SeriesKey, Series, SeriesHasher>,
     settings: AggregateSettings,
     pub(super) history: ShardHistory,
 }
@@ -36,7 +40,7 @@ impl ShardState {
     /// An empty shard keeping history as `setup` says.
     pub fn with_history(settings: AggregateSettings, setup: HistorySetup) -> Self {
         ShardState {
-            series: HashMap::new(),
+            series: HashMap::default(),
             settings,
             history: ShardHistory::new(setup),
         }

@@ -42,24 +42,20 @@ struct RawEvent<'a> {
     display_name: Option<String>,
 }
 
-/// Either one event or an array of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany<'a> {
-    #[serde(borrow)]
-    Many(Vec<RawEvent<'a>>),
-    #[serde(borrow)]
-    One(Box<RawEvent<'a>>),
-}
-
 /// Decodes and validates a JSON body (array or single object). All or nothing.
+///
+/// The first non-blank byte tells an array from an object, so the body is parsed once into
+/// its final shape (serde's untagged enums would buffer it whole first).
 pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    let raws = match serde_json::from_slice::<OneOrMany>(body) {
-        Ok(OneOrMany::Many(v)) => v,
-        Ok(OneOrMany::One(one)) => vec![*one],
-        Err(_) => return Err(slow_json(body)),
+    let decoded = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice::<Vec<RawEvent>>(body),
+        Some(b'{') => serde_json::from_slice::<RawEvent>(body).map(|one| vec![one]),
+        _ => return Err(slow_json(body)),
     };
-    validate_all(raws, ctx)
+    match decoded {
+        Ok(raws) => validate_all(raws, ctx),
+        Err(_) => Err(slow_json(body)),
+    }
 }
 
 /// Decodes and validates an NDJSON body (one event per non-empty line). All or nothing;

@@ -30,10 +30,9 @@ impl SeriesKey {
 
     /// A stable 64-bit hash used to route the series to its shard.
     pub fn route_hash(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.hash(&mut h);
-        h.finish()
+        use std::hash::BuildHasher;
+        // foldhash with a fixed seed: fast, and the same for every thread of the process.
+        foldhash::fast::FixedState::with_seed(0x6d65_7465_7264).hash_one(self)
     }
 
     /// A 64-bit FNV-1a hash of the key that never changes between builds or runs (unlike
