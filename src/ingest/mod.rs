@@ -6,6 +6,7 @@ mod context;
 mod error;
 pub mod json;
 pub mod opentsdb_put;
+mod raw_tags;
 pub mod statsd;
 mod timestamp;
 pub mod udp;

@@ -5,11 +5,11 @@
 use super::context::IngestContext;
 use super::error::{IngestError, ItemError};
 use super::json::validate_tags;
+use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
 use crate::model::{valid_name, Event, Kind, Op, Scope, SeriesKey};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// One data point as OpenTSDB writes it.
 #[derive(Debug, Deserialize)]
@@ -20,7 +20,7 @@ struct RawPoint<'a> {
     timestamp: f64,
     value: Number,
     #[serde(borrow, default)]
-    tags: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    tags: RawTags<'a>,
 }
 
 /// A value: OpenTSDB takes numbers and numeric strings.
