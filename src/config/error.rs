@@ -88,6 +88,16 @@ pub(super) fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Parses TOML `text` into `T`; a syntax error, unknown key or wrongly typed value becomes one
+/// [`Problem`] with its line (serde cannot go on past the first).
+pub(super) fn parse_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Problem> {
+    toml::from_str(text).map_err(|err| Problem {
+        line: err.span().map(|span| line_of(text, span.start)),
+        // toml's messages may span lines ("invalid table header\nexpected ...").
+        message: err.message().trim_end().replace('\n', "; "),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The validated pipeline: how events are aggregated, limited, kept and made durable.
 
-use super::error::{ConfigError, Problem};
+use super::error::ConfigError;
 use super::raw::RawPipeline;
 use super::rules::{Rule, Rules};
 use super::sections::{
@@ -74,16 +74,7 @@ impl Pipeline {
             origin: origin.to_owned(),
             problems,
         };
-        let raw: RawPipeline = toml::from_str(text).map_err(|err| {
-            let line = err
-                .span()
-                .map(|span| super::error::line_of(text, span.start));
-            invalid(vec![Problem {
-                line,
-                // toml's messages may span lines ("invalid table header\nexpected ...").
-                message: err.message().trim_end().replace('\n', "; "),
-            }])
-        })?;
+        let raw: RawPipeline = super::error::parse_toml(text).map_err(|p| invalid(vec![p]))?;
         validate(raw, text).map_err(invalid)
     }
 

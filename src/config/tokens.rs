@@ -135,15 +135,7 @@ impl Tokens {
             origin: origin.to_owned(),
             problems,
         };
-        let raw: RawFile = toml::from_str(text).map_err(|err| {
-            let line = err
-                .span()
-                .map(|span| super::error::line_of(text, span.start));
-            invalid(vec![Problem {
-                line,
-                message: err.message().trim_end().replace('\n', "; "),
-            }])
-        })?;
+        let raw: RawFile = super::error::parse_toml(text).map_err(|p| invalid(vec![p]))?;
         let mut problems = Vec::new();
         let mut tokens: Vec<Token> = Vec::new();
         if raw.token.is_empty() {

@@ -24,3 +24,24 @@ pub enum IngestError {
     #[error("{0}")]
     BadRequest(String),
 }
+
+/// Gathers per-item results into one all-or-nothing answer: every event, or every bad index
+/// with its reason.
+pub(crate) fn all_or_nothing<T>(
+    items: impl IntoIterator<Item = (usize, Result<T, String>)>,
+) -> Result<Vec<T>, IngestError> {
+    let items = items.into_iter();
+    let mut good = Vec::with_capacity(items.size_hint().0);
+    let mut errors = Vec::new();
+    for (index, item) in items {
+        match item {
+            Ok(v) => good.push(v),
+            Err(message) => errors.push(ItemError { index, message }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(good)
+    } else {
+        Err(IngestError::Invalid(errors))
+    }
+}

@@ -4,7 +4,7 @@
 //! that fails does the slow path walk the items one by one to name every bad index.
 
 use super::context::IngestContext;
-use super::error::{IngestError, ItemError};
+use super::error::{all_or_nothing, IngestError, ItemError};
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
 use crate::model::{
@@ -128,19 +128,7 @@ fn strip_position(msg: &str) -> String {
 }
 
 fn validate_all(raws: Vec<RawEvent>, ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    let mut events = Vec::with_capacity(raws.len());
-    let mut errors = Vec::new();
-    for (index, raw) in raws.into_iter().enumerate() {
-        match validate(raw, ctx) {
-            Ok(e) => events.push(e),
-            Err(message) => errors.push(ItemError { index, message }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(events)
-    } else {
-        Err(IngestError::Invalid(errors))
-    }
+    all_or_nothing(raws.into_iter().map(|raw| validate(raw, ctx)).enumerate())
 }
 
 /// Validates one raw event against DESIGN.md's table and the pipeline's rules.

@@ -3,7 +3,7 @@
 //! type. All or nothing.
 
 use super::context::IngestContext;
-use super::error::{IngestError, ItemError};
+use super::error::{all_or_nothing, IngestError};
 use super::json::validate_tags;
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
@@ -44,22 +44,12 @@ pub fn decode_put(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ingest
             ))
         }
     };
-    let mut events = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-    for (index, item) in items.iter().enumerate() {
+    all_or_nothing(items.iter().enumerate().map(|(index, item)| {
         let decoded = RawPoint::deserialize(item)
             .map_err(|e| e.to_string())
             .and_then(|raw| validate(raw, ctx));
-        match decoded {
-            Ok(e) => events.push(e),
-            Err(message) => errors.push(ItemError { index, message }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(events)
-    } else {
-        Err(IngestError::Invalid(errors))
-    }
+        (index, decoded)
+    }))
 }
 
 fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
