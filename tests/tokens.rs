@@ -311,6 +311,79 @@ fn a_service_bound_token_pushes_and_reads_its_service_only() {
 }
 
 #[test]
+fn an_encoded_reset_still_needs_admin() {
+    let server = server();
+    for path in [
+        "/admin/metrics?reset=%74rue",
+        "/admin/metrics?%72eset=true",
+        "/admin/metrics?reset=TRUE",
+    ] {
+        let (status, body) = call(&server, "GET", path, Some(READ), &[], None);
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            "/admin/metrics?reset=false",
+            Some(READ),
+            &[],
+            None
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            "/admin/metrics?reset=%74rue",
+            Some(ADMIN),
+            &[],
+            None
+        )
+        .0,
+        200
+    );
+}
+
+#[test]
+fn a_service_bound_token_is_refused_where_the_binding_is_not_honoured() {
+    let server = server();
+    for path in [
+        "/api/query?start=1h-ago&m=sum:b.c",
+        "/api/metric/v1",
+        "/api/suggest?type=metrics",
+    ] {
+        let (status, body) = call(&server, "GET", path, Some(READ_CITY), &[], None);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("service-bound"), "{body}");
+        assert_ne!(
+            call(&server, "GET", path, Some(READ), &[], None).0,
+            403,
+            "{path}"
+        );
+    }
+    let q = json!({"start": "1h-ago", "queries": [{"aggregator": "sum", "metric": "b.c"}]});
+    assert_ne!(
+        call(&server, "POST", "/api/query", Some(READ), &[], Some(q)).0,
+        403
+    );
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/api/suggest",
+            Some(READ),
+            &[],
+            Some(json!({"type": "metrics"}))
+        )
+        .0,
+        200
+    );
+}
+
+#[test]
 fn the_binary_takes_tokens_from_a_flag_or_the_environment() {
     let dir = TempDir::new();
     let file = dir.0.join("tokens.toml");

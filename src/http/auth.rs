@@ -37,12 +37,24 @@ pub enum Class {
 pub const ROUTE_CLASSES: &[(&str, &str, Class)] = &[
     ("GET", "/-/healthy", Class::Open),
     ("GET", "/-/ready", Class::Open),
-    ("HEAD", "/-/healthy", Class::Open),
-    ("HEAD", "/-/ready", Class::Open),
     // OpenTSDB and Blink queries are POSTed.
     ("POST", "/api/query", Class::Read),
-    ("POST", "/api/query/last", Class::Read),
+    ("POST", "/api/suggest", Class::Read),
+    ("POST", "/api/aggregators", Class::Read),
     ("POST", "/api/v2/projects/*/jobs/*/metric", Class::Read),
+];
+
+/// Routes that honour a token's service binding (they select by the token's service or take
+/// it as the request's `Fiware-Service`). A service-bound token is refused elsewhere, rather
+/// than shown every service.
+const SERVICE_SCOPED: &[&str] = &[
+    "/api/v1/events",
+    "/api/v1/statsd",
+    "/api/put",
+    "/metrics",
+    "/metrics/*",
+    "/metrics/*/*",
+    "/admin/metrics",
 ];
 
 fn matches(pattern: &str, path: &str) -> bool {
@@ -67,9 +79,10 @@ pub fn classify(method: &Method, path: &str, query: &str) -> Class {
     {
         return *class;
     }
-    let reset = query
-        .split('&')
-        .any(|pair| pair.eq_ignore_ascii_case("reset=true") || pair.eq_ignore_ascii_case("reset"));
+    // Decoded as the handlers decode it (`?%72eset=%74rue` is a reset too); any `reset` that
+    // is not plainly `false` needs admin (the handlers refuse values other than true/false).
+    let reset = form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| k.eq_ignore_ascii_case("reset") && v != "false");
     if reset {
         return Class::Admin;
     }
@@ -126,6 +139,7 @@ fn authorize(
     token: Option<&Token>,
     presented: bool,
     class: Class,
+    path: &str,
     service_header: Option<&str>,
 ) -> Result<Grant, ApiError> {
     let Some(token) = token else {
@@ -151,6 +165,12 @@ fn authorize(
         return Err(forbidden(format!(
             "this route needs a token with role {needs:?} (or \"admin\")"
         )));
+    }
+    if token.service.is_some() && !SERVICE_SCOPED.iter().any(|p| matches(p, path)) {
+        return Err(forbidden(
+            "a service-bound token may only use the ingest APIs, /metrics and /admin/metrics"
+                .to_owned(),
+        ));
     }
     if let (Some(bound), Some(raw)) = (&token.service, service_header) {
         let asked = parse_service(raw).map_err(|m| ApiError::bad_request("bad_service", m))?;
@@ -198,6 +218,7 @@ pub async fn guard(
         presented.and_then(|p| tokens.find(p)),
         presented.is_some(),
         class,
+        req.path(),
         service_header,
     );
     match decided {
