@@ -70,7 +70,9 @@ fn group_of(keys: &[String], key: &SeriesKey) -> Vec<String> {
         .collect()
 }
 
-/// The most points a sub-query over these series can answer: groups × intervals in range.
+/// The most points a sub-query over these series can answer or hold: groups × intervals in
+/// range — and with a fill policy, series × intervals, since every series is filled before the
+/// groups are aggregated.
 pub fn point_bound<'a>(
     query: &TsQuery,
     sub: &SubQuery,
@@ -78,20 +80,28 @@ pub fn point_bound<'a>(
     keys: impl Iterator<Item = &'a SeriesKey>,
 ) -> u64 {
     let group_keys = sub.group_keys();
-    let groups: BTreeSet<Vec<String>> = keys.map(|k| group_of(&group_keys, k)).collect();
+    let mut series = 0u64;
+    let groups: BTreeSet<Vec<String>> = keys
+        .inspect(|_| series += 1)
+        .map(|k| group_of(&group_keys, k))
+        .collect();
     // Without a fill, a series has at most one point per bucket of the tier, however fine
-    // the downsample; a fill gives one per interval.
-    let per_group = match sub.downsample {
+    // the downsample; a fill gives one per interval to every series.
+    let (units, per_unit) = match sub.downsample {
         Some(d) => match d.interval {
-            Interval::All => 1,
-            Interval::Millis(step) if d.fill == FillPolicy::None => {
-                intervals(query.start, query.end, step.max(tier.resolution_ms))
-            }
-            Interval::Millis(step) => intervals(query.start, query.end, step),
+            Interval::All => (groups.len() as u64, 1),
+            Interval::Millis(step) if d.fill == FillPolicy::None => (
+                groups.len() as u64,
+                intervals(query.start, query.end, step.max(tier.resolution_ms)),
+            ),
+            Interval::Millis(step) => (series, intervals(query.start, query.end, step)),
         },
-        None => intervals(query.start, query.end, tier.resolution_ms),
+        None => (
+            groups.len() as u64,
+            intervals(query.start, query.end, tier.resolution_ms),
+        ),
     };
-    (groups.len() as u64).saturating_mul(per_group)
+    units.saturating_mul(per_unit)
 }
 
 fn align(ts: i64, step: i64) -> i64 {

@@ -162,3 +162,31 @@ fn point_bounds() {
         2 * 360
     );
 }
+
+#[test]
+fn a_fill_bounds_points_by_series_not_groups() {
+    let keys: Vec<SeriesKey> = (0..100)
+        .map(|i| {
+            SeriesKey::simple(
+                Scope::Application,
+                "m",
+                vec![("host".into(), format!("h{i}"))],
+            )
+        })
+        .collect();
+    let bound = |m: &str| {
+        let query = TsQuery {
+            start: T,
+            end: T + 59_999,
+            queries: vec![super::super::parse_m(m).unwrap()],
+            ms_resolution: false,
+        };
+        point_bound(&query, &query.queries[0], &tier(), keys.iter())
+    };
+    // One group (no group-by): 6 points of 10 s without a fill, clamped to the tier.
+    assert_eq!(bound("sum:1s-sum:m"), 6);
+    // With a fill every series holds all 60 one-second intervals before aggregation.
+    assert_eq!(bound("sum:1s-sum-zero:m"), 100 * 60);
+    // Grouped by host without a fill: 100 groups × 6.
+    assert_eq!(bound("sum:1s-sum:m{host=*}"), 600);
+}
