@@ -89,6 +89,7 @@ pub struct HistoryHandles {
 /// The durable state's handles, for an orderly shutdown.
 pub struct Durable {
     collector: Addr<Collector>,
+    history: HistoryHandles,
     wal: Wal,
     /// The threads of the collector and the shards, stopped last.
     arbiters: Vec<Arbiter>,
@@ -98,6 +99,16 @@ impl Durable {
     /// Takes a last snapshot (so that the next start replays nothing), then fsyncs and closes
     /// the write-ahead log.
     pub async fn close(self) {
+        // Open downsampler buckets are not in snapshots: write them to the history store
+        // first, and wait until the writer has.
+        for shard in &self.history.shards {
+            let _ = shard.send(crate::aggregate::FlushAll).await;
+        }
+        let _ = self
+            .history
+            .writer
+            .send(crate::persist::history::Barrier)
+            .await;
         match self.collector.send(Checkpoint { wait: true }).await {
             Ok(Ok(_)) => tracing::info!("state snapshotted"),
             Ok(Err(e)) => {
@@ -242,8 +253,13 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         // Fold the replayed log into a snapshot now rather than replaying it again next time.
         collector.do_send(Checkpoint { wait: false });
     }
+    let history = HistoryHandles {
+        shards: shards.iter().map(|(addr, _)| addr.clone()).collect(),
+        writer: writer.clone(),
+    };
     let durable = Durable {
         collector: collector.clone(),
+        history: history.clone(),
         wal,
         arbiters,
     };
@@ -266,10 +282,6 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         counters.clone(),
         &pipeline.streams,
     );
-    let history = HistoryHandles {
-        shards: shards.iter().map(|(addr, _)| addr.clone()).collect(),
-        writer: writer.clone(),
-    };
     let state = AppState {
         collector,
         shards: shards.into_iter().map(|(addr, _)| addr).collect(),

@@ -531,3 +531,30 @@ fn history_survives_a_restart() {
         json!(["cpu", "gap", "req"])
     );
 }
+
+#[test]
+fn open_buckets_survive_a_graceful_restart() {
+    let (server, clock) = Server::at(NOW, |_| {});
+    dataset(&server);
+    let query = format!("{}&m=sum:cpu{{host=*}}", minute());
+    let before = get_ok(&server, &query);
+    // No flush and no time passing: every tier's bucket is still open at shutdown.
+    let server = server.restart(|o| o.clock = std::sync::Arc::new(clock.clone()));
+    assert_eq!(
+        get_ok(&server, &query),
+        before,
+        "open buckets written at shutdown"
+    );
+    // New samples in the same windows add to what was written, not replace it.
+    let counts = format!("{}&m=sum:10s-count:cpu", minute());
+    let once = get_ok(&server, &counts);
+    dataset(&server);
+    let twice = get_ok(&server, &counts);
+    let doubled: serde_json::Map<String, Value> = once[0]["dps"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(t, v)| (t.clone(), json!(v.as_u64().unwrap() * 2)))
+        .collect();
+    assert_eq!(twice[0]["dps"], Value::Object(doubled), "{once} → {twice}");
+}

@@ -28,7 +28,7 @@ mod shard_state;
 pub use image::{decode_series, encode_series, ImageError};
 
 pub use shard::{
-    Apply, Collect, Drain, FlushNow, Forget, KeyFilter, LastSample, MatchSeries, Measure,
+    Apply, Collect, Drain, FlushAll, FlushNow, Forget, KeyFilter, LastSample, MatchSeries, Measure,
     ReadHistory, Remove, Save, SeriesKeys, Shard, FLUSH_EVERY,
 };
 pub use shard_history::{FirstTier, HistorySetup, SeriesBuckets, SeriesMatch};

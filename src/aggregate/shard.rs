@@ -242,6 +242,13 @@ pub struct SeriesKeys;
 #[rtype(result = "()")]
 pub struct FlushNow;
 
+/// Close every open bucket, due or not, and hand them all to the history writer (at shutdown:
+/// what is still open would otherwise be lost; the store merges partial buckets, so the same
+/// windows carry on after a restart).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushAll;
+
 impl Handler<MatchSeries> for Shard {
     type Result = Result<Vec<SeriesMatch>, PersistError>;
 
@@ -277,6 +284,19 @@ impl Handler<SeriesKeys> for Shard {
     /// Answers the keys.
     fn handle(&mut self, _: SeriesKeys, _: &mut Context<Self>) -> Self::Result {
         self.state.series_keys()
+    }
+}
+
+impl Handler<FlushAll> for Shard {
+    type Result = ();
+
+    /// Closes every open bucket and flushes.
+    fn handle(&mut self, _: FlushAll, _: &mut Context<Self>) {
+        if let Some(flush) = self.state.tick(i64::MAX) {
+            if let Some(w) = &self.writer {
+                w.do_send(Persist(flush));
+            }
+        }
     }
 }
 
