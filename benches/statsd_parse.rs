@@ -36,6 +36,7 @@ fn parse(c: &mut Criterion) {
         now_ms: 1_700_000_000_000,
         max_name_bytes: 255,
         max_tags: 32,
+        longest_retention_ms: 0,
     };
     let mut group = c.benchmark_group("statsd_parse");
     for (label, lines) in [("datagram_10_lines", 10), ("body_1000_lines", 1000)] {

@@ -103,6 +103,7 @@ fn bad_input_is_refused_whole() {
         (format!("[{good}, {{\"name\":\"bad name\",\"type\":\"counter\"}}]"), 400, "invalid_batch"),
         (format!("[{good}, {{\"name\":\"x\",\"type\":\"counter\",\"value\":-1}}]"), 400, "invalid_batch"),
         (format!("[{good}, {{\"name\":\"x\",\"type\":\"gauge\"}}]"), 400, "invalid_batch"),
+        (format!("[{good}, {{\"name\":\"x\",\"type\":\"timer\",\"value\":-5}}]"), 400, "invalid_batch"),
         (format!("[{good}, {{\"name\":\"x\",\"type\":\"gauge\",\"value\":1,\"scope\":\"global\"}}]"), 400, "invalid_batch"),
         (format!("[{good}, {{\"name\":\"x\",\"type\":\"gauge\",\"value\":1,\"tags\":{{\"bad-key\":\"v\"}}}}]"), 400, "invalid_batch"),
         (format!("[{good}, {{\"name\":\"x\",\"type\":\"gauge\",\"value\":1,\"colour\":\"red\"}}]"), 400, "invalid_batch"),

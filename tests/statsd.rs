@@ -34,6 +34,16 @@ fn case(what: &'static str, text: &'static str, events: u64, expect: Value) -> C
 }
 
 /// Every case of the grammar; metric names are unique per case so cases do not interact.
+/// Two `|T` gauge lines a minute apart, the later one first, both within every retention.
+fn recent_timestamps() -> &'static str {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let text = format!("g_ts:5|g|T{}\ng_ts:3|g|T{}", now - 60, now - 120);
+    Box::leak(text.into_boxed_str())
+}
+
 fn cases() -> Vec<Case> {
     vec![
         case("counter", "c_plain:3|c", 1, json!({"c_plain": 3.0})),
@@ -82,7 +92,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "the latest timestamp wins",
-            "g_ts:5|g|T1700000100\ng_ts:3|g|T1700000000",
+            recent_timestamps(),
             2,
             json!({"g_ts": 5.0}),
         ),

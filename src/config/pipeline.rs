@@ -78,6 +78,16 @@ impl Pipeline {
         validate(raw, text).map_err(invalid)
     }
 
+    /// The longest retention of the tiers, in ms (0 when there are none): events older than
+    /// this are refused, since no tier would keep them.
+    pub fn longest_retention_ms(&self) -> i64 {
+        self.tiers
+            .iter()
+            .map(|t| i64::try_from(t.retention.as_millis()).unwrap_or(i64::MAX))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The first rule whose glob matches metric `name`.
     pub fn rule_for(&self, name: &str) -> Option<&Rule> {
         self.rules.first_match(name)

@@ -29,6 +29,7 @@ async fn post_statsd(
             now_ms: state.clock.epoch_millis(),
             max_name_bytes: state.pipeline.limits.max_name_bytes,
             max_tags: state.pipeline.limits.max_tags,
+            longest_retention_ms: state.pipeline.longest_retention_ms(),
         };
         parse_batch(text, &ctx).map_err(|errors| {
             IngestError::Invalid(

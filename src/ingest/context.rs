@@ -19,12 +19,7 @@ impl IngestContext<'_> {
     /// The longest retention of the pipeline's tiers, in ms (0 when there are none): older
     /// events are refused.
     pub fn longest_retention_ms(&self) -> i64 {
-        self.pipeline
-            .tiers
-            .iter()
-            .map(|t| i64::try_from(t.retention.as_millis()).unwrap_or(i64::MAX))
-            .max()
-            .unwrap_or(0)
+        self.pipeline.longest_retention_ms()
     }
 
     /// Checks an event's timestamp against the history window (see

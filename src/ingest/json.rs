@@ -152,6 +152,11 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
         (Some(v), Kind::Counter | Kind::Meter) if v < 0.0 => {
             return Err(format!("a {kind} increment must be >= 0, got {v}"))
         }
+        (Some(v), Kind::Timer) if v < 0.0 => {
+            return Err(format!(
+                "a timer value is a duration and must be >= 0, got {v}"
+            ))
+        }
         (Some(v), _) => v,
         (None, Kind::Counter | Kind::Meter) => 1.0,
         (None, _) => return Err(format!("value is required for a {kind}")),

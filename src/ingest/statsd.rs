@@ -49,6 +49,9 @@ pub struct StatsdContext<'a> {
     pub max_name_bytes: usize,
     /// Most tags one event may carry (counted after duplicate keys are merged).
     pub max_tags: usize,
+    /// A `|T` timestamp older than this before `now_ms` is refused (the longest tier
+    /// retention; 0 = no limit), as is one more than 10 minutes ahead.
+    pub longest_retention_ms: i64,
 }
 
 /// A line that could not be parsed, and why.
@@ -193,7 +196,7 @@ fn parse_line<'a>(
     };
     let ty = Type::parse(ty)?;
     tags.clear();
-    let extras = parse_extras(extras, ctx.now_ms, tags)?;
+    let extras = parse_extras(extras, ctx, tags)?;
 
     let mut parts = values.split(':');
     // `split` always yields at least one part.
@@ -255,7 +258,7 @@ fn check_name(name: &str, max_bytes: usize) -> Result<(), String> {
 /// Parses the `|`-separated fields after the type, filling `tags` with borrowed pairs.
 fn parse_extras<'a>(
     extras: Option<&'a str>,
-    now_ms: i64,
+    ctx: &StatsdContext,
     tags: &mut Vec<(&'a str, &'a str)>,
 ) -> Result<Extras, String> {
     let mut rate = None;
@@ -273,7 +276,11 @@ fn parse_extras<'a>(
             Some(b'T') if timestamp_ms.is_some() => {
                 return Err("the timestamp is given twice".into())
             }
-            Some(b'T') => timestamp_ms = Some(parse_timestamp(&field[1..])?),
+            Some(b'T') => {
+                let t = parse_timestamp(&field[1..])?;
+                super::timestamp::check_window(t, ctx.now_ms, ctx.longest_retention_ms)?;
+                timestamp_ms = Some(t);
+            }
             Some(_) => {
                 return Err(format!(
                     "unknown field {} after the type: expected @<sample rate>, \
@@ -286,7 +293,7 @@ fn parse_extras<'a>(
     }
     Ok(Extras {
         rate: rate.unwrap_or(1.0),
-        timestamp_ms: timestamp_ms.unwrap_or(now_ms),
+        timestamp_ms: timestamp_ms.unwrap_or(ctx.now_ms),
     })
 }
 

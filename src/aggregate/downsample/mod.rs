@@ -12,4 +12,4 @@ mod tier;
 pub use bucket::{sums, Bucket};
 pub use history::{ClosedBucket, Flush, History, NewSeries, Pending, MAX_IN_FLIGHT};
 pub use series::Downsampler;
-pub use tier::{longest_retention_ms, TierSpec};
+pub use tier::TierSpec;

@@ -44,11 +44,6 @@ impl TierSpec {
     }
 }
 
-/// The longest retention of `tiers` (0 when there are none).
-pub fn longest_retention_ms(tiers: &[TierSpec]) -> i64 {
-    tiers.iter().map(|t| t.retention_ms).max().unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

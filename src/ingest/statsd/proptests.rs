@@ -7,13 +7,17 @@ use std::sync::LazyLock;
 
 static PATH: LazyLock<ServicePath> = LazyLock::new(ServicePath::root);
 
+/// Later than any `|T` the generators make (u32 seconds), so none is in the future.
+const NOW_MS: i64 = (u32::MAX as i64) * 1000 + 1000;
+
 fn ctx() -> StatsdContext<'static> {
     StatsdContext {
         service: "default-service",
         service_path: &PATH,
-        now_ms: 1_000,
+        now_ms: NOW_MS,
         max_name_bytes: 64,
         max_tags: 8,
+        longest_retention_ms: 0,
     }
 }
 
@@ -188,7 +192,7 @@ impl Sample {
                     v.value
                 },
                 op: v.op,
-                timestamp_ms: self.timestamp.map_or(1_000, |s| i64::from(s) * 1000),
+                timestamp_ms: self.timestamp.map_or(NOW_MS, |s| i64::from(s) * 1000),
                 meta: (kind == Kind::Timer).then(|| {
                     Box::new(Metadata {
                         unit: Some("milliseconds".into()),

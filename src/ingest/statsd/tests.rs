@@ -14,6 +14,7 @@ fn ctx() -> StatsdContext<'static> {
         now_ms: NOW,
         max_name_bytes: 32,
         max_tags: 3,
+        longest_retention_ms: 0,
     }
 }
 
@@ -353,4 +354,20 @@ fn long_input_is_cut_in_messages() {
 fn dogstatsd_events_and_service_checks_are_bad_lines() {
     assert_error("_e{5,4}:title|text", 1, "invalid metric name");
     assert_error("_sc|my.check|0", 1, "missing ':'");
+}
+
+#[test]
+fn timestamps_outside_the_window_are_bad_lines() {
+    // More than 10 minutes ahead of now.
+    let far = (NOW / 1000 + 3600).to_string();
+    let err = parse_batch(&format!("x:1|c|T{far}"), &ctx()).unwrap_err();
+    assert!(err[0].message.contains("future"), "{}", err[0].message);
+    // Older than the longest retention, when there is one.
+    let mut old = ctx();
+    old.longest_retention_ms = 3_600_000;
+    let two_hours_ago = (NOW / 1000 - 7200).to_string();
+    let err = parse_batch(&format!("x:1|c|T{two_hours_ago}"), &old).unwrap_err();
+    assert!(err[0].message.contains("retention"), "{}", err[0].message);
+    let recent = (NOW / 1000 - 60).to_string();
+    assert!(parse_batch(&format!("x:1|c|T{recent}"), &old).is_ok());
 }

@@ -100,6 +100,7 @@ impl StatsdUdp {
             limits: LineLimits {
                 max_name_bytes: pipeline.limits.max_name_bytes,
                 max_tags: pipeline.limits.max_tags,
+                longest_retention_ms: pipeline.longest_retention_ms(),
             },
         };
         let reader = std::thread::Builder::new()

@@ -44,6 +44,7 @@ pub(super) struct HandOff {
 pub(super) struct LineLimits {
     pub max_name_bytes: usize,
     pub max_tags: usize,
+    pub longest_retention_ms: i64,
 }
 
 /// Everything the reader thread owns.
@@ -81,6 +82,7 @@ impl Reader {
                         now_ms: self.clock.epoch_millis(),
                         max_name_bytes: self.limits.max_name_bytes,
                         max_tags: self.limits.max_tags,
+                        longest_retention_ms: self.limits.longest_retention_ms,
                     };
                     let counts = batcher.push(&buf[..n.min(buf.len())], &ctx, now);
                     udp.lines.fetch_add(counts.lines as u64, Ordering::Relaxed);
