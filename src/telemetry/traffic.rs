@@ -147,6 +147,9 @@ pub struct IncomingTraffic {
     services: Mutex<HashMap<String, HashMap<ServicePath, TrafficTotals>>>,
 }
 
+/// The most (service, service path) pairs whose traffic is counted between resets.
+pub const MAX_SUBSERVICES: usize = 10_000;
+
 impl IncomingTraffic {
     /// A recorder; when `enabled` is false (`--disable-self-metrics`) it records nothing.
     pub fn new(enabled: bool) -> Self {
@@ -161,12 +164,18 @@ impl IncomingTraffic {
         self.enabled
     }
 
-    /// Counts one request of `service` / `path`.
+    /// Counts one request of `service` / `path`. Header values are the caller's to choose, so
+    /// at most [`MAX_SUBSERVICES`] (service, path) pairs are kept; requests of further pairs
+    /// are not attributed (until a reset makes room), so memory stays bounded.
     pub fn record(&self, service: &str, path: &ServicePath, t: Transaction) {
         if !self.enabled {
             return;
         }
         let mut services = self.services.lock();
+        let known = services.get(service).is_some_and(|p| p.contains_key(path));
+        if !known && services.values().map(HashMap::len).sum::<usize>() >= MAX_SUBSERVICES {
+            return;
+        }
         let paths = match services.get_mut(service) {
             Some(paths) => paths,
             None => services.entry(service.to_owned()).or_default(),
@@ -305,5 +314,19 @@ mod tests {
         let t = IncomingTraffic::new(false);
         t.record("city", &ServicePath::root(), tx(1, 2, false, 1));
         assert!(t.read(None).is_empty());
+    }
+
+    #[test]
+    fn the_number_of_attributed_subservices_is_bounded() {
+        let traffic = IncomingTraffic::new(true);
+        for i in 0..MAX_SUBSERVICES + 50 {
+            let path = ServicePath::parse(&format!("/p{i}")).unwrap();
+            traffic.record("svc", &path, tx(1, 1, false, 1));
+        }
+        let known = ServicePath::parse("/p0").unwrap();
+        traffic.record("svc", &known, tx(1, 1, false, 1));
+        let held: usize = traffic.services.lock().values().map(HashMap::len).sum();
+        assert_eq!(held, MAX_SUBSERVICES);
+        assert_eq!(traffic.services.lock()["svc"][&known].transactions, 2);
     }
 }
