@@ -309,9 +309,10 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
                 &state.pipeline.rules,
             ))
             .wrap(json_errors())
-            .wrap(from_fn(count_traffic))
             .wrap(actix_web::middleware::from_fn(record_request))
             .wrap(actix_web::middleware::from_fn(guard))
+            // Outermost, so that requests the token guard refuses are counted too.
+            .wrap(from_fn(count_traffic))
             .configure(configure)
     })
     .workers(workers)

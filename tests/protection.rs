@@ -154,6 +154,20 @@ fn series_limits_refuse_new_series_whole_and_keep_old_ones_working() {
 }
 
 #[test]
+fn series_of_another_scope_are_removed_by_naming_it() {
+    let server = Server::start();
+    // Series pushed to another scope are removed by naming it.
+    server.push(serde_json::json!({"name": "v.s", "type": "gauge", "value": 1, "scope": "vendor"}));
+    let (status, _, body) = server.request("DELETE", "/api/v1/series?name=v.s");
+    assert_eq!((status, body.as_str()), (200, r#"{"removed":0}"#));
+    let (status, _, body) = server.request("DELETE", "/api/v1/series?name=v.s&scope=vendor");
+    assert_eq!((status, body.as_str()), (200, r#"{"removed":1}"#));
+    let (status, _, body) = server.request("DELETE", "/api/v1/series?name=v.s&scope=global");
+    assert_eq!(status, 400);
+    assert_error(&body, "bad_scope");
+}
+
+#[test]
 fn tags_names_and_bodies_are_limited() {
     let server = Server::with(|o| {
         o.pipeline =

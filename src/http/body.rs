@@ -34,7 +34,8 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(limit));
+    // Grown as bytes arrive: a declared length alone reserves no more than 64 KiB.
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192).min(limit).min(64 << 10));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
         if body.len() + chunk.len() > limit {

@@ -21,6 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 struct Which {
     service: Option<String>,
     name: Option<String>,
+    /// `base`, `vendor` or `application` (the default).
+    scope: Option<String>,
 }
 
 async fn delete_series(
@@ -38,8 +40,14 @@ async fn delete_series(
         None => None,
         Some(s) => Some(parse_service(&s).map_err(|m| ApiError::bad_request("bad_service", m))?),
     };
+    let scope = match which.scope.as_deref() {
+        None => Scope::Application,
+        Some(s) => s
+            .parse::<Scope>()
+            .map_err(|m| ApiError::bad_request("bad_scope", m))?,
+    };
     let selector = Selector {
-        scope: Some(Scope::Application),
+        scope: Some(scope),
         name: which.name,
         service,
     };
