@@ -11,7 +11,11 @@ cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
 WORK=$(mktemp -d /tmp/meterd-compare.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+  for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "raw results kept in $WORK" >&2; else rm -rf "$WORK"; fi
+}
 trap cleanup EXIT
 
 say() { printf '== %s\n' "$*" >&2; }
@@ -57,7 +61,7 @@ say "single events";           "${LOAD[@]}" --target "$T" --mode events --batch 
 
 # /metrics over 10,000 pushed series: latency alone, then ingest while it is scraped once a second.
 taskset -c 1 "$M" bench --target "$T" --mode events --batch 100 --series 10000 --requests 100 \
-  --connections 4 --duration 60s --json --quiet >/dev/null
+  --connections 4 --duration 60s --json --quiet >"$WORK/push10k.json"
 series10k=$(curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["meterd.series"]))')
 say "/metrics with $series10k series"; "${LOAD[@]}" --target "$T" --mode query --path /metrics --connections 1 >"$WORK/scrape.json"
 say "ingest while scraping"
@@ -69,7 +73,7 @@ wait "$SCR"
 # Memory: resident growth for 100,000 new gauge/counter series (history lives on disk).
 rss0=$(rss_kib "$MPID")
 taskset -c 1 "$M" bench --target "$T" --mode events --batch 100 --series 110000 --requests 1100 \
-  --connections 8 --duration 60s --json --quiet >/dev/null
+  --connections 8 --duration 60s --json --quiet >"$WORK/push100k.json"
 sleep 1; rss1=$(rss_kib "$MPID")
 series=$(curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["meterd.series"]))')
 
@@ -151,11 +155,14 @@ for rate in (20000, 40000):
     r = j(f"etsy_{rate}"); got = int(open(os.path.join(w, f"etsy_{rate}.received")).read())
     rows.append((f"Etsy statsd at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
                  f'{100*(r["events"]-got)/max(r["events"],1):.3f}% lost'))
-, f'{scrape["latency_ms"].get("p50",0):.1f} ms', ""))
+rows.append((f"RSS growth for {series-series10k:,} new series", f'{(rss1-rss0)/1024:,.1f} MiB',
+             f'{(rss1-rss0)*1024/max(series-series10k,1):,.0f} bytes/series'))
+rows.append((f"GET /metrics ({series10k:,} series) p50", f'{scrape["latency_ms"].get("p50",0):.1f} ms', ""))
 rows.append(("batched ingest while scraping", f'{bs["events_per_second"]:,.0f} events/s',
              f'{100*bs["events_per_second"]/max(b["events_per_second"],1):.0f}% of unscraped'))
-total_err = sum(errs(r) for r in (h, b, s, bs))
-rows.append(("meterd non-2xx answers", str(total_err), "" if total_err == 0 else json.dumps(b["errors"])))
+total_err = sum(errs(r) for r in (h, b, s, bs, j("push10k"), j("push100k")))
+rows.append(("meterd non-2xx answers", str(total_err), "" if total_err == 0 else
+             json.dumps([r["errors"] for r in (h, b, s, bs, j("push10k"), j("push100k"))])))
 wd = max(len(r[0]) for r in rows); wv = max(len(r[1]) for r in rows)
 print(f'{"measure":<{wd}}  {"figure":>{wv}}  ratio / note')
 for a, v, n in rows:

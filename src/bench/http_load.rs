@@ -138,7 +138,6 @@ async fn connection(
     let interval = (args.rate > 0)
         .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     let mut next = Instant::now();
-    let mut i = conn;
     while Instant::now() < deadline {
         let n = issued.fetch_add(1, Relaxed);
         if args.requests > 0 && n >= args.requests {
@@ -151,8 +150,9 @@ async fn connection(
             }
             next += every;
         }
-        let shot = &shots[i % shots.len()];
-        i += 1;
+        // The run-wide request number picks the body: every body (and so every series) is
+        // sent before any repeats, however many connections share the run.
+        let shot = &shots[n as usize % shots.len()];
         let t0 = Instant::now();
         let result = if shot.post {
             client

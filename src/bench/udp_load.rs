@@ -19,14 +19,14 @@ pub fn run(args: &BenchArgs) -> Result<Report, String> {
     let deadline = Instant::now() + args.duration;
     let started = Instant::now();
     let threads: Vec<_> = (0..args.connections)
-        .map(|t| {
+        .map(|_| {
             let (args, target, issued, progress) = (
                 args.clone(),
                 target.clone(),
                 issued.clone(),
                 progress.clone(),
             );
-            std::thread::spawn(move || send(t, &args, &target, &issued, &progress, deadline))
+            std::thread::spawn(move || send(&args, &target, &issued, &progress, deadline))
         })
         .collect();
     let mut errors = BTreeMap::new();
@@ -50,7 +50,6 @@ pub fn run(args: &BenchArgs) -> Result<Report, String> {
 }
 
 fn send(
-    t: usize,
     args: &BenchArgs,
     target: &str,
     issued: &AtomicU64,
@@ -63,7 +62,6 @@ fn send(
     let interval = (args.rate > 0)
         .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     let mut next = Instant::now();
-    let mut i = t;
     while Instant::now() < deadline {
         let n = issued.fetch_add(1, Relaxed);
         if args.requests > 0 && n >= args.requests {
@@ -76,8 +74,7 @@ fn send(
             }
             next += every;
         }
-        let d = &datagrams[i % datagrams.len()];
-        i += 1;
+        let d = &datagrams[n as usize % datagrams.len()];
         match socket.send(d) {
             Ok(_) => {
                 progress.requests.fetch_add(1, Relaxed);

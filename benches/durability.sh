@@ -2,7 +2,7 @@
 # Ingest throughput under each durability mode, in one run: three meterd servers one after
 # another on loopback, each loaded by `meterd bench` for the same time, then the ratios.
 #
-#   scripts/durability-bench.sh [seconds] [batch] [connections]
+#   benches/durability.sh [seconds] [batch] [connections]
 #
 # Prints one JSON line per mode and a summary; bounded in time (3 x seconds plus start-up).
 set -euo pipefail
