@@ -82,10 +82,12 @@ stats_lines() { curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | py
 import json,sys
 v=json.load(sys.stdin)
 print(int(v.get("meterd.statsd.udp.events.accepted",0)), int(v.get("meterd.statsd.udp.lines.pending",0)))'; }
-read -r before _ < <(stats_lines)
-"${LOAD[@]}" --target "udp://127.0.0.1:$UP" --mode statsd --batch 10 --connections 1 >"$WORK/statsd_meterd.json"
-for _ in $(seq 1 50); do read -r after pending < <(stats_lines); [ "$pending" = 0 ] && break; sleep 0.1; done
-echo $((after - before)) >"$WORK/statsd_meterd.received"
+for rate in 20000 40000 100000; do
+  read -r before _ < <(stats_lines)
+  "${LOAD[@]}" --target "udp://127.0.0.1:$UP" --mode statsd --batch 10 --connections 1 --rate "$rate" >"$WORK/statsd_meterd_$rate.json"
+  for _ in $(seq 1 50); do read -r after pending < <(stats_lines); [ "$pending" = 0 ] && break; sleep 0.1; done
+  echo $((after - before)) >"$WORK/statsd_meterd_$rate.received"
+done
 kill "$MPID"; wait "$MPID" 2>/dev/null || true
 
 # --- Pushgateway ----------------------------------------------------------------------------------
@@ -148,9 +150,10 @@ rows.append(("meterd single-event requests", f'{s["requests_per_second"]:,.0f} r
              f'{s["requests_per_second"]/max(ps["requests_per_second"],1):.1f}x Pushgateway; '
              f'{100*s["requests_per_second"]/max(h["requests_per_second"],1):.0f}% of /-/healthy'))
 rows.append(("Pushgateway single-sample pushes", f'{ps["requests_per_second"]:,.0f} req/s', ""))
-sent = j("statsd_meterd")["events"]; got = int(open(os.path.join(w, "statsd_meterd.received")).read())
-rows.append(("meterd StatsD UDP (10 lines/datagram)", f'{sent/j("statsd_meterd")["seconds"]:,.0f} lines/s sent',
-             f'{100*(sent-got)/max(sent,1):.3f}% lost'))
+for rate in (20000, 40000, 100000):
+    r = j(f"statsd_meterd_{rate}"); got = int(open(os.path.join(w, f"statsd_meterd_{rate}.received")).read())
+    rows.append((f"meterd StatsD UDP at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
+                 f'{100*(r["events"]-got)/max(r["events"],1):.3f}% lost'))
 for rate in (20000, 40000):
     r = j(f"etsy_{rate}"); got = int(open(os.path.join(w, f"etsy_{rate}.received")).read())
     rows.append((f"Etsy statsd at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
