@@ -8,26 +8,11 @@ use meterd::config::Pipeline;
 use meterd::ingest::{json::decode_json, IngestContext};
 use meterd::model::ServicePath;
 
-/// A 100-event batch over 20 series of mixed kinds, as an application would push it.
-fn batch() -> String {
-    let kinds = ["counter", "gauge", "meter", "histogram", "timer"];
-    let events: Vec<String> = (0..100)
-        .map(|i| {
-            format!(
-                r#"{{"name":"app.metric{}","type":"{}","value":{},"tags":{{"host":"web{}","route":"/api/v{}"}}}}"#,
-                i % 20,
-                kinds[(i % 20) % 5],
-                i * 7 + 1,
-                i % 4,
-                i % 20
-            )
-        })
-        .collect();
-    format!("[{}]", events.join(","))
-}
+#[path = "common/batch.rs"]
+mod common_batch;
 
 fn ingest(c: &mut Criterion) {
-    let body = batch();
+    let body = common_batch::body();
     let pipeline = Pipeline::default();
     let path = ServicePath::root();
     let ctx = IngestContext {

@@ -12,37 +12,18 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use meterd::aggregate::ShardState;
 use meterd::collector::route;
 use meterd::config::Pipeline;
-use meterd::ingest::{json::decode_json, IngestContext};
-use meterd::model::{Event, Kind, Scope, SeriesKey, ServicePath};
+use meterd::model::{Event, Kind, Scope, SeriesKey};
 use meterd::query::odsl::{answer, parse, OdslRequest};
 use meterd::registry::entities::{Encoder, EntityStore, Interner, Pending, SeriesEntry};
 use meterd::registry::Registry;
 use std::time::{Duration, Instant};
 
-/// The 100-event batch of the ingest bench: 20 series of mixed kinds, two tags each.
+#[path = "common/batch.rs"]
+mod common_batch;
+
+/// The 100-event batch of the ingest bench.
 fn batch(pipeline: &Pipeline) -> Vec<Event> {
-    let kinds = ["counter", "gauge", "meter", "histogram", "timer"];
-    let events: Vec<String> = (0..100)
-        .map(|i| {
-            format!(
-                r#"{{"name":"app.metric{}","type":"{}","value":{},"tags":{{"host":"web{}","route":"/api/v{}"}}}}"#,
-                i % 20,
-                kinds[(i % 20) % 5],
-                i * 7 + 1,
-                i % 4,
-                i % 20
-            )
-        })
-        .collect();
-    let body = format!("[{}]", events.join(","));
-    let path = ServicePath::root();
-    let ctx = IngestContext {
-        service: "default-service",
-        service_path: &path,
-        now_ms: 1_700_000_000_000,
-        pipeline,
-    };
-    decode_json(body.as_bytes(), &ctx).unwrap()
+    common_batch::events(pipeline)
 }
 
 /// The collector-and-shard path of one batch, with or without entity capture.

@@ -13,12 +13,14 @@
 use meterd::aggregate::ShardState;
 use meterd::collector::route;
 use meterd::config::Pipeline;
-use meterd::ingest::{json::decode_json, IngestContext};
-use meterd::model::{Event, Kind, Scope, SeriesKey, ServicePath};
+use meterd::model::{Event, Kind, Scope, SeriesKey};
 use meterd::registry::entities::{Encoder, EntityStore, Interner, Pending, RECORD_BYTES};
 use meterd::registry::Registry;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+#[path = "../common/batch.rs"]
+mod common_batch;
 
 const ENTITIES: usize = 1_000_000;
 const SERIES: usize = 1_000;
@@ -81,30 +83,9 @@ fn memory(unique: bool) {
     );
 }
 
-/// The 100-event batch of the ingest bench: 20 series of mixed kinds, two tags each.
+/// The 100-event batch of the ingest bench.
 fn batch(pipeline: &Pipeline) -> Vec<Event> {
-    let kinds = ["counter", "gauge", "meter", "histogram", "timer"];
-    let events: Vec<String> = (0..100)
-        .map(|i| {
-            format!(
-                r#"{{"name":"app.metric{}","type":"{}","value":{},"tags":{{"host":"web{}","route":"/api/v{}"}}}}"#,
-                i % 20,
-                kinds[(i % 20) % 5],
-                i * 7 + 1,
-                i % 4,
-                i % 20
-            )
-        })
-        .collect();
-    let body = format!("[{}]", events.join(","));
-    let path = ServicePath::root();
-    let ctx = IngestContext {
-        service: "default-service",
-        service_path: &path,
-        now_ms: 1_700_000_000_000,
-        pipeline,
-    };
-    decode_json(body.as_bytes(), &ctx).unwrap()
+    common_batch::events(pipeline)
 }
 
 /// One collector-and-shard path with its own state.
