@@ -18,7 +18,8 @@ pub struct FamilyInfo {
 /// Families by name, one slot per scope (looked up by `&str`, no allocation per event).
 #[derive(Debug, Default)]
 pub struct Registry {
-    families: HashMap<String, [Option<FamilyInfo>; 3]>,
+    /// Looked up twice per admitted event: foldhash, seeded per process.
+    families: HashMap<String, [Option<FamilyInfo>; 3], foldhash::fast::RandomState>,
 }
 
 fn slot(scope: Scope) -> usize {
@@ -66,7 +67,8 @@ impl Registry {
     /// The events of a batch whose type conflicts with an existing family, with one of
     /// meterd's own, or with an earlier event of the batch; nothing changes.
     pub fn conflicts(&self, events: &[Event]) -> Vec<ItemError> {
-        let mut fresh: HashMap<(Scope, &str), Kind> = HashMap::new();
+        let mut fresh: HashMap<(Scope, &str), Kind, foldhash::fast::RandomState> =
+            HashMap::default();
         let mut conflicts = Vec::new();
         for (index, e) in events.iter().enumerate() {
             let (scope, name) = (e.key.scope, e.key.name.as_str());
