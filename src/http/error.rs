@@ -87,14 +87,13 @@ impl ResponseError for ApiError {
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
+        let message = e.to_string();
         match e {
             IngestError::Malformed(m) => ApiError::bad_request("malformed_body", m),
             IngestError::BadRequest(m) => ApiError::bad_request("bad_request", m),
-            IngestError::Invalid(details) => ApiError::bad_request(
-                "invalid_batch",
-                IngestError::Invalid(details.clone()).to_string(),
-            )
-            .with_details(details),
+            IngestError::Invalid(details) | IngestError::InvalidLines(details) => {
+                ApiError::bad_request("invalid_batch", message).with_details(details)
+            }
         }
     }
 }

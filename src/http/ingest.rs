@@ -19,28 +19,40 @@ async fn post_events(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.pipeline.limits.max_body_bytes).await?;
-    let (service, service_path) = tenancy(&req)?;
+    let ndjson = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
+    let decode = if ndjson {
+        json::decode_ndjson
+    } else {
+        json::decode_json
+    };
+    let n = ingest_body(&req, payload, &state, decode).await?;
+    Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
+}
+
+/// The path every HTTP ingest route shares: read the body under `limits.max_body_bytes`, take
+/// the tenancy headers, `decode` the whole body (all or nothing; a refusal is counted), check
+/// the events' services against the token's, and submit; answers the number accepted.
+pub async fn ingest_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    decode: impl FnOnce(&[u8], &IngestContext) -> Result<Vec<Event>, IngestError>,
+) -> Result<usize, ApiError> {
+    let body = read_body(req, payload, state.pipeline.limits.max_body_bytes).await?;
+    let (service, service_path) = tenancy(req)?;
     let ctx = IngestContext {
         service: &service,
         service_path: &service_path,
         now_ms: state.clock.epoch_millis(),
         pipeline: &state.pipeline,
     };
-    let ndjson = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
-    let decoded = if ndjson {
-        json::decode_ndjson(&body, &ctx)
-    } else {
-        json::decode_json(&body, &ctx)
-    };
-    let events = decoded.inspect_err(|e| count_refusal(&state, e))?;
-    super::check_services(&req, events.iter().map(|e| e.key.service.as_str()))?;
-    let n = submit(&state, events).await?;
-    Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
+    let events = decode(&body, &ctx).inspect_err(|e| count_refusal(state, e))?;
+    super::check_services(req, events.iter().map(|e| e.key.service.as_str()))?;
+    submit(state, events).await
 }
 
 /// Hands a validated batch to the collector; answers how many events were accepted, once
@@ -76,7 +88,7 @@ pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiEr
 /// Counts a batch refused before it reached the collector.
 pub fn count_refusal(state: &AppState, e: &IngestError) {
     let n = match e {
-        IngestError::Invalid(items) => items.len(),
+        IngestError::Invalid(items) | IngestError::InvalidLines(items) => items.len(),
         _ => 1,
     };
     state.counters.batch_rejected(n);

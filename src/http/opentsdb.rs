@@ -1,12 +1,11 @@
 //! The OpenTSDB HTTP API: `/api/query` (GET and POST), `/api/aggregators`, `/api/suggest` and
 //! `/api/put`.
 
-use super::body::{read_body, tenancy};
+use super::body::read_body;
 use super::history::{all_keys, run_query};
-use super::ingest::{count_refusal, submit};
+use super::ingest::ingest_body;
 use super::{ApiError, AppState};
 use crate::ingest::opentsdb_put::decode_put;
-use crate::ingest::IngestContext;
 use crate::query::opentsdb::{from_json, from_params, AGGREGATORS};
 use crate::render::opentsdb::query_answer;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -124,16 +123,7 @@ async fn put(
     params: web::Query<PutParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.pipeline.limits.max_body_bytes).await?;
-    let (service, service_path) = tenancy(&req)?;
-    let ctx = IngestContext {
-        service: &service,
-        service_path: &service_path,
-        now_ms: state.clock.epoch_millis(),
-        pipeline: &state.pipeline,
-    };
-    let events = decode_put(&body, &ctx).inspect_err(|e| count_refusal(&state, e))?;
-    let n = submit(&state, events).await?;
+    let n = ingest_body(&req, payload, &state, decode_put).await?;
     Ok(if params.details.is_some() {
         HttpResponse::Ok().json(json!({"success": n, "failed": 0, "errors": []}))
     } else if params.summary.is_some() {

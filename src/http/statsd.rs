@@ -1,7 +1,6 @@
 //! `POST /api/v1/statsd`: StatsD lines over HTTP, all or nothing.
 
-use super::body::{read_body, tenancy};
-use super::ingest::{count_refusal, submit};
+use super::ingest::ingest_body;
 use super::{ApiError, AppState};
 use crate::ingest::statsd::{parse_batch, StatsdContext};
 use crate::ingest::{IngestError, ItemError};
@@ -20,19 +19,18 @@ async fn post_statsd(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.pipeline.limits.max_body_bytes).await?;
-    let (service, service_path) = tenancy(&req)?;
-    let parsed = decode(&body).and_then(|text| {
+    let n = ingest_body(&req, payload, &state, |body, ctx| {
+        let text = decode(body)?;
         let ctx = StatsdContext {
-            service: &service,
-            service_path: &service_path,
-            now_ms: state.clock.epoch_millis(),
-            max_name_bytes: state.pipeline.limits.max_name_bytes,
-            max_tags: state.pipeline.limits.max_tags,
-            longest_retention_ms: state.pipeline.longest_retention_ms(),
+            service: ctx.service,
+            service_path: ctx.service_path,
+            now_ms: ctx.now_ms,
+            max_name_bytes: ctx.pipeline.limits.max_name_bytes,
+            max_tags: ctx.pipeline.limits.max_tags,
+            longest_retention_ms: ctx.longest_retention_ms(),
         };
         parse_batch(text, &ctx).map_err(|errors| {
-            IngestError::Invalid(
+            IngestError::InvalidLines(
                 errors
                     .into_iter()
                     .map(|e| ItemError {
@@ -42,22 +40,8 @@ async fn post_statsd(
                     .collect(),
             )
         })
-    });
-    let events = parsed.map_err(|e| {
-        count_refusal(&state, &e);
-        match e {
-            IngestError::Invalid(details) => ApiError::bad_request(
-                "invalid_batch",
-                format!(
-                    "{} invalid line(s) in the body; nothing was applied",
-                    details.len()
-                ),
-            )
-            .with_details(details),
-            other => other.into(),
-        }
-    })?;
-    let n = submit(&state, events).await?;
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
 }
 
@@ -70,7 +54,7 @@ fn decode(body: &[u8]) -> Result<&str, IngestError> {
             .filter(|&&b| b == b'\n')
             .count()
             + 1;
-        IngestError::Invalid(vec![ItemError {
+        IngestError::InvalidLines(vec![ItemError {
             index: line,
             message: format!("line {line}: not UTF-8 text"),
         }])

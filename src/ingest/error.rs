@@ -20,6 +20,9 @@ pub enum IngestError {
     /// Some events are invalid: fix every listed one and resend the batch.
     #[error("{} invalid event(s) in the batch; nothing was applied", .0.len())]
     Invalid(Vec<ItemError>),
+    /// Some lines of a text body (StatsD) are invalid; `index` is the 1-based line number.
+    #[error("{} invalid line(s) in the body; nothing was applied", .0.len())]
+    InvalidLines(Vec<ItemError>),
     /// The request itself is wrong (a bad header, an empty body): fix it.
     #[error("{0}")]
     BadRequest(String),
