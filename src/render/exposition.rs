@@ -11,7 +11,7 @@
 //! once. Every family is written in one block, so its `# TYPE` line appears exactly once.
 
 use super::names::{
-    base_name, effective_unit, escape_label_value, label_name, prom_unit, PromUnit,
+    base_name, effective_unit, escape_help, escape_label_value, label_name, prom_unit, PromUnit,
 };
 use super::number::write_number;
 use crate::model::{
@@ -120,6 +120,33 @@ impl ExpoFamily {
             .iter()
             .map(|s| format!("{}{s}", self.name))
             .collect()
+    }
+}
+
+/// Writes `families` as exposition text in `dialect`: `# TYPE`, `# HELP` (escaped as the
+/// dialect says: 0.0.4 escapes `\\` and newlines, OpenMetrics also `"`), the samples, and
+/// OpenMetrics' closing `# EOF`.
+pub(crate) fn write_text(families: &[Family], dialect: Dialect, out: &mut String) {
+    for family in expo_families(families, dialect) {
+        out.push_str("# TYPE ");
+        out.push_str(&family.name);
+        out.push(' ');
+        out.push_str(family.ty.as_str());
+        out.push('\n');
+        if let Some(help) = &family.help {
+            out.push_str("# HELP ");
+            out.push_str(&family.name);
+            out.push(' ');
+            match dialect {
+                Dialect::Prometheus => escape_help(help, out),
+                Dialect::OpenMetrics => escape_label_value(help, out),
+            }
+            out.push('\n');
+        }
+        family.write_samples(out);
+    }
+    if dialect == Dialect::OpenMetrics {
+        out.push_str("# EOF\n");
     }
 }
 

@@ -13,8 +13,7 @@
 //! negative or NaN (a histogram of negative values) is written without `_sum`. Negative quantile
 //! values, which OpenMetrics also frowns upon, are written as they are (Prometheus takes them).
 
-use super::exposition::{expo_families, Dialect};
-use super::names::escape_label_value;
+use super::exposition::{write_text, Dialect};
 use crate::model::{Family, Snapshot};
 
 /// The `Content-Type` of this format.
@@ -29,23 +28,7 @@ pub fn openmetrics(snapshot: &Snapshot, out: &mut String) {
 /// Appends the given families (e.g. one scope, or one metric) as OpenMetrics 1.0 text,
 /// ending with `# EOF`.
 pub fn openmetrics_families(families: &[Family], out: &mut String) {
-    for family in expo_families(families, Dialect::OpenMetrics) {
-        out.push_str("# TYPE ");
-        out.push_str(&family.name);
-        out.push(' ');
-        out.push_str(family.ty.as_str());
-        out.push('\n');
-        if let Some(help) = &family.help {
-            out.push_str("# HELP ");
-            out.push_str(&family.name);
-            out.push(' ');
-            // OpenMetrics escapes HELP like label values: `\\`, `\"` and `\n`.
-            escape_label_value(help, out);
-            out.push('\n');
-        }
-        family.write_samples(out);
-    }
-    out.push_str("# EOF\n");
+    write_text(families, Dialect::OpenMetrics, out);
 }
 
 #[cfg(test)]

@@ -3,8 +3,7 @@
 //! `_rate_per_second` gauges, histograms and timers as `_mean`/`_max`/`_min`/`_stddev` gauges plus
 //! a summary with `_count`, `_sum` and `{quantile="..."}` samples.
 
-use super::exposition::{expo_families, Dialect};
-use super::names::escape_help;
+use super::exposition::{write_text, Dialect};
 use crate::model::{Family, Snapshot};
 
 /// The `Content-Type` of this format.
@@ -17,21 +16,7 @@ pub fn prometheus(snapshot: &Snapshot, out: &mut String) {
 
 /// Appends the given families (e.g. one scope, or one metric) as Prometheus 0.0.4 text.
 pub fn prometheus_families(families: &[Family], out: &mut String) {
-    for family in expo_families(families, Dialect::Prometheus) {
-        out.push_str("# TYPE ");
-        out.push_str(&family.name);
-        out.push(' ');
-        out.push_str(family.ty.as_str());
-        out.push('\n');
-        if let Some(help) = &family.help {
-            out.push_str("# HELP ");
-            out.push_str(&family.name);
-            out.push(' ');
-            escape_help(help, out);
-            out.push('\n');
-        }
-        family.write_samples(out);
-    }
+    write_text(families, Dialect::Prometheus, out);
 }
 
 #[cfg(test)]
