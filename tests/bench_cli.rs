@@ -57,6 +57,35 @@ fn event_load_is_counted_exactly() {
 }
 
 #[test]
+fn every_series_is_covered_whatever_the_connections() {
+    let server = Server::start();
+    let target = server.url("");
+    let out = bench(&[
+        "--target",
+        &target,
+        "--series",
+        "300",
+        "--batch",
+        "10",
+        "--requests",
+        "30",
+        "--connections",
+        "4",
+        "--duration",
+        "30s",
+        "--json",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vendor = server.get_json("/metrics/vendor");
+    assert_eq!(vendor["meterd.series"], 300, "{vendor}");
+}
+
+#[test]
 fn query_mode_and_errors_by_status() {
     let server = Server::start();
     let target = server.url("");

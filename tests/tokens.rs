@@ -311,6 +311,38 @@ fn a_service_bound_token_pushes_and_reads_its_service_only() {
 }
 
 #[test]
+fn refused_requests_count_as_traffic_of_their_service() {
+    let server = server();
+    let city = [("Fiware-Service", "smart_city")];
+    assert_eq!(call(&server, "GET", "/metrics", None, &city, None).0, 401);
+    assert_eq!(
+        call(
+            &server,
+            "GET",
+            "/metrics",
+            Some("wrong-secret-0123456789"),
+            &city,
+            None
+        )
+        .0,
+        401
+    );
+    let (status, body) = call(
+        &server,
+        "GET",
+        "/admin/metrics?service=smart_city",
+        Some(ADMIN),
+        &[],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let tree: Value = serde_json::from_str(&body).unwrap();
+    let sum = &tree["services"]["smart_city"]["sum"];
+    assert_eq!(sum["incomingTransactions"], 2, "{tree}");
+    assert_eq!(sum["incomingTransactionErrors"], 2, "{tree}");
+}
+
+#[test]
 fn an_encoded_reset_still_needs_admin() {
     let server = server();
     for path in [
