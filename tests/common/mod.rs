@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub mod peers;
 pub mod udp;
 
 /// A running server with its own data dir (removed on drop).

@@ -1,0 +1,45 @@
+//! Real peers (promtool, Prometheus, Python packages, browsers, NATS): find them or skip.
+//!
+//! A test that needs a peer asks [`peer`] first. When the peer is absent the test prints
+//! `skipped: <peer> not installed (<how to get it>)` and returns early, so a newcomer's
+//! `cargo test` passes on a machine with only the Rust toolchain. With `METERD_REQUIRE_PEERS=1`
+//! (which `.ci/run` sets) an absent peer fails the test instead.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Whether absent peers fail tests (`METERD_REQUIRE_PEERS=1`) rather than skip them.
+pub fn required() -> bool {
+    std::env::var("METERD_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// Returns `present`; when it is false, prints the skip line, or panics if peers are required.
+pub fn peer(name: &str, present: bool, how: &str) -> bool {
+    if !present {
+        assert!(
+            !required(),
+            "{name} not installed ({how}) and METERD_REQUIRE_PEERS=1"
+        );
+        println!("skipped: {name} not installed ({how})");
+        eprintln!("skipped: {name} not installed ({how})");
+    }
+    present
+}
+
+/// The path of `program` on `PATH`, if it is there.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Whether `python` can import `module`.
+pub fn python_can_import(python: &str, module: &str) -> bool {
+    Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
