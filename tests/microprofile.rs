@@ -123,9 +123,17 @@ fn whole_tree_has_every_scope() {
 
 #[test]
 fn promtool_accepts_the_text_output() {
+    let promtool = common::peers::which("promtool");
+    if !common::peers::peer(
+        "promtool",
+        promtool.is_some(),
+        "Debian package prometheus; .ci/run installs it",
+    ) {
+        return;
+    }
     let server = seeded();
     let (_, _, body) = server.get("/metrics", Some("text/plain"));
-    let out = std::process::Command::new("promtool")
+    let out = std::process::Command::new(promtool.unwrap())
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -136,7 +144,7 @@ fn promtool_accepts_the_text_output() {
             child.stdin.take().unwrap().write_all(body.as_bytes())?;
             child.wait_with_output()
         })
-        .expect("promtool must be installed (Debian package prometheus; .ci/run installs it)");
+        .expect("the promtool found above runs");
     let report =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let code = out.status.code();
