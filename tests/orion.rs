@@ -134,7 +134,7 @@ fn push_naming_cases(server: &Server) {
     }
     for bad in [
         json!({"service": "bad service"}),
-        json!({"servicePath": "/x/"}),
+        json!({"servicePath": "/x//"}),
         json!({"servicePath": "/1/2/3/4/5/6/7/8/9/10/11"}),
     ] {
         let mut event = one.clone();
@@ -148,6 +148,94 @@ fn push_naming_cases(server: &Server) {
         let err = assert_error(&body, "invalid_batch");
         assert_eq!(err["error"]["details"][0]["index"], 1, "{body}");
     }
+}
+
+/// Orion's `tenantCheck` and `servicePathCheck`, applied to the headers as written; meterd's
+/// own names for the defaults are no exception.
+#[test]
+fn fiware_headers_follow_orions_rules_as_written() {
+    let server = no_self_metrics();
+    let one = json!({"name": "hits", "type": "counter", "value": 1});
+    let refused = |headers: &[(&str, &str)], code: &str, message: &str| {
+        for path in ["/api/v1/events", "/api/v1/statsd"] {
+            let body = if path.ends_with("statsd") {
+                json!("hits:1|c")
+            } else {
+                one.clone()
+            };
+            let (status, answer) = call(&server, "POST", path, Some(&body), headers);
+            assert_eq!(status, 400, "{path} {headers:?}: {answer}");
+            let err = assert_error(&answer, code);
+            let text = err["error"]["message"].as_str().unwrap();
+            assert!(text.contains(message), "{headers:?}: {text}");
+        }
+    };
+    let service = |v: &str| vec![("Fiware-Service", v.to_owned())];
+    let path = |v: &str| vec![("Fiware-ServicePath", v.to_owned())];
+    let cases: Vec<(Vec<(&str, String)>, &str, &str)> = vec![
+        (service("default-service"), "bad_service", "bad character in tenant name"),
+        (service("a.b"), "bad_service", "bad character in tenant name"),
+        (service(&"s".repeat(51)), "bad_service", "bad length"),
+        (path("/root-subserv"), "bad_service_path", "illegal character"),
+        (path("root"), "bad_service_path", "must begin with /"),
+        (path("//a"), "bad_service_path", "empty component"),
+        (path("/a,/b-c"), "bad_service_path", "illegal character"),
+        (path(&vec!["/a"; 11].join(",")), "bad_service_path", "too many service paths"),
+        (path(&format!("{}/#", "/x".repeat(10))), "bad_service_path", "too many components"),
+        (path(&format!("/{}", "x".repeat(51))), "bad_service_path", "too long"),
+    ];
+    for (headers, code, message) in &cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        refused(&headers, code, message);
+    }
+    // Accepted as Orion accepts them: lower-cased, a trailing '/' dropped, the first of up to
+    // ten paths, 50-character names and components, nine levels plus '#'.
+    let long = "s".repeat(50);
+    let component = format!("/{}", "c".repeat(50));
+    let nine = format!("{}/#", "/x".repeat(9));
+    let ten = vec!["/first"; 10].join(",");
+    for (svc, sp) in [
+        ("SmartCity", "/gardens/"),
+        ("smartcity", ten.as_str()),
+        (long.as_str(), component.as_str()),
+        ("deep", nine.as_str()),
+    ] {
+        push_as(
+            &server,
+            &[("Fiware-Service", svc), ("Fiware-ServicePath", sp)],
+            json!([one]),
+        );
+    }
+    push_as(&server, &[], json!([one]));
+    let v = tree(&server, "/admin/metrics");
+    let subservs = |svc: &str| {
+        let mut keys: Vec<String> = v["services"][svc]["subservs"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{svc} in {v}"))
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(subservs("smartcity"), ["first", "gardens"]);
+    assert_eq!(subservs(&long), [&component[1..]]);
+    assert_eq!(subservs("deep"), ["x/x/x/x/x/x/x/x/x"]);
+    assert_eq!(subservs("default-service"), ["root-subserv"]);
+    assert_eq!(v["services"].as_object().unwrap().len(), 4, "{v}");
+
+    // Reading the tree: the header follows the same rule; `?service=` names meterd's node.
+    let (status, body) = call(
+        &server,
+        "GET",
+        "/admin/metrics",
+        None,
+        &[("Fiware-Service", "default-service")],
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_error(&body, "bad_service");
+    let only = tree(&server, "/admin/metrics?service=default-service");
+    assert_eq!(only["services"]["default-service"]["sum"]["hits"], 1);
 }
 
 #[test]

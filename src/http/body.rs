@@ -1,7 +1,7 @@
 //! Reading request bodies under the pipeline's size limit, and Orion tenancy headers.
 
 use super::ApiError;
-use crate::model::{parse_service, ServicePath};
+use crate::model::{parse_service_header, ServicePath};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
@@ -56,7 +56,7 @@ pub fn tenancy(req: &HttpRequest) -> Result<(String, ServicePath), ApiError> {
                 .map_err(|_| ApiError::bad_request("bad_service", format!("{name} is not ASCII"))),
         }
     };
-    let service = parse_service(header("fiware-service")?)
+    let service = parse_service_header(header("fiware-service")?)
         .map_err(|m| ApiError::bad_request("bad_service", m))?;
     let path = ServicePath::parse(header("fiware-servicepath")?)
         .map_err(|m| ApiError::bad_request("bad_service_path", m))?;
