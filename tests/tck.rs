@@ -25,15 +25,15 @@ const API_TOLERANCE: f64 = 0.15;
 
 /// `HistogramTest.SAMPLE_INT_DATA`; `SAMPLE_LONG_DATA` is each value times ten.
 const SAMPLE_INT_DATA: [u32; 200] = [
-    0, 1, 2, 2, 2, 3, 3, 3, 3, 3, 4, 5, 5, 6, 7, 7, 7, 8, 9, 9, 10, 11, 11, 12, 12, 12, 12, 13,
-    13, 13, 13, 14, 14, 15, 15, 17, 18, 18, 20, 20, 20, 21, 22, 22, 22, 24, 24, 25, 25, 27, 27,
-    27, 27, 27, 27, 27, 28, 28, 29, 30, 31, 31, 32, 32, 33, 33, 36, 36, 36, 36, 37, 38, 38, 38,
-    39, 40, 40, 41, 42, 42, 42, 43, 44, 44, 44, 45, 45, 45, 46, 46, 46, 46, 47, 47, 47, 47, 47,
-    47, 48, 48, 49, 49, 50, 51, 52, 52, 52, 53, 54, 54, 55, 56, 56, 57, 57, 59, 59, 60, 61, 61,
-    62, 62, 63, 64, 64, 64, 65, 66, 66, 66, 67, 67, 68, 68, 70, 71, 71, 71, 71, 72, 72, 72, 72,
-    73, 73, 74, 74, 74, 75, 75, 76, 76, 76, 77, 78, 78, 78, 80, 80, 81, 82, 82, 82, 83, 83, 84,
-    84, 85, 87, 87, 88, 88, 88, 89, 89, 89, 89, 90, 91, 92, 92, 92, 93, 94, 95, 95, 95, 96, 96,
-    96, 96, 97, 97, 97, 97, 98, 98, 98, 99, 99,
+    0, 1, 2, 2, 2, 3, 3, 3, 3, 3, 4, 5, 5, 6, 7, 7, 7, 8, 9, 9, 10, 11, 11, 12, 12, 12, 12, 13, 13,
+    13, 13, 14, 14, 15, 15, 17, 18, 18, 20, 20, 20, 21, 22, 22, 22, 24, 24, 25, 25, 27, 27, 27, 27,
+    27, 27, 27, 28, 28, 29, 30, 31, 31, 32, 32, 33, 33, 36, 36, 36, 36, 37, 38, 38, 38, 39, 40, 40,
+    41, 42, 42, 42, 43, 44, 44, 44, 45, 45, 45, 46, 46, 46, 46, 47, 47, 47, 47, 47, 47, 48, 48, 49,
+    49, 50, 51, 52, 52, 52, 53, 54, 54, 55, 56, 56, 57, 57, 59, 59, 60, 61, 61, 62, 62, 63, 64, 64,
+    64, 65, 66, 66, 66, 67, 67, 68, 68, 70, 71, 71, 71, 71, 72, 72, 72, 72, 73, 73, 74, 74, 74, 75,
+    75, 76, 76, 76, 77, 78, 78, 78, 80, 80, 81, 82, 82, 82, 83, 83, 84, 84, 85, 87, 87, 88, 88, 88,
+    89, 89, 89, 89, 90, 91, 92, 92, 92, 93, 94, 95, 95, 95, 96, 96, 96, 96, 97, 97, 97, 97, 98, 98,
+    98, 99, 99,
 ];
 
 /// `MetricAppBean` after `testSetupApplicationMetrics`, as events (`tags` added to each).
@@ -78,8 +78,10 @@ fn app_events(tags: Value) -> Value {
     // `histogramMe`: 0..999, both ways.
     for i in 0..500 {
         for v in [i, 999 - i] {
-            events.push(json!({"name": "metricTest.test1.histogram", "type": "histogram",
-                               "value": v, "unit": "bytes"}));
+            events.push(
+                json!({"name": "metricTest.test1.histogram", "type": "histogram",
+                               "value": v, "unit": "bytes"}),
+            );
         }
     }
     for e in &mut events {
@@ -113,7 +115,11 @@ fn ask(server: &Server, method: &str, path: &str, accept: &str) -> (u16, String,
 
 fn json_of(server: &Server, method: &str, path: &str) -> Value {
     let (status, ct, body) = ask(server, method, path, "application/json");
-    assert_eq!((status, ct.as_str()), (200, "application/json"), "{path}: {body}");
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/json"),
+        "{path}: {body}"
+    );
     serde_json::from_str(&body).unwrap()
 }
 
@@ -147,7 +153,12 @@ fn contains_all(body: &str, wanted: &[String]) {
 #[test]
 fn content_types_status_codes_and_the_tree() {
     let server = Server::start();
-    let (status, _, _) = ask(&server, "OPTIONS", "/metrics/application", "application/json");
+    let (status, _, _) = ask(
+        &server,
+        "OPTIONS",
+        "/metrics/application",
+        "application/json",
+    );
     assert!(status == 200 || status == 204, "{status}");
     server.push(app_events(json!({})));
     let (status, ct, _) = ask(&server, "GET", "/metrics", "application/json");
@@ -162,7 +173,10 @@ fn content_types_status_codes_and_the_tree() {
     assert!(all.get("base").is_some(), "{all}");
     for scope in ["application", "vendor"] {
         if let Some(s) = all.get(scope) {
-            assert!(!s.as_object().unwrap().is_empty(), "{scope} present but empty");
+            assert!(
+                !s.as_object().unwrap().is_empty(),
+                "{scope} present but empty"
+            );
         }
     }
     let base = json_of(&server, "GET", "/metrics/base");
@@ -183,7 +197,11 @@ fn options_with_text_plain_is_406() {
     );
     assert_eq!(status, 406, "{body}");
     assert_error(&body, "not_acceptable");
-    let v = json_of(&server, "OPTIONS", "/metrics/application/metricTest.test1.histogram2");
+    let v = json_of(
+        &server,
+        "OPTIONS",
+        "/metrics/application/metricTest.test1.histogram2",
+    );
     assert_eq!(v["metricTest.test1.histogram2"]["type"], "histogram");
 }
 
@@ -230,7 +248,10 @@ fn application_metrics_json() {
     // `purple` carries its own tag, so its MicroProfile 2 style key names it.
     assert_eq!(v["purple;app=myShop"], 0, "{v}");
     let h = &v["metricTest.test1.histogram"];
-    assert_eq!((&h["count"], &h["max"], &h["min"]), (&json!(1000), &json!(999), &json!(0)));
+    assert_eq!(
+        (&h["count"], &h["max"], &h["min"]),
+        (&json!(1000), &json!(999), &json!(0))
+    );
     for (key, want) in [
         ("mean", 499.5),
         ("p50", 499.0),
@@ -250,9 +271,14 @@ fn application_metrics_json() {
             assert!(v[meter].get(k).is_some(), "{meter}.{k}");
         }
     }
-    for timer in ["metricTest.test1.timer".to_owned(), format!("{APP}.timeMeA")] {
+    for timer in [
+        "metricTest.test1.timer".to_owned(),
+        format!("{APP}.timeMeA"),
+    ] {
         assert_eq!(v[&timer]["count"], 1, "{timer}");
-        let keys = ["max", "mean", "min", "p50", "p75", "p95", "p98", "p99", "p999", "stddev"];
+        let keys = [
+            "max", "mean", "min", "p50", "p75", "p95", "p98", "p99", "p999", "stddev",
+        ];
         for k in rates.iter().chain(&keys) {
             assert!(v[&timer].get(*k).is_some(), "{timer}.{k}");
         }
@@ -267,7 +293,13 @@ fn application_metadata() {
     let meta = json_of(&server, "OPTIONS", "/metrics/application");
     // application_metrics.xml: name, type, unit, description, display-name.
     let expected = [
-        (format!("{APP}.redCount"), "counter", "none", "red-description", "red-display-name"),
+        (
+            format!("{APP}.redCount"),
+            "counter",
+            "none",
+            "red-description",
+            "red-display-name",
+        ),
         (format!("{APP}.blue"), "counter", "none", "", ""),
         ("greenCount".into(), "counter", "none", "", ""),
         ("purple".into(), "counter", "none", "", ""),
@@ -285,7 +317,13 @@ fn application_metadata() {
             "count-me-a-description",
             "count-me-a-display-name",
         ),
-        ("metricTest.test1.countMeB".into(), "counter", "jellybean", "", ""),
+        (
+            "metricTest.test1.countMeB".into(),
+            "counter",
+            "jellybean",
+            "",
+            "",
+        ),
         (
             format!("{APP}.gaugeMeA"),
             "gauge",
@@ -323,8 +361,15 @@ fn application_metadata() {
     }
     let purple = json_of(&server, "OPTIONS", "/metrics/application/purple");
     let tags = purple["purple"]["tags"].as_str().unwrap();
-    assert!(tags.contains("app=myShop") && tags.contains("tier=integration"), "{tags}");
-    let jelly = json_of(&server, "OPTIONS", "/metrics/application/jellybeanHistogram");
+    assert!(
+        tags.contains("app=myShop") && tags.contains("tier=integration"),
+        "{tags}"
+    );
+    let jelly = json_of(
+        &server,
+        "OPTIONS",
+        "/metrics/application/jellybeanHistogram",
+    );
     assert_eq!(jelly["jellybeanHistogram"]["unit"], "jellybeans");
 }
 
@@ -348,7 +393,10 @@ fn summary_lines(prefix: &str, unit: &str) -> Vec<String> {
 fn application_prometheus_names_units_and_suffixes() {
     let server = app_server(json!({"tier": "integration"}));
     let purple = text_of(&server, "/metrics/application/purple");
-    contains_all(&purple, &["tier=\"integration\"".into(), "app=\"myShop\"".into()]);
+    contains_all(
+        &purple,
+        &["tier=\"integration\"".into(), "app=\"myShop\"".into()],
+    );
 
     let prefix = "org_eclipse_microprofile_metrics_test_metric_app_bean_time_me_a_";
     let timer = text_of(&server, &format!("/metrics/application/{APP}.timeMeA"));
@@ -368,7 +416,11 @@ fn application_prometheus_names_units_and_suffixes() {
     contains_all(&timer, &wanted);
 
     for (name, prefix, unit) in [
-        ("metricTest.test1.histogram", "metric_test_test1_histogram_", "bytes"),
+        (
+            "metricTest.test1.histogram",
+            "metric_test_test1_histogram_",
+            "bytes",
+        ),
         ("jellybeanHistogram", "jellybean_histogram_", "jellybeans"),
     ] {
         let text = text_of(&server, &format!("/metrics/application/{name}"));
@@ -420,9 +472,16 @@ fn data_set(server: &Server, name: &str, kind: &str, values: impl Iterator<Item 
 /// can hold exactly (p50, p95, p98, p99, p999) exact.
 fn check_data_set(v: &Value, scale: f64, what: &str) {
     assert_eq!(v["count"], 200, "{what}: {v}");
-    let keys = ["p50", "p75", "p95", "p98", "p99", "p999", "max", "min", "mean", "stddev"];
+    let keys = [
+        "p50", "p75", "p95", "p98", "p99", "p999", "max", "min", "mean", "stddev",
+    ];
     for (key, want) in keys.iter().zip(INT_EXPECTED) {
-        close_to(&v[*key], want * scale, API_TOLERANCE, &format!("{what} {key}"));
+        close_to(
+            &v[*key],
+            want * scale,
+            API_TOLERANCE,
+            &format!("{what} {key}"),
+        );
     }
     for key in ["p50", "p95", "p98", "p99", "p999", "max", "min"] {
         let want = INT_EXPECTED[keys.iter().position(|k| *k == key).unwrap()] * scale;
@@ -435,7 +494,12 @@ fn check_data_set(v: &Value, scale: f64, what: &str) {
 #[test]
 fn histogram_test_data_sets() {
     let server = Server::start();
-    let int = data_set(&server, "histogramInt", "histogram", SAMPLE_INT_DATA.into_iter());
+    let int = data_set(
+        &server,
+        "histogramInt",
+        "histogram",
+        SAMPLE_INT_DATA.into_iter(),
+    );
     check_data_set(&int, 1.0, "int");
     assert_eq!(int["p75"], 75.0, "below 256 every value is exact");
     let long = data_set(
@@ -470,8 +534,14 @@ fn timer_test_data_set() {
         line.rsplit_once(' ').unwrap().1.parse().unwrap()
     };
     let name = "application:test_long_data_timer";
-    assert_eq!(sample(&format!("{name}_seconds{{quantile=\"0.5\"}}")), 4.8e-7);
-    assert_eq!(sample(&format!("{name}_seconds{{quantile=\"0.999\"}}")), 9.9e-7);
+    assert_eq!(
+        sample(&format!("{name}_seconds{{quantile=\"0.5\"}}")),
+        4.8e-7
+    );
+    assert_eq!(
+        sample(&format!("{name}_seconds{{quantile=\"0.999\"}}")),
+        9.9e-7
+    );
     assert_eq!(sample(&format!("{name}_seconds_count")), 200.0);
     assert_eq!(sample(&format!("{name}_max_seconds")), 9.9e-7);
     assert_eq!(sample(&format!("{name}_min_seconds")), 0.0);

@@ -213,10 +213,10 @@ mod tests {
             .unwrap_err()
             .contains("too many components"));
         assert_eq!(ok(&format!("{}/#", "/x".repeat(9))).unwrap().len(), 18);
-        assert!(ok(&vec!["/a"; 11].join(","))
+        assert!(ok(&["/a"; 11].join(","))
             .unwrap_err()
             .contains("too many service paths"));
-        assert_eq!(ok(&vec!["/a"; 10].join(",")).unwrap(), "/a");
+        assert_eq!(ok(&["/a"; 10].join(",")).unwrap(), "/a");
         assert!(ok("/root-subserv").is_err(), "meterd's key is no path name");
     }
 
@@ -225,7 +225,10 @@ mod tests {
         assert_eq!(parse_service_header("").unwrap(), DEFAULT_SERVICE);
         assert_eq!(parse_service_header("Smart_City").unwrap(), "smart_city");
         let bad_char = parse_service_header("default-service").unwrap_err();
-        assert!(bad_char.starts_with("bad character in tenant name"), "{bad_char}");
+        assert!(
+            bad_char.starts_with("bad character in tenant name"),
+            "{bad_char}"
+        );
         assert!(parse_service_header("a.b").is_err());
         assert_eq!(parse_service_header(&"s".repeat(50)).unwrap().len(), 50);
         let long = parse_service_header(&"s".repeat(51)).unwrap_err();
