@@ -157,13 +157,17 @@ fn fiware_headers_follow_orions_rules_as_written() {
     let server = no_self_metrics();
     let one = json!({"name": "hits", "type": "counter", "value": 1});
     let refused = |headers: &[(&str, &str)], code: &str, message: &str| {
-        for path in ["/api/v1/events", "/api/v1/statsd"] {
-            let body = if path.ends_with("statsd") {
-                json!("hits:1|c")
-            } else {
-                one.clone()
-            };
-            let (status, answer) = call(&server, "POST", path, Some(&body), headers);
+        let (status, answer) = call(&server, "POST", "/api/v1/events", Some(&one), headers);
+        let mut statsd =
+            ureq::post(&server.url("/api/v1/statsd")).set("Content-Type", "text/plain");
+        for (k, v) in headers {
+            statsd = statsd.set(k, v);
+        }
+        let statsd = match statsd.send_string("hits:1|c") {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap()),
+            Err(e) => panic!("transport error: {e}"),
+        };
+        for (path, (status, answer)) in [("events", (status, answer)), ("statsd", statsd)] {
             assert_eq!(status, 400, "{path} {headers:?}: {answer}");
             let err = assert_error(&answer, code);
             let text = err["error"]["message"].as_str().unwrap();
@@ -279,6 +283,45 @@ fn fiware_headers_follow_orions_rules_as_written() {
     assert_error(&body, "bad_service");
     let only = tree(&server, "/admin/metrics?service=default-service");
     assert_eq!(only["services"]["default-service"]["sum"]["hits"], 1);
+}
+
+/// A token bound to `default-service` (the tokens file may name it) still pushes there and
+/// reads it: the token guard names its service in `Fiware-Service`, a value Orion's header
+/// rule alone would refuse.
+#[test]
+fn a_token_bound_to_the_default_service_pushes_and_reads_there() {
+    let file = r#"
+[[token]]
+secret = "default-ingest-0123456789"
+role = "ingest"
+service = "default-service"
+
+[[token]]
+secret = "default-read-0123456789"
+role = "read"
+service = "default-service"
+"#;
+    let tokens = meterd::config::Tokens::parse(file, "tokens.toml").unwrap();
+    let server = Server::with(|o| {
+        o.tokens = Some(tokens);
+        o.self_metrics = false;
+    });
+    let ingest = [("Authorization", "Bearer default-ingest-0123456789")];
+    push_as(
+        &server,
+        &ingest,
+        json!([{"name": "hits", "type": "counter"}]),
+    );
+    let statsd = ureq::post(&server.url("/api/v1/statsd"))
+        .set(ingest[0].0, ingest[0].1)
+        .set("Content-Type", "text/plain")
+        .send_string("hits:2|c");
+    assert_eq!(statsd.map(|r| r.status()).ok(), Some(200));
+    let read = [("Authorization", "Bearer default-read-0123456789")];
+    let (status, body) = call(&server, "GET", "/admin/metrics", None, &read);
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["services"]["default-service"]["sum"]["hits"], 3, "{v}");
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use super::{error::unavailable, ApiError, AppState};
 use crate::collector::DrainAll;
-use crate::model::{parse_service, parse_service_header, SeriesKey, ValueView};
+use crate::model::{parse_service, SeriesKey, ValueView};
 use crate::registry::Selector;
 use crate::render::orion_tree;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -37,7 +37,7 @@ fn service(req: &HttpRequest, query: &OrionQuery) -> Result<Option<String>, ApiE
                 .to_str()
                 .map_err(|_| bad("Fiware-Service is not ASCII".to_owned()))?;
             (!v.trim().is_empty())
-                .then(|| parse_service_header(v))
+                .then(|| super::body::service_header(req, v))
                 .transpose()
                 .map_err(bad)?
         }
