@@ -1,6 +1,6 @@
 //! The MicroProfile Metrics API (seed 001): `GET` and `OPTIONS` on `/metrics[/{scope}[/{name}]]`.
 
-use super::negotiate::{negotiate, Format};
+use super::negotiate::{accepts_json, negotiate, Format};
 use super::{ApiError, AppState};
 use crate::model::{Scope, Snapshot};
 use crate::registry::Selector;
@@ -34,13 +34,20 @@ fn selector(req: &HttpRequest) -> Result<Selector, ApiError> {
 async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let sel = selector(&req)?;
     let options = req.method() == Method::OPTIONS;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let format = if options {
+        if !accepts_json(accept) {
+            return Err(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_acceptable",
+                "OPTIONS /metrics answers metadata in application/json only",
+            ));
+        }
         Format::Json
     } else {
-        let accept = req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok());
         negotiate(accept).ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_ACCEPTABLE,

@@ -5,7 +5,7 @@
 //! its answer finds its request counted.
 
 use super::AppState;
-use crate::model::{parse_service, ServicePath};
+use crate::model::{parse_service_header, ServicePath};
 use crate::telemetry::Transaction;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -24,7 +24,7 @@ fn attribution(req: &ServiceRequest) -> Option<(String, ServicePath)> {
         None => Some(""),
         Some(v) => v.to_str().ok(),
     };
-    let service = parse_service(header("fiware-service")?).ok()?;
+    let service = parse_service_header(header("fiware-service")?).ok()?;
     let path = ServicePath::parse(header("fiware-servicepath")?).ok()?;
     Some((service, path))
 }

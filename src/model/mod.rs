@@ -12,5 +12,7 @@ pub use event::{valid_name, valid_tag_key, Event, Metadata, Op, Tags};
 pub use kind::Kind;
 pub use scope::Scope;
 pub use series::SeriesKey;
-pub use service::{parse_service, ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV};
+pub use service::{
+    parse_service, parse_service_header, ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV,
+};
 pub use view::{Family, HistogramView, MeterView, SeriesView, Snapshot, ValueView};
