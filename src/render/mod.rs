@@ -12,6 +12,7 @@
 //! | FIWARE Orion service tree | [`orion_tree`] | `GET /admin/metrics` |
 //! | ODSL entities and calendar series | [`odsl::entity`], [`odsl::series`] | `GET /api/metric/v1…` |
 //! | OpenTSDB query answer | [`opentsdb::query_answer`] | `/api/query`, Blink's metric lines |
+//! | SVG charts (plotters) | [`chart::time_chart`], [`chart::latency_chart`] | `/ui/chart.svg`, `meterd bench --plot` |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -19,6 +20,7 @@
 //!
 //! [`Snapshot`]: crate::model::Snapshot
 
+pub mod chart;
 mod exposition;
 #[doc(hidden)]
 pub mod fixture;
