@@ -13,9 +13,9 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// `{"families": [{"scope", "name", "kind", "unit", "description"?, "displayName"?,
+/// `{"families": [{"scope", "name", "kind", "unit", "description"?, "displayName"?, "own",
 /// "series": [{"service", "servicePath", "tags": {..}, "value"}]}]}`, sorted by scope and
-/// name; a service-bound token sees its service only.
+/// name; `own` marks meterd's own metrics. A service-bound token sees its service only.
 pub async fn catalog(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -25,6 +25,7 @@ pub async fn catalog(
         ..Selector::default()
     };
     let snapshot = state.snapshot(selector).await?;
+    let registry = state.registry.read();
     let families: Vec<Value> = snapshot
         .families
         .iter()
@@ -51,6 +52,7 @@ pub async fn catalog(
                 "name": f.name,
                 "kind": f.kind.as_str(),
                 "unit": effective_unit(f.kind, &f.meta),
+                "own": registry.get(f.scope, &f.name).is_none_or(|i| i.own),
                 "series": series,
             });
             if let Some(d) = &f.meta.description {
@@ -62,6 +64,7 @@ pub async fn catalog(
             family
         })
         .collect();
+    drop(registry);
     Ok(HttpResponse::Ok().json(json!({ "families": families })))
 }
 

@@ -149,7 +149,9 @@
     table.dataset.state = 'loading';
     getJson('/ui/api/catalog')
       .then((answer) => {
-        catalog = (answer && answer.families) || [];
+        const order = { application: 0, vendor: 1, base: 2 };
+        catalog = ((answer && answer.families) || []).sort((a, b) =>
+          (order[a.scope] - order[b.scope]) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         renderServices(params);
         renderMetrics(params);
         table.dataset.state = 'done';
@@ -250,8 +252,7 @@
       const agg = f.kind === 'gauge' ? 'avg' : 'sum';
       chart.append('m', `${agg}:${f.name}${tagKeys.length ? `{${tagKeys.map((k) => `${k}=*`).join(',')}}` : ''}`);
       chart.set('start', '1h-ago');
-      const service = services.length === 1 ? services[0] : null;
-      const origin = f.scope === 'application' && service ? `Service:${service}` : `Service:${service || 'default-service'}`;
+      const origin = `Service:${services[0] || 'default-service'}`;
       const single = series.length === 1 && typeof series[0].value === 'number' ? fmt(series[0].value) : '';
       rows.push(el('tr', { dataset: { metric: f.name } },
         el('td', { title: f.description || '' }, el('strong', { text: f.displayName || f.name }),
@@ -263,8 +264,8 @@
         el('td', { class: 'num', text: single ? `${series.length} (= ${single})` : String(series.length) }),
         el('td', { class: 'tags', text: `${tags}${services.length ? ` · ${services.join(', ')}` : ''}` }),
         el('td', {},
-          el('a', { href: `#chart?${chart}` }, 'chart'), ' ',
-          el('a', { href: '#live', onclick: (e) => { e.preventDefault(); watch(origin, kantoId(f)); } }, 'live'))));
+          f.own ? el('span', { class: 'muted', title: 'meterd reads its own metrics when asked; they have no history', text: 'own' }) : el('a', { href: `#chart?${chart}` }, 'chart'), ' ',
+          f.own ? null : el('a', { href: '#live', onclick: (e) => { e.preventDefault(); watch(origin, kantoId(f)); } }, 'live'))));
     }
     if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: 7, class: 'muted', text: catalog.length ? 'No metric matches.' : 'No metric yet: push some events.' })));
     $('#metrics tbody').replaceChildren(...rows);
