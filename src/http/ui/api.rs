@@ -68,7 +68,8 @@ pub async fn catalog(
     Ok(HttpResponse::Ok().json(json!({ "families": families })))
 }
 
-/// meterd's own state: what an operator looks at first.
+/// meterd's own state: what an operator looks at first. It reads every series key from the
+/// shards to count series per service (as `/api/suggest` does), so the page asks every 5 s.
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let keys = all_keys(&state).await?;
     let mut by_service: BTreeMap<String, u64> = BTreeMap::new();

@@ -621,7 +621,7 @@
       })
       .catch((e) => failed(box, e));
     load();
-    const timer = setInterval(load, 2000);
+    const timer = setInterval(load, 5000);
     return () => clearInterval(timer);
   };
 
