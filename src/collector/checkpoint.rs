@@ -153,6 +153,7 @@ impl Handler<Checkpoint> for Collector {
             match &result {
                 Ok(Some(cut)) => {
                     counters.snapshots.fetch_add(1, Relaxed);
+                    counters.last_snapshot_ms.store(taken_ms, Relaxed);
                     tracing::debug!(segment = cut.wal_segment, "snapshot stored");
                 }
                 Ok(None) => {}

@@ -42,6 +42,15 @@ pub const ROUTE_CLASSES: &[(&str, &str, Class)] = &[
     ("POST", "/api/suggest", Class::Read),
     ("POST", "/api/aggregators", Class::Read),
     ("POST", "/api/v2/projects/*/jobs/*/metric", Class::Read),
+    // The dashboard: the page and its files hold no data (a browser loads them to ask for a
+    // token); `""` is the root `/`, whose trailing slash the matcher trims.
+    ("GET", "", Class::Open),
+    ("GET", "/ui", Class::Open),
+    ("GET", "/ui/app.js", Class::Open),
+    ("GET", "/ui/style.css", Class::Open),
+    ("GET", "/ui/chart.svg", Class::Read),
+    ("GET", "/ui/api/catalog", Class::Read),
+    ("GET", "/ui/api/health", Class::Read),
 ];
 
 /// Routes that honour a token's service binding (they select by the token's service or take

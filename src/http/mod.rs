@@ -19,6 +19,7 @@ mod series;
 mod state;
 mod statsd;
 mod traffic;
+mod ui;
 
 pub use auth::{bound_service, check_services, classify, guard, Class, Grant, ROUTE_CLASSES};
 pub use error::ApiError;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     series::routes(cfg);
     opentsdb::routes(cfg);
     blink::routes(cfg);
+    ui::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -13,6 +13,7 @@
 //! | ODSL entities and calendar series | [`odsl::entity`], [`odsl::series`] | `GET /api/metric/v1…` |
 //! | OpenTSDB query answer | [`opentsdb::query_answer`] | `/api/query` |
 //! | Blink metric lines, JSON and XML | [`blink::blink_json`], [`blink::write_blink_xml`] | `POST /api/v2/projects/…/metric` |
+//! | SVG charts (plotters) | [`chart::time_chart`], [`chart::latency_chart`] | `/ui/chart.svg`, `meterd bench --plot` |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -21,6 +22,7 @@
 //! [`Snapshot`]: crate::model::Snapshot
 
 pub mod blink;
+pub mod chart;
 mod exposition;
 #[doc(hidden)]
 pub mod fixture;

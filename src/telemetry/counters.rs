@@ -54,6 +54,8 @@ pub struct Counters {
     pub snapshots: AtomicU64,
     /// Snapshots that failed.
     pub snapshot_failures: AtomicU64,
+    /// When the last snapshot was taken, epoch ms (0 before the first).
+    pub last_snapshot_ms: AtomicI64,
     /// Log records replayed at the last start.
     pub wal_replayed: AtomicU64,
 }
