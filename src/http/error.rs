@@ -1,4 +1,7 @@
 //! The one place where errors become HTTP statuses and DESIGN.md's JSON error body.
+//!
+//! An answer stays small whatever the request: `details` lists at most the first 100 causes
+//! and `"omitted": K` counts the rest; input quoted in a message is cut to 64 bytes + `…`.
 
 use crate::collector::CollectorError;
 use crate::ingest::{clip_echoes, IngestError, ItemError, ItemErrors};
