@@ -59,6 +59,7 @@ pub(super) struct RawLimits {
     pub max_tags: Option<Spanned<usize>>,
     pub max_name_bytes: Option<Spanned<usize>>,
     pub max_body_bytes: Option<Spanned<usize>>,
+    pub body_timeout: Option<RawDuration>,
     pub max_query_points: Option<Spanned<usize>>,
     pub series_ttl: Option<RawDuration>,
 }

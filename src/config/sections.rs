@@ -63,6 +63,10 @@ pub struct Limits {
     pub max_name_bytes: usize,
     /// `max_body_bytes = 16777216`: bytes in one ingest request body (16 MiB). At least 1.
     pub max_body_bytes: usize,
+    /// `body_timeout = "10s"`: the longest time a request body may take to arrive, from the
+    /// moment meterd starts reading it. A client slower than that gets 408 and its
+    /// connection is closed (a stalled upload holds a connection for no longer). More than 0.
+    pub body_timeout: Duration,
     /// `max_query_points = 1000000`: data points one query may return. At least 1.
     pub max_query_points: usize,
     /// `series_ttl = "30d"` (unset by default): forget a series after this long without
@@ -78,6 +82,7 @@ impl Default for Limits {
             max_tags: 32,
             max_name_bytes: 255,
             max_body_bytes: 16 * 1024 * 1024,
+            body_timeout: Duration::from_secs(10),
             max_query_points: 1_000_000,
             series_ttl: None,
         }

@@ -242,6 +242,10 @@ impl Checker<'_> {
                 1,
                 None,
             ),
+            body_timeout: raw
+                .body_timeout
+                .and_then(|t| self.positive_duration("limits.body_timeout", &t))
+                .unwrap_or(d.body_timeout),
             max_query_points: self.within(
                 "limits.max_query_points",
                 raw.max_query_points,

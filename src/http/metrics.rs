@@ -12,8 +12,28 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for path in ["/metrics", "/metrics/{scope}", "/metrics/{scope}/{name}"] {
         cfg.route(path, web::get().to(metrics))
-            .route(path, web::method(Method::OPTIONS).to(metrics));
+            .route(path, web::head().to(metrics))
+            .route(path, web::method(Method::OPTIONS).to(metrics))
+            .route(path, web::route().to(not_allowed));
     }
+}
+
+/// 405 with `Allow` for any other method on a `/metrics` path (registered last).
+async fn not_allowed(req: HttpRequest) -> HttpResponse {
+    let mut resp = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed here: use GET, HEAD or OPTIONS",
+            req.method()
+        ),
+    )
+    .error_response_json();
+    resp.headers_mut().insert(
+        header::ALLOW,
+        header::HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    resp
 }
 
 /// What a `/metrics` path selects.

@@ -2,9 +2,12 @@
 //! mapping of every error to a status and DESIGN.md's JSON error body.
 
 mod auth;
+#[cfg(test)]
+mod auth_proptests;
 mod blink;
 mod body;
 mod error;
+mod frame_limit;
 mod health;
 mod history;
 mod ingest;

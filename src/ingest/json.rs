@@ -4,7 +4,7 @@
 //! that fails does the slow path walk the items one by one to name every bad index.
 
 use super::context::IngestContext;
-use super::error::{all_or_nothing, IngestError, ItemError};
+use super::error::{all_or_nothing, IngestError, ItemErrors};
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
 use crate::model::{
@@ -66,16 +66,15 @@ pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Inges
 /// indexes count events, and messages name the 1-based line.
 pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
     let mut raws = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors = ItemErrors::default();
     let lines = body.split(|b| *b == b'\n').enumerate();
     for (line_no, line) in lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)) {
-        let index = raws.len() + errors.len();
+        let index = raws.len() + errors.total();
         match serde_json::from_slice::<RawEvent>(line) {
-            Ok(raw) => raws.push(raw),
-            Err(e) => errors.push(ItemError {
-                index,
-                message: format!("line {}: {e}", line_no + 1),
-            }),
+            // Once one line is bad, the others are only checked.
+            Ok(raw) if errors.is_empty() => raws.push(raw),
+            Ok(_) => {}
+            Err(e) => errors.push(index, format!("line {}: {e}", line_no + 1)),
         }
     }
     if !errors.is_empty() {
@@ -85,37 +84,33 @@ pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ing
 }
 
 /// Finds out why the fast path failed: a syntax error for the whole body, or the bad items.
+/// An array is walked one element at a time (each borrowed from the body, never copied into
+/// a tree), so that finding the bad items of a huge body costs no more than the body.
 fn slow_json(body: &[u8]) -> IngestError {
-    let value: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
         Err(e) => return IngestError::Malformed(e.to_string()),
     };
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        obj @ serde_json::Value::Object(_) => vec![obj],
-        _ => {
-            return IngestError::Malformed(
-                "expected a JSON array of events or one event object".into(),
-            )
-        }
+    let mut errors = ItemErrors::default();
+    let walked = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => super::elements::each_element(text, |index, item| {
+            if let Err(e) = serde_json::from_str::<RawEvent>(item) {
+                errors.push(index, strip_position(&e.to_string()));
+            }
+        }),
+        Some(b'{') => serde_json::from_str::<&serde_json::value::RawValue>(text).map(|item| {
+            if let Err(e) = serde_json::from_str::<RawEvent>(item.get()) {
+                errors.push(0, strip_position(&e.to_string()));
+            }
+        }),
+        _ => serde_json::from_str::<serde::de::IgnoredAny>(text).map(|_| ()),
     };
-    let errors = items
-        .iter()
-        .enumerate()
-        .filter_map(|(index, item)| {
-            let text = item.to_string();
-            serde_json::from_str::<RawEvent>(&text)
-                .err()
-                .map(|e| ItemError {
-                    index,
-                    message: strip_position(&e.to_string()),
-                })
-        })
-        .collect::<Vec<_>>();
-    if errors.is_empty() {
-        IngestError::Malformed("the body could not be decoded".into())
-    } else {
-        IngestError::Invalid(errors)
+    match walked {
+        Err(e) => IngestError::Malformed(e.to_string()),
+        Ok(()) if errors.is_empty() => {
+            IngestError::Malformed("expected a JSON array of events or one event object".into())
+        }
+        Ok(()) => IngestError::Invalid(errors),
     }
 }
 

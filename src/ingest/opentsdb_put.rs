@@ -3,12 +3,14 @@
 //! type. All or nothing.
 
 use super::context::IngestContext;
-use super::error::{all_or_nothing, IngestError};
+use super::elements::each_element;
+use super::error::{all_or_nothing, IngestError, ItemErrors};
 use super::json::validate_tags;
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
 use crate::model::{valid_name, Event, Kind, Op, Scope, SeriesKey};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// One data point as OpenTSDB writes it.
@@ -32,24 +34,52 @@ enum Number {
 }
 
 /// Decodes and validates a put body. Errors name each bad point by its index.
+///
+/// An array is read one element at a time (borrowed from the body), so that the cost of a
+/// body is its events, and the cost of a bad one no more than the body.
 pub fn decode_put(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        obj @ serde_json::Value::Object(_) => vec![obj],
+    let malformed = |e: serde_json::Error| IngestError::Malformed(e.to_string());
+    let text = std::str::from_utf8(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
+    let point = |item: &str| {
+        serde_json::from_str::<RawPoint>(item)
+            .map_err(|e| strip_position(&e.to_string()))
+            .and_then(|raw| validate(raw, ctx))
+    };
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => {
+            let mut events = Vec::new();
+            let mut errors = ItemErrors::default();
+            each_element(text, |index, item| match point(item) {
+                Ok(event) if errors.is_empty() => events.push(event),
+                Ok(_) => {}
+                Err(message) => errors.push(index, message),
+            })
+            .map_err(malformed)?;
+            if errors.is_empty() {
+                Ok(events)
+            } else {
+                Err(IngestError::Invalid(errors))
+            }
+        }
+        Some(b'{') => {
+            let item = serde_json::from_str::<&RawValue>(text).map_err(malformed)?;
+            all_or_nothing([(0, point(item.get()))])
+        }
         _ => {
-            return Err(IngestError::Malformed(
+            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(malformed)?;
+            Err(IngestError::Malformed(
                 "expected a data point object or an array of them".into(),
             ))
         }
-    };
-    all_or_nothing(items.iter().enumerate().map(|(index, item)| {
-        let decoded = RawPoint::deserialize(item)
-            .map_err(|e| e.to_string())
-            .and_then(|raw| validate(raw, ctx));
-        (index, decoded)
-    }))
+    }
+}
+
+/// serde_json appends " at line L column C" relative to the element: not useful.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
 }
 
 fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {

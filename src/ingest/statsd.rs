@@ -32,6 +32,7 @@
 //!   second sample rate, a second tag list and an empty field (`x:1|c||@0.5`).
 //! - Leading and trailing whitespace of a line is ignored, and blank lines are skipped.
 
+use super::ItemErrors;
 use crate::model::{
     valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags,
 };
@@ -76,6 +77,21 @@ pub fn parse_batch(text: &str, ctx: &StatsdContext) -> Result<Vec<Event>, Vec<Li
     } else {
         Err(errors)
     }
+}
+
+/// Like [`parse_batch`] for an answer to a client: the bad lines go to `errors` (which lists
+/// the first few as `{line, "line N: why"}` and counts the rest), and the events are only
+/// meaningful when it stays empty; once a line is bad, the others are only checked.
+pub fn parse_batch_into(text: &str, ctx: &StatsdContext, errors: &mut ItemErrors) -> Vec<Event> {
+    // Grown as events come: a body of bad lines reserves nothing.
+    let mut events = Vec::new();
+    parse_lines(text, ctx, &mut events, |line, message| {
+        errors.push(line, LineError { line, message }.to_string());
+    });
+    if !errors.is_empty() {
+        events = Vec::new();
+    }
+    events
 }
 
 /// How many lines a lenient parse saw.
