@@ -4,10 +4,10 @@
 
 use super::context::IngestContext;
 use super::error::{all_or_nothing, IngestError};
-use super::json::validate_tags;
+use super::json::{json_items, strip_position, validate_tags};
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
-use crate::model::{valid_name, Event, Kind, Op, Scope, SeriesKey};
+use crate::model::{check_value, valid_name, Event, Kind, Op, Scope, SeriesKey};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -33,20 +33,10 @@ enum Number {
 
 /// Decodes and validates a put body. Errors name each bad point by its index.
 pub fn decode_put(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        obj @ serde_json::Value::Object(_) => vec![obj],
-        _ => {
-            return Err(IngestError::Malformed(
-                "expected a data point object or an array of them".into(),
-            ))
-        }
-    };
+    let items = json_items(body, "a data point object or an array of them")?;
     all_or_nothing(items.iter().enumerate().map(|(index, item)| {
-        let decoded = RawPoint::deserialize(item)
-            .map_err(|e| e.to_string())
+        let decoded = serde_json::from_str::<RawPoint>(item.get())
+            .map_err(|e| strip_position(&e.to_string()))
             .and_then(|raw| validate(raw, ctx));
         (index, decoded)
     }))
@@ -68,9 +58,7 @@ fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
             .parse::<f64>()
             .map_err(|_| format!("value {t:?} is not a number"))?,
     };
-    if !value.is_finite() {
-        return Err(format!("value {value} is not finite"));
-    }
+    check_value(value)?;
     let rule = ctx.pipeline.rule_for(&metric);
     let kind = rule.and_then(|r| r.kind).unwrap_or(Kind::Gauge);
     if matches!(kind, Kind::Counter | Kind::Meter) && value < 0.0 {
@@ -80,7 +68,7 @@ fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
     }
     let timestamp_ms = to_epoch_millis(raw.timestamp)?;
     ctx.check_timestamp(timestamp_ms)?;
-    let tags = validate_tags(raw.tags, limits.max_tags)?;
+    let tags = validate_tags(raw.tags, limits)?;
     let meta = rule.map(|r| r.metadata()).filter(|m| !m.is_empty());
     Ok(Event {
         key: SeriesKey {
