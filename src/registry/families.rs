@@ -55,11 +55,19 @@ impl Registry {
     }
 
     fn own_family(&self, scope: Scope, name: &str) -> Option<&FamilyInfo> {
+        // Own families are in base and vendor only: most lookups (application) skip the map.
+        if scope == Scope::Application {
+            return None;
+        }
         self.own.get(name)?[slot(scope)].as_ref()
     }
 
     /// Registers one of meterd's own families (base or vendor scope).
     pub fn register_own(&mut self, scope: Scope, name: &str, kind: Kind, meta: Metadata) {
+        debug_assert!(
+            scope != Scope::Application,
+            "own families are base or vendor"
+        );
         self.own.entry(name.to_owned()).or_default()[slot(scope)] = Some(FamilyInfo {
             kind,
             meta,
