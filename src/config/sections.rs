@@ -59,8 +59,10 @@ pub struct Limits {
     pub max_series_per_service: usize,
     /// `max_tags = 32`: tags on one event.
     pub max_tags: usize,
-    /// `max_name_bytes = 255`: bytes in a metric name, 1 to 255.
+    /// `max_name_bytes = 255`: bytes in a metric name, 1 to 255; also the limit of a tag key.
     pub max_name_bytes: usize,
+    /// `max_tag_value_bytes = 1024`: bytes in one tag value, at least 1.
+    pub max_tag_value_bytes: usize,
     /// `max_body_bytes = 16777216`: bytes in one ingest request body (16 MiB). At least 1.
     pub max_body_bytes: usize,
     /// `body_timeout = "10s"`: the longest time a request body may take to arrive, from the
@@ -81,6 +83,7 @@ impl Default for Limits {
             max_series_per_service: 100_000,
             max_tags: 32,
             max_name_bytes: 255,
+            max_tag_value_bytes: 1024,
             max_body_bytes: 16 * 1024 * 1024,
             body_timeout: Duration::from_secs(10),
             max_query_points: 1_000_000,

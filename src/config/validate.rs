@@ -235,6 +235,13 @@ impl Checker<'_> {
                 1,
                 Some(255),
             ),
+            max_tag_value_bytes: self.within(
+                "limits.max_tag_value_bytes",
+                raw.max_tag_value_bytes,
+                d.max_tag_value_bytes,
+                1,
+                None,
+            ),
             max_body_bytes: self.within(
                 "limits.max_body_bytes",
                 raw.max_body_bytes,

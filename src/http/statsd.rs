@@ -27,6 +27,7 @@ async fn post_statsd(
             now_ms: ctx.now_ms,
             max_name_bytes: ctx.pipeline.limits.max_name_bytes,
             max_tags: ctx.pipeline.limits.max_tags,
+            max_tag_value_bytes: ctx.pipeline.limits.max_tag_value_bytes,
             longest_retention_ms: ctx.longest_retention_ms(),
         };
         let mut errors = ItemErrors::default();

@@ -7,8 +7,9 @@ use super::context::IngestContext;
 use super::error::{all_or_nothing, IngestError, ItemErrors};
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
+use crate::config::Limits;
 use crate::model::{
-    parse_service, valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey,
+    check_tag, check_value, parse_service, valid_name, Event, Kind, Metadata, Op, Scope, SeriesKey,
     ServicePath, Tags,
 };
 use serde::Deserialize;
@@ -115,7 +116,7 @@ fn slow_json(body: &[u8]) -> IngestError {
 }
 
 /// serde_json appends " at line L column C" relative to a re-serialised item: not useful.
-fn strip_position(msg: &str) -> String {
+pub(super) fn strip_position(msg: &str) -> String {
     match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_owned(),
         None => msg.to_owned(),
@@ -142,8 +143,10 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
         (None, Some(k)) => k,
         (None, None) => return Err("type is required (no pipeline rule gives one)".into()),
     };
+    if let Some(v) = raw.value {
+        check_value(v)?;
+    }
     let value = match (raw.value, kind) {
-        (Some(v), _) if !v.is_finite() => return Err(format!("value {v} is not finite")),
         (Some(v), Kind::Counter | Kind::Meter) if v < 0.0 => {
             return Err(format!("a {kind} increment must be >= 0, got {v}"))
         }
@@ -176,7 +179,7 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
         Some(p) => ServicePath::parse(p)?,
         None => ctx.service_path.clone(),
     };
-    let tags = validate_tags(raw.tags.unwrap_or_default(), limits.max_tags)?;
+    let tags = validate_tags(raw.tags.unwrap_or_default(), limits)?;
     let meta = Metadata {
         unit: raw.unit.or_else(|| rule.and_then(|r| r.unit.clone())),
         description: raw
@@ -202,22 +205,19 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
     })
 }
 
-/// Checks tag keys and values and the number of tags; they are already sorted by key.
-pub(super) fn validate_tags(raw: RawTags, max_tags: usize) -> Result<Tags, String> {
-    if raw.len() > max_tags {
+/// Checks tag keys and values (see [`check_tag`]) and the number of tags; they are already
+/// sorted by key.
+pub(super) fn validate_tags(raw: RawTags, limits: &Limits) -> Result<Tags, String> {
+    if raw.len() > limits.max_tags {
         return Err(format!(
-            "{} tags given, at most {max_tags} allowed",
-            raw.len()
+            "{} tags given, at most {} allowed",
+            raw.len(),
+            limits.max_tags
         ));
     }
     let mut tags: Tags = Vec::with_capacity(raw.len());
     for (k, v) in raw.0 {
-        if !valid_tag_key(&k) {
-            return Err(format!("tag key {k:?} must match [A-Za-z_][A-Za-z0-9_]*"));
-        }
-        if v.is_empty() {
-            return Err(format!("tag {k:?} has an empty value"));
-        }
+        check_tag(&k, &v, limits.max_name_bytes, limits.max_tag_value_bytes)?;
         tags.push((k.into_owned(), v.into_owned()));
     }
     Ok(tags)

@@ -5,10 +5,10 @@
 use super::context::IngestContext;
 use super::elements::each_element;
 use super::error::{all_or_nothing, IngestError, ItemErrors};
-use super::json::validate_tags;
+use super::json::{strip_position, validate_tags};
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
-use crate::model::{valid_name, Event, Kind, Op, Scope, SeriesKey};
+use crate::model::{check_value, valid_name, Event, Kind, Op, Scope, SeriesKey};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -74,14 +74,6 @@ pub fn decode_put(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ingest
     }
 }
 
-/// serde_json appends " at line L column C" relative to the element: not useful.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
-    }
-}
-
 fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
     let limits = &ctx.pipeline.limits;
     let metric = raw.metric;
@@ -98,9 +90,7 @@ fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
             .parse::<f64>()
             .map_err(|_| format!("value {t:?} is not a number"))?,
     };
-    if !value.is_finite() {
-        return Err(format!("value {value} is not finite"));
-    }
+    check_value(value)?;
     let rule = ctx.pipeline.rule_for(&metric);
     let kind = rule.and_then(|r| r.kind).unwrap_or(Kind::Gauge);
     if matches!(kind, Kind::Counter | Kind::Meter) && value < 0.0 {
@@ -110,7 +100,7 @@ fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
     }
     let timestamp_ms = to_epoch_millis(raw.timestamp)?;
     ctx.check_timestamp(timestamp_ms)?;
-    let tags = validate_tags(raw.tags, limits.max_tags)?;
+    let tags = validate_tags(raw.tags, limits)?;
     let meta = rule.map(|r| r.metadata()).filter(|m| !m.is_empty());
     Ok(Event {
         key: SeriesKey {

@@ -8,7 +8,10 @@ mod series;
 mod service;
 mod view;
 
-pub use event::{valid_name, valid_tag_key, Event, Metadata, Op, Tags};
+pub use event::{
+    check_tag, check_value, valid_name, valid_tag_key, Event, Metadata, Op, Tags, MAX_MAGNITUDE,
+    RESERVED_TAG_KEYS,
+};
 pub use kind::Kind;
 pub use scope::Scope;
 pub use series::SeriesKey;

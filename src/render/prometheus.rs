@@ -47,6 +47,7 @@ mod tests {
             })
             .collect();
         Family {
+            service: None,
             scope: Scope::Application,
             name: name.into(),
             kind,

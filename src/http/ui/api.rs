@@ -52,7 +52,7 @@ pub async fn catalog(
                 "name": f.name,
                 "kind": f.kind.as_str(),
                 "unit": effective_unit(f.kind, &f.meta),
-                "own": registry.get(f.scope, &f.name).is_none_or(|i| i.own),
+                "own": registry.get_any(f.scope, &f.name).is_none_or(|i| i.own),
                 "series": series,
             });
             if let Some(d) = &f.meta.description {

@@ -44,7 +44,7 @@ fn unit_of(state: &AppState, metric: &str) -> Option<String> {
     let registry = state.registry.read();
     [Scope::Application, Scope::Vendor, Scope::Base]
         .into_iter()
-        .filter_map(|scope| registry.get(scope, metric))
+        .filter_map(|scope| registry.get_any(scope, metric))
         .find_map(|info| effective_unit(info.kind, &info.meta).map(str::to_owned))
 }
 
