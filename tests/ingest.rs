@@ -159,6 +159,13 @@ fn every_bad_index_is_listed() {
             .contains("line 2"),
         "{b}"
     );
+    // Indexes count events after a bad line too.
+    let nd = "x\n{\"name\":\"a\",\"type\":\"counter\"}\n\ny\n";
+    let (s, b) = server.post("/api/v1/events", "application/x-ndjson", nd);
+    assert_eq!(s, 400);
+    let v = assert_error(&b, "invalid_batch");
+    assert_eq!(v["error"]["details"][0]["index"], 0, "{b}");
+    assert_eq!(v["error"]["details"][1]["index"], 2, "{b}");
     assert_eq!(app(&server), json!({}));
 }
 

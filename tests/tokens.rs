@@ -471,3 +471,75 @@ fn the_binary_takes_tokens_from_a_flag_or_the_environment() {
     assert!(err.contains("bad.toml:2"), "{err}");
     assert!(!err.contains("short-one"), "{err}");
 }
+
+#[test]
+fn a_token_bound_to_the_default_service_never_reads_the_whole_orion_tree() {
+    const READ_DEFAULT: &str = "read-default-secret-0123456789";
+    let file = format!(
+        "{}\n[[token]]\nsecret = \"{READ_DEFAULT}\"\nrole = \"read\"\nservice = \"default-service\"\n",
+        tokens_file()
+    );
+    let tokens = Tokens::parse(&file, "tokens.toml").unwrap();
+    let server = Server::with(|o| o.tokens = Some(tokens));
+    for service in ["tenant_a", "tenant_b"] {
+        let header = [("Fiware-Service", service)];
+        let pushed = call(
+            &server,
+            "POST",
+            "/api/v1/events",
+            Some(ADMIN),
+            &header,
+            Some(counter("secret.orders")),
+        );
+        assert_eq!(pushed.0, 200, "{}", pushed.1);
+    }
+    let mine = call(
+        &server,
+        "POST",
+        "/api/v1/events",
+        Some(ADMIN),
+        &[],
+        Some(counter("visible.orders")),
+    );
+    assert_eq!(mine.0, 200, "{}", mine.1);
+    // An empty or blank Fiware-Service must not read as "every service".
+    for header in [
+        &[("Fiware-Service", "")][..],
+        &[("Fiware-Service", " ")],
+        &[],
+    ] {
+        let (s, b) = call(
+            &server,
+            "GET",
+            "/admin/metrics",
+            Some(READ_DEFAULT),
+            header,
+            None,
+        );
+        assert_eq!(s, 200, "{header:?}: {b}");
+        let tree: Value = serde_json::from_str(&b).unwrap();
+        let services: Vec<&String> = tree["services"].as_object().unwrap().keys().collect();
+        assert_eq!(services, ["default-service"], "{header:?}: {b}");
+        assert!(!b.contains("tenant_"), "{header:?}: {b}");
+    }
+    // Naming another service, in the header or the query, is refused.
+    let other = [("Fiware-Service", "tenant_a")];
+    let (s, _) = call(
+        &server,
+        "GET",
+        "/admin/metrics",
+        Some(READ_DEFAULT),
+        &other,
+        None,
+    );
+    assert_eq!(s, 403);
+    let (s, _) = call(
+        &server,
+        "GET",
+        "/admin/metrics?service=tenant_a",
+        Some(READ_DEFAULT),
+        &[],
+        None,
+    );
+    assert_eq!(s, 403);
+}

@@ -243,8 +243,10 @@ pub async fn guard(
     );
     match decided {
         Ok(grant) => {
-            // A bound token's requests default to its service.
-            if let (Some(service), None) = (&grant.service, service_header) {
+            // A bound token's requests name its service, whatever the header said: `authorize`
+            // has checked that a header present names the same service, and a blank one must
+            // not read as "every service" further in.
+            if let Some(service) = &grant.service {
                 if let Ok(value) = HeaderValue::from_str(service) {
                     req.headers_mut()
                         .insert(header::HeaderName::from_static("fiware-service"), value);

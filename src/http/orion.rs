@@ -49,6 +49,17 @@ fn service(req: &HttpRequest, query: &OrionQuery) -> Result<Option<String>, ApiE
         }
         Some(s) => Some(parse_service(s).map_err(bad)?),
     };
+    // A token bound to a service sees that service only, never the whole tree.
+    if let Some(bound) = super::bound_service(req) {
+        return match [param, header].into_iter().flatten().find(|n| *n != bound) {
+            Some(other) => Err(ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token is bound to service {bound:?}, not {other:?}"),
+            )),
+            None => Ok(Some(bound)),
+        };
+    }
     match (param, header) {
         (Some(p), Some(h)) if p != h => Err(bad(format!(
             "?service={p} and Fiware-Service: {h} name different services"

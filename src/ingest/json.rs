@@ -69,8 +69,8 @@ pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ing
     let mut raws = Vec::new();
     let mut errors = ItemErrors::default();
     let lines = body.split(|b| *b == b'\n').enumerate();
-    for (line_no, line) in lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)) {
-        let index = raws.len() + errors.total();
+    let events = lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
+    for (index, (line_no, line)) in events.enumerate() {
         match serde_json::from_slice::<RawEvent>(line) {
             // Once one line is bad, the others are only checked.
             Ok(raw) if errors.is_empty() => raws.push(raw),

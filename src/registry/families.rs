@@ -54,15 +54,19 @@ impl Registry {
             .or_else(|| self.pushed.get(service)?.get(name)?[slot(scope)].as_ref())
     }
 
-    /// Looks up `name` in `scope` for a reader that sees every service (a chart across
-    /// services): meterd's own family, else the oldest registered service's.
-    pub fn get_any(&self, scope: Scope, name: &str) -> Option<&FamilyInfo> {
-        self.own_family(scope, name).or_else(|| {
-            self.pushed
-                .values()
-                .filter_map(|names| names.get(name)?[slot(scope)].as_ref())
-                .min_by_key(|info| info.seq)
-        })
+    /// Every family of `name` in `scope`: meterd's own, or each service's (for a reader that
+    /// sees every service, such as a chart across services).
+    pub fn get_all<'a>(
+        &'a self,
+        scope: Scope,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a FamilyInfo> + 'a {
+        let own = self.own_family(scope, name);
+        let pushed = self
+            .pushed
+            .values()
+            .filter_map(move |names| names.get(name)?[slot(scope)].as_ref());
+        own.into_iter().chain(pushed)
     }
 
     fn own_family(&self, scope: Scope, name: &str) -> Option<&FamilyInfo> {

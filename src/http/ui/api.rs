@@ -25,7 +25,6 @@ pub async fn catalog(
         ..Selector::default()
     };
     let snapshot = state.snapshot(selector).await?;
-    let registry = state.registry.read();
     let families: Vec<Value> = snapshot
         .families
         .iter()
@@ -52,7 +51,7 @@ pub async fn catalog(
                 "name": f.name,
                 "kind": f.kind.as_str(),
                 "unit": effective_unit(f.kind, &f.meta),
-                "own": registry.get_any(f.scope, &f.name).is_none_or(|i| i.own),
+                "own": f.service.is_none(),
                 "series": series,
             });
             if let Some(d) = &f.meta.description {
@@ -64,7 +63,6 @@ pub async fn catalog(
             family
         })
         .collect();
-    drop(registry);
     Ok(HttpResponse::Ok().json(json!({ "families": families })))
 }
 

@@ -39,13 +39,26 @@ fn size_param(
         })
 }
 
-/// The unit of a metric as its registry metadata says (application scope first).
+/// The unit of a metric as its registry metadata says (application scope first), when every
+/// service that has the metric agrees on it: one tenant's unit never labels another's chart.
 fn unit_of(state: &AppState, metric: &str) -> Option<String> {
     let registry = state.registry.read();
     [Scope::Application, Scope::Vendor, Scope::Base]
         .into_iter()
-        .filter_map(|scope| registry.get_any(scope, metric))
-        .find_map(|info| effective_unit(info.kind, &info.meta).map(str::to_owned))
+        .find_map(|scope| {
+            let mut units = registry
+                .get_all(scope, metric)
+                .map(|info| effective_unit(info.kind, &info.meta));
+            let first = units.next()?;
+            Some(
+                units
+                    .all(|u| u == first)
+                    .then_some(first)
+                    .flatten()
+                    .map(str::to_owned),
+            )
+        })
+        .flatten()
 }
 
 /// The chart.

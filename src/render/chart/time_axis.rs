@@ -54,27 +54,35 @@ impl TimeAxis {
     pub fn new(start: i64, end: i64, max_ticks: usize) -> Self {
         TimeAxis {
             start,
-            end: end.max(start + S),
+            end: end.max(start.saturating_add(S)),
             max_ticks: max_ticks.max(1),
         }
     }
 
-    /// The finest round step that gives at most `max` ticks.
+    /// The finest round step that gives at most `max` ticks; past the largest round step, a
+    /// whole number of it (so a span of any length never gives more than `max` ticks).
     pub fn step(&self, max: usize) -> i64 {
-        let span = self.end - self.start;
-        let max = max.max(1) as i64;
+        let span = i128::from(self.end) - i128::from(self.start);
+        let max = max.max(1) as i128;
+        let largest = STEPS[STEPS.len() - 1];
         STEPS
             .iter()
             .copied()
-            .find(|step| span / step < max)
-            .unwrap_or(STEPS[STEPS.len() - 1])
+            .find(|step| span / i128::from(*step) < max)
+            .unwrap_or_else(|| {
+                let wholes = span / max / i128::from(largest) + 1;
+                i64::try_from(wholes * i128::from(largest)).unwrap_or(i64::MAX)
+            })
     }
 
     /// The ticks of `step` within the axis.
     pub fn ticks(&self, step: i64) -> Vec<i64> {
-        let first = self.start + (step - self.start.rem_euclid(step)) % step;
+        let step = step.max(1);
+        let first = self
+            .start
+            .saturating_add((step - self.start.rem_euclid(step)) % step);
         (0..)
-            .map(|i| first + i * step)
+            .map_while(|i: i64| first.checked_add(i.checked_mul(step)?))
             .take_while(|t| *t <= self.end)
             .collect()
     }
@@ -85,8 +93,8 @@ impl Ranged for TimeAxis {
     type ValueType = i64;
 
     fn map(&self, value: &i64, limit: (i32, i32)) -> i32 {
-        let span = (self.end - self.start) as f64;
-        let at = (*value - self.start) as f64 / span;
+        let span = self.end as f64 - self.start as f64;
+        let at = (*value as f64 - self.start as f64) / span;
         limit.0 + (at * f64::from(limit.1 - limit.0)).round() as i32
     }
 
@@ -101,7 +109,11 @@ impl Ranged for TimeAxis {
 
 impl ValueFormatter<i64> for TimeAxis {
     fn format_ext(&self, value: &i64) -> String {
-        super::format_time(*value, self.step(self.max_ticks), self.end - self.start)
+        super::format_time(
+            *value,
+            self.step(self.max_ticks),
+            self.end.saturating_sub(self.start),
+        )
     }
 }
 
@@ -127,5 +139,20 @@ mod tests {
     fn a_tick_on_the_start_is_kept() {
         let axis = TimeAxis::new(0, 60 * S, 8);
         assert_eq!(axis.ticks(30 * S), vec![0, 30 * S, 60 * S]);
+    }
+
+    #[test]
+    fn a_span_of_any_length_gives_at_most_max_ticks() {
+        for (start, end) in [
+            (i64::MIN, i64::MAX),
+            (-9_200_000_000_000_000_000, 0),
+            (0, i64::MAX),
+        ] {
+            let axis = TimeAxis::new(start, end, 8);
+            let step = axis.step(8);
+            assert!(step > 0);
+            assert!(axis.ticks(step).len() <= 8, "{start}..{end}");
+            let _ = axis.map(&start, (0, 100));
+        }
     }
 }
