@@ -41,6 +41,7 @@
 //! time spent stopped counts as idle time.
 
 pub mod history;
+mod log;
 mod record;
 mod store;
 mod wal;
@@ -49,13 +50,16 @@ mod writer;
 #[cfg(test)]
 mod proptests;
 
-pub use record::{frame, read_frames, Frames, Record, RecordRef, Tail, FRAME_HEADER};
+pub use log::Log;
+pub use record::{
+    frame, read_frames, Frames, Position, Record, RecordRef, Skipped, Tail, FRAME_HEADER,
+};
 pub use store::{Cut, Image, Section, Store, StoreError, FORMAT};
 pub use wal::{
-    create_segment, delete_before, list_segments, read_segment, segment_path, wal_dir, SegmentRead,
-    SEGMENT_BYTES, SEGMENT_MAGIC,
+    create_segment, delete_through, list_segments, read_segment, replay_after, segment_path,
+    wal_dir, ReplayReport, SegmentRead, SEGMENT_BYTES, SEGMENT_MAGIC,
 };
-pub use writer::{confirmed, Ticket, Wal, WalError};
+pub use writer::{confirmed, OnFailure, Ticket, Wal, WalError};
 
 /// The snapshot store's file under the data directory.
 pub fn store_path(data_dir: &std::path::Path) -> std::path::PathBuf {

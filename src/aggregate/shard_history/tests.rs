@@ -40,7 +40,7 @@ fn temp_dir() -> TempDir {
 }
 
 fn shard_with_store(dir: &TempDir) -> (ShardState, Arc<HistoryStore>) {
-    let store = Arc::new(HistoryStore::open(&dir.0, &tiers(), 1).unwrap());
+    let store = Arc::new(HistoryStore::open(&dir.0, &tiers()).unwrap());
     let setup = HistorySetup {
         tiers: tiers().into(),
         store: Some(store.clone()),
