@@ -11,7 +11,10 @@ use crate::http::{record_request, RequestRecorder};
 use crate::ingest::udp::StatsdUdp;
 use crate::persist::history::{HistoryStore, HistoryWriter};
 use crate::persist::{wal_dir, Log, Wal};
-use crate::registry::entities::{Capturer, EntityKeeper};
+use crate::registry::entities::{
+    Capturer, Durable as EntityFile, Encoder, EntityKeeper, EntityLog, EntityReplay, EntityStore,
+    Interner, SaveEntities,
+};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, register_traffic, Counters, IncomingTraffic};
 use actix::{Actor, Addr, Arbiter};
@@ -20,7 +23,7 @@ use actix_web::{web, App, HttpServer};
 use parking_lot::RwLock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -90,6 +93,7 @@ pub struct HistoryHandles {
 /// The durable state's handles, for an orderly shutdown.
 pub struct Durable {
     collector: Addr<Collector>,
+    entities: Addr<EntityKeeper>,
     history: HistoryHandles,
     wal: Wal,
     /// The threads of the collector and the shards, stopped last.
@@ -112,6 +116,7 @@ impl Durable {
             .writer
             .send(crate::persist::history::Barrier)
             .await;
+        let _ = self.entities.send(SaveEntities).await;
         self.wal.close();
         // Stop the actors and wait for them, so that the store is closed when this returns
         // (a restart in the same process can then open it again).
@@ -192,6 +197,21 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
             std::process::exit(74);
         }),
     )?;
+    // ODSL entities: read back from their file, then the log after the position it covers.
+    let entity_log =
+        EntityLog::open(&opts.data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut entity_store = EntityStore::new(pipeline.entities.retention, pipeline.entities.max);
+    let mut interner = Interner::default();
+    let entities_covered = entity_log
+        .load(&mut entity_store, &mut interner)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let entities_written = entity_store.next_seq();
+    let mut entity_replay = EntityReplay {
+        store: &mut entity_store,
+        interner: &mut interner,
+        encoder: Encoder::new(&pipeline.rules),
+        covered: entities_covered,
+    };
     let recovered = recover(
         &opts.data_dir,
         &wal,
@@ -201,11 +221,11 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         shard_count,
         &make_shard,
         Some(&store),
-        &mut [],
+        &mut [&mut entity_replay],
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let series: usize = recovered.shards.iter().map(|s| s.len()).sum();
-    let replayed = recovered.report.replayed;
+    let replayed = recovered.replayed;
     counters.series.store(series as u64, Relaxed);
     counters.wal_replayed.store(replayed as u64, Relaxed);
     counters
@@ -238,7 +258,19 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
             (addr, depth)
         })
         .collect();
-    let entities = EntityKeeper::spawn(&pipeline.entities, opts.clock.clone(), counters.clone());
+    let entities_covered = Arc::new(AtomicU64::new(entities_covered));
+    let entities = EntityKeeper::spawn_with(
+        entity_store,
+        interner,
+        Some(EntityFile {
+            log: entity_log,
+            next: entities_written,
+            captured: wal.last_position(),
+            covered: entities_covered.clone(),
+        }),
+        opts.clock.clone(),
+        counters.clone(),
+    );
     let collector = {
         let setup = CollectorSetup {
             admission: recovered.admission,
@@ -246,7 +278,8 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
             log: Arc::new(wal.clone()),
             counters: counters.clone(),
             clock: opts.clock.clone(),
-            snapshots: Snapshots::new(recovered.store, Some(writer.clone().recipient())),
+            snapshots: Snapshots::new(recovered.store, Some(writer.clone().recipient()))
+                .with_covered(entities_covered),
         };
         let arbiter = Arbiter::new();
         let capturer = Capturer::new(&pipeline.rules, entities.clone());
@@ -267,6 +300,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
     };
     let durable = Durable {
         collector: collector.clone(),
+        entities: entities.keeper().clone(),
         history: history.clone(),
         wal,
         arbiters,

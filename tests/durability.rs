@@ -331,8 +331,9 @@ fn sigterm_takes_the_last_snapshot_with_the_actors_alive() {
     ureq::post(&meterd.url("/api/v1/events"))
         .send_json(events)
         .unwrap();
+    let start = now / 1000 - 3600;
     let query = |m: &Meterd| -> Value {
-        let url = m.url("/api/query?start=1h-ago&m=sum:0all-sum:term.c");
+        let url = m.url(&format!("/api/query?start={start}&m=sum:0all-sum:term.c"));
         ureq::get(&url).call().unwrap().into_json().unwrap()
     };
     let before = query(&meterd);

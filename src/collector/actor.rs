@@ -101,12 +101,12 @@ impl Collector {
             return Err(e);
         }
         // This actor is the log's only producer and found room above: this does not wait.
-        let (_, ticket) = self.log.append_waiting(&RecordRef::Batch {
+        let (position, ticket) = self.log.append_waiting(&RecordRef::Batch {
             admitted_ms: now_ms,
             events: &events,
         });
         if let Some(capturer) = &mut self.entities {
-            capturer.capture(&events);
+            capturer.capture(&events, position);
         }
         let admitted_nanos = self.clock.monotonic_nanos();
         let parts = route(events, self.shards.len());

@@ -19,7 +19,7 @@ use crate::persist::history::Persist;
 use crate::persist::{Cut, Image, Section, Store, FORMAT};
 use crate::registry::{FamilyInfo, Registry};
 use actix::{Addr, Context, Handler, Message, Recipient, ResponseFuture};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ pub struct Snapshots {
     store: Arc<Store>,
     history: Option<Recipient<Persist>>,
     parts: Vec<Recipient<SaveSection>>,
+    /// Positions covered by parts kept outside the snapshot (the ODSL entity file): the log
+    /// is released only below the smallest.
+    covered: Vec<Arc<AtomicU64>>,
     running: Arc<AtomicBool>,
 }
 
@@ -71,8 +74,15 @@ impl Snapshots {
             store,
             history,
             parts: Vec::new(),
+            covered: Vec::new(),
             running: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Adds a part kept outside the snapshot that says which position it covers.
+    pub fn with_covered(mut self, covered: Arc<AtomicU64>) -> Self {
+        self.covered.push(covered);
+        self
     }
 
     /// Adds a part of the state that saves itself on [`SaveSection`].
@@ -137,6 +147,12 @@ impl Handler<Checkpoint> for Collector {
         let store = self.snapshots.store.clone();
         let history = self.snapshots.history.clone();
         let log = self.log.clone();
+        let release = self
+            .snapshots
+            .covered
+            .iter()
+            .map(|c| c.load(Relaxed))
+            .fold(position, u64::min);
         let counters = self.counters.clone();
         Box::pin(async move {
             let result = async {
@@ -171,7 +187,7 @@ impl Handler<Checkpoint> for Collector {
                     if let Some(writer) = &history {
                         writer.do_send(Persist(flushes));
                     }
-                    actix_rt::task::spawn_blocking(move || log.release_through(position))
+                    actix_rt::task::spawn_blocking(move || log.release_through(release))
                         .await
                         .map_err(|e| e.to_string())?
                         .map_err(|e| e.to_string())?;

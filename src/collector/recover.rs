@@ -42,9 +42,13 @@ pub enum RecoverError {
     History(String),
 }
 
-/// A component that re-applies logged records on recovery. The shards' series are one; a
-/// component fed from the collector's admissions (and saved in snapshots) adds itself here.
+/// A part of the state that re-applies logged records on recovery, from its own position.
+/// The snapshot's parts (series, book, registry) are applied by [`recover`] itself; another
+/// part fed from the collector's admissions (the ODSL entities) adds itself here.
 pub trait Replay {
+    /// The last log position this part holds already: it is handed only later records.
+    fn covered(&self) -> Position;
+
     /// Re-applies `record`; `mono` maps an epoch-millisecond time of the log to the monotonic
     /// clock of this process (for meters and the like).
     fn replay(&mut self, record: &Record, mono: &dyn Fn(i64) -> u64);
@@ -60,8 +64,10 @@ pub struct Recovered {
     pub image: Option<Image>,
     /// The store, for later checkpoints.
     pub store: Arc<Store>,
-    /// What the replay read (records replayed, damage skipped).
+    /// What the replay read (damage skipped, last position).
     pub report: ReplayReport,
+    /// Records re-applied to the snapshot's parts (after its position).
+    pub replayed: usize,
 }
 
 /// Rebuilds the state from `data_dir` and `log` for `shard_count` shards, each made empty by
@@ -125,11 +131,22 @@ pub fn recover(
         let ago = i128::from(now_ms.saturating_sub(ms).max(0)) * 1_000_000;
         u64::try_from((i128::from(now_mono) - ago).max(0)).unwrap_or(0)
     };
-    let report = log.replay_after(covered, &mut |_, record| {
+    // Each part from its own position: the log holds everything after the smallest.
+    let from = extra
+        .iter()
+        .map(|c| c.covered())
+        .fold(covered, Position::min);
+    let mut replayed = 0;
+    let report = log.replay_after(from, &mut |position, record| {
         for component in extra.iter_mut() {
-            component.replay(&record, &mono);
+            if position > component.covered() {
+                component.replay(&record, &mono);
+            }
         }
-        apply(record, &mut admission, &mut shards, &mono);
+        if position > covered {
+            apply(record, &mut admission, &mut shards, &mono);
+            replayed += 1;
+        }
     })?;
     if report.skipped_bytes > 0 {
         tracing::error!(
@@ -144,6 +161,7 @@ pub fn recover(
         image,
         store,
         report,
+        replayed,
     })
 }
 
@@ -294,7 +312,7 @@ mod tests {
             &dir, &log, &pipeline, registry, &clock, 3, &make, None, &mut [],
         )
         .unwrap();
-        assert_eq!((r.report.replayed, log.last_position()), (5, 8));
+        assert_eq!((r.replayed, log.last_position()), (5, 8));
         log.close();
         let mut views: Vec<_> = r
             .shards

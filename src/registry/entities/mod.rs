@@ -8,11 +8,13 @@
 
 mod actor;
 mod capture;
+mod durable;
 mod id;
 mod series;
 mod store;
 
-pub use actor::{Capture, EntityKeeper, Read};
+pub use actor::{Capture, Durable, EntityKeeper, Read, SaveEntities};
+pub use durable::{EntityLog, EntityLogError, EntityReplay};
 pub use capture::{Capturer, Encoder, EntitySink};
 pub use id::EntityId;
 pub use series::{Interner, SeriesEntry};
