@@ -110,7 +110,9 @@ fn pipeline(dir: &Path, snapshot: &str) -> PathBuf {
 
 /// The one value of `sum:0all-<agg>:<metric>` over the last hour.
 fn all_of(m: &Meterd, agg: &str, metric: &str) -> Option<f64> {
-    let v = m.get(&format!("/api/query?start=1h-ago&m=sum:0all-{agg}:{metric}"));
+    let v = m.get(&format!(
+        "/api/query?start=1h-ago&m=sum:0all-{agg}:{metric}"
+    ));
     let dps = v.get(0)?.get("dps")?.as_object()?;
     dps.values().next().and_then(Value::as_f64)
 }
@@ -142,8 +144,10 @@ fn kill_9_keeps_history_open_buckets_and_last_sample_times_exact() {
     let t = now_ms();
     let mut blink = Vec::new();
     for i in 0..30 {
-        blink.push(json!({"name": "blink.proj.job1.delay", "type": "gauge", "value": i,
-            "timestamp": t - 60_000 + i * 1_000, "tags": {"tm": "tm1"}}));
+        blink.push(
+            json!({"name": "blink.proj.job1.delay", "type": "gauge", "value": i,
+            "timestamp": t - 60_000 + i * 1_000, "tags": {"tm": "tm1"}}),
+        );
     }
     meterd.push(&Value::Array(blink));
     meterd.push(&json!({"name": "open.c", "type": "counter", "value": 1, "timestamp": now_ms()}));
@@ -200,8 +204,10 @@ fn odsl_entities_survive_restarts_with_unique_ordered_ids() {
     let pipeline = pipeline(&dir.0, "100ms");
     let push = |m: &Meterd, from: usize, n: usize| {
         let events: Vec<Value> = (from..from + n)
-            .map(|i| json!({"name": "orders", "type": "counter", "value": i, "service": "shop",
-                "timestamp": now_ms()}))
+            .map(|i| {
+                json!({"name": "orders", "type": "counter", "value": i, "service": "shop",
+                "timestamp": now_ms()})
+            })
             .collect();
         m.push(&Value::Array(events));
     };
@@ -212,7 +218,11 @@ fn odsl_entities_survive_restarts_with_unique_ordered_ids() {
     meterd.terminate();
 
     let meterd = Meterd::start(&data, &pipeline);
-    assert_eq!(orders(&meterd), before, "a clean restart keeps every entity and id");
+    assert_eq!(
+        orders(&meterd),
+        before,
+        "a clean restart keeps every entity and id"
+    );
     // Written to the file (every second), then more that are only in the log at the kill.
     std::thread::sleep(Duration::from_millis(1_200));
     push(&meterd, 50, 10);
@@ -227,7 +237,11 @@ fn odsl_entities_survive_restarts_with_unique_ordered_ids() {
     assert_eq!(values, (0..60).map(f64::from).collect::<Vec<_>>());
     meterd.kill9();
     let meterd = Meterd::start(&data, &pipeline);
-    assert_eq!(orders(&meterd), after, "a second start replays nothing twice");
+    assert_eq!(
+        orders(&meterd),
+        after,
+        "a second start replays nothing twice"
+    );
 }
 
 /// A small deterministic generator (the seed is printed, so a failing round can be replayed).
@@ -390,7 +404,10 @@ fn observe(m: &Meterd, (start, end): (i64, i64)) -> Vec<(String, String)> {
             }
         }
     }
-    out.push(("/admin/metrics".to_owned(), without_rates(admin).to_string()));
+    out.push((
+        "/admin/metrics".to_owned(),
+        without_rates(admin).to_string(),
+    ));
     let app = ureq::get(&m.url("/metrics/application"))
         .set("Accept", "application/json")
         .call()
@@ -400,7 +417,10 @@ fn observe(m: &Meterd, (start, end): (i64, i64)) -> Vec<(String, String)> {
     } else {
         app.into_json().unwrap()
     };
-    out.push(("/metrics/application".to_owned(), without_rates(app).to_string()));
+    out.push((
+        "/metrics/application".to_owned(),
+        without_rates(app).to_string(),
+    ));
     let names = COUNTERS
         .iter()
         .chain(&GAUGES)

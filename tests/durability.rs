@@ -353,7 +353,12 @@ fn sigterm_takes_the_last_snapshot_with_the_actors_alive() {
     );
     let after = query(&meterd);
     assert_eq!(after, before);
-    let total = after[0]["dps"].as_object().unwrap().values().next().and_then(Value::as_f64);
+    let total = after[0]["dps"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .and_then(Value::as_f64);
     assert_eq!(total, Some(7.0));
     meterd.terminate();
 }

@@ -178,10 +178,7 @@ mod tests {
         // The new process's clock reads 5000 s where the old one read 160 s.
         let shift = (5000 * SEC - 160 * SEC) as i64;
         let mut restored = ShardState::new(settings);
-        for (key, state, id, down) in decode_series(&encode_series(&shard), shift)
-            .unwrap()
-            .series
-        {
+        for (key, state, id, down) in decode_series(&encode_series(&shard), shift).unwrap().series {
             restored.restore(key, state, id, down);
         }
         assert_eq!(restored.collect(&Default::default(), 5000 * SEC), before);

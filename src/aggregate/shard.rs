@@ -1,9 +1,9 @@
 //! The shard actor: a thin shell that owns one [`ShardState`] on its own thread.
 
 use super::{SeriesBuckets, SeriesMatch, ShardState};
+use crate::aggregate::downsample::Flush;
 use crate::clock::SharedClock;
 use crate::model::{Event, SeriesKey, ValueView};
-use crate::aggregate::downsample::Flush;
 use crate::persist::history::PersistError;
 use crate::registry::Selector;
 use crate::telemetry::Counters;

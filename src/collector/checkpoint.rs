@@ -162,8 +162,7 @@ impl Handler<Checkpoint> for Collector {
                     .map_err(|e| e.to_string())?;
                 let mut flushes: Vec<Flush> = Vec::new();
                 for save in shard_saves {
-                    let (section, unconfirmed) =
-                        save.await.map_err(|e| format!("a shard: {e}"))?;
+                    let (section, unconfirmed) = save.await.map_err(|e| format!("a shard: {e}"))?;
                     sections.push(section);
                     flushes.extend(unconfirmed);
                 }
@@ -177,10 +176,11 @@ impl Handler<Checkpoint> for Collector {
                     taken_mono,
                 };
                 let image = Image { cut, sections };
-                let stored =
-                    actix_rt::task::spawn_blocking(move || store.save(&image).map_err(|e| e.to_string()))
-                        .await
-                        .map_err(|e| e.to_string())??;
+                let stored = actix_rt::task::spawn_blocking(move || {
+                    store.save(&image).map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())??;
                 if stored {
                     // The snapshot carries these flushes until the store confirms them; the
                     // writer skips those it holds already.

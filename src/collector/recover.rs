@@ -309,7 +309,15 @@ mod tests {
         )
         .unwrap();
         let r = recover(
-            &dir, &log, &pipeline, registry, &clock, 3, &make, None, &mut [],
+            &dir,
+            &log,
+            &pipeline,
+            registry,
+            &clock,
+            3,
+            &make,
+            None,
+            &mut [],
         )
         .unwrap();
         assert_eq!((r.replayed, log.last_position()), (5, 8));

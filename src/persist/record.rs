@@ -353,7 +353,10 @@ mod tests {
             assert_eq!(read.tail, None);
             assert_eq!(read.valid_len, bad.len());
             assert_eq!(read.skipped.len(), 1);
-            assert_eq!((read.skipped[0].at, read.skipped[0].bytes), (a.len(), b.len()));
+            assert_eq!(
+                (read.skipped[0].at, read.skipped[0].bytes),
+                (a.len(), b.len())
+            );
         }
     }
 }

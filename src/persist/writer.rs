@@ -18,12 +18,12 @@ use super::wal::{create_segment, SEGMENT_BYTES};
 use crate::config::{Durability, DurabilityMode};
 use crate::telemetry::Counters;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use parking_lot::Mutex;
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -406,7 +406,11 @@ mod tests {
             let mut found = Vec::new();
             wal.replay_after(6, &mut |p, _| found.push(p)).unwrap();
             assert!(found.is_empty());
-            assert_eq!(wal.last_position(), 6, "positions go on after the covered one");
+            assert_eq!(
+                wal.last_position(),
+                6,
+                "positions go on after the covered one"
+            );
             let tickets: Vec<_> = (0..10).map(|_| wal.append(&FORGET).unwrap()).collect();
             let positions: Vec<u64> = tickets.iter().map(|(p, _)| *p).collect();
             assert_eq!(positions, (7..=16).collect::<Vec<_>>());

@@ -53,7 +53,10 @@ pub struct EntityLog {
 }
 
 /// Units of meterd's own metrics are `&'static str`; the few read back are kept once.
-fn static_unit(unit: Option<String>, known: &mut HashMap<String, &'static str>) -> Option<&'static str> {
+fn static_unit(
+    unit: Option<String>,
+    known: &mut HashMap<String, &'static str>,
+) -> Option<&'static str> {
     let unit = unit?;
     if unit.len() > 32 || known.len() > 64 {
         return None;
@@ -68,7 +71,8 @@ fn static_unit(unit: Option<String>, known: &mut HashMap<String, &'static str>) 
 fn key_of(entry: &SeriesEntry) -> SeriesKey {
     SeriesKey {
         service: entry.service().to_owned(),
-        service_path: ServicePath::parse(entry.service_path()).unwrap_or_else(|_| ServicePath::root()),
+        service_path: ServicePath::parse(entry.service_path())
+            .unwrap_or_else(|_| ServicePath::root()),
         scope: entry.scope(),
         name: entry.name().to_owned(),
         tags: entry
@@ -125,8 +129,8 @@ impl EntityLog {
                     interner.intern_with_unit(&s.key, s.kind, unit)
                 })
                 .collect();
-            let mut seq = first.value();
-            for (series, value, timestamp_ms, captured_s) in block.entities {
+            let numbered = (first.value()..).zip(block.entities);
+            for (seq, (series, value, timestamp_ms, captured_s)) in numbered {
                 if let Some(entry) = entries.get(series as usize) {
                     let pending = Pending {
                         entry: entry.clone(),
@@ -135,7 +139,6 @@ impl EntityLog {
                     };
                     store.restore(seq, pending, captured_s);
                 }
-                seq += 1;
             }
         }
         store.resume(next_seq, u32::try_from(last_secs).unwrap_or(u32::MAX));
@@ -158,7 +161,10 @@ impl EntityLog {
         let mut index: HashMap<u32, u32> = HashMap::new();
         let first = from.max(store.head_seq());
         let mut next = first;
-        for e in store.iter().skip(usize::try_from(first - store.head_seq()).unwrap_or(usize::MAX)) {
+        for e in store
+            .iter()
+            .skip(usize::try_from(first - store.head_seq()).unwrap_or(usize::MAX))
+        {
             let entry = e.series();
             let series = *index.entry(entry.id()).or_insert_with(|| {
                 block.series.push(SeriesImage {
@@ -236,4 +242,3 @@ impl crate::collector::Replay for EntityReplay<'_> {
         }
     }
 }
-
