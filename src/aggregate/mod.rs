@@ -12,7 +12,7 @@ mod settings;
 mod timer;
 
 pub use counter::Counter;
-pub use gauge::Gauge;
+pub use gauge::{Gauge, DEFAULT_EXACT_MEMBERS};
 pub use histogram::{Histogram, HistogramSettings};
 pub use meter::{Ewma, Meter, DEFAULT_TICK};
 pub use series::SeriesState;

@@ -122,7 +122,13 @@ impl ShardState {
                     self.series.entry(e.key).or_insert(fresh)
                 }
             };
-            series.state.apply(e.value, e.op, e.timestamp_ms, now_nanos);
+            series.state.apply_bounded(
+                e.value,
+                e.op,
+                e.timestamp_ms,
+                now_nanos,
+                self.settings.exact_members,
+            );
             let sample = match (e.op, &series.state) {
                 // Deltas and set members: history keeps the gauge's resulting value.
                 (Op::GaugeDelta | Op::SetMember(_), SeriesState::Gauge(g)) => {
