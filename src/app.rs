@@ -259,15 +259,20 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         })
         .collect();
     let entities_covered = Arc::new(AtomicU64::new(entities_covered));
+    let replayed_end = entity_store.next_seq();
     let entities = EntityKeeper::spawn_with(
         entity_store,
         interner,
-        Some(EntityFile {
-            log: entity_log,
-            next: entities_written,
-            captured: wal.last_position(),
-            covered: entities_covered.clone(),
-        }),
+        Some(EntityFile::new(
+            entity_log,
+            entities_written,
+            (wal.last_position(), replayed_end),
+            entities_covered.clone(),
+            {
+                let wal = wal.clone();
+                Arc::new(move || wal.written_position())
+            },
+        )),
         opts.clock.clone(),
         counters.clone(),
     );

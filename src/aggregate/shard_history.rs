@@ -69,6 +69,9 @@ impl ShardHistory {
             self.next_local_id += 1;
             return (self.next_local_id - 1, down);
         };
+        if let Some(id) = self.book.unstored_id(key) {
+            return (id, down);
+        }
         match store.lookup(key) {
             Ok(Some(id)) => (id, down),
             other => {

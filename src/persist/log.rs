@@ -24,6 +24,10 @@ pub trait Log: Send + Sync {
     /// The position of the last record appended (or found by [`Log::replay_after`]).
     fn last_position(&self) -> Position;
 
+    /// The last position known written (a part kept outside the snapshot never claims to
+    /// cover more: a record not written yet may never be, and its position be given again).
+    fn written_position(&self) -> Position;
+
     /// Marks a checkpoint after every append so far (the write-ahead log closes its segment
     /// there, so that [`Log::release_through`] can drop whole files).
     fn cut(&self) -> oneshot::Receiver<Result<(), WalError>>;

@@ -22,6 +22,7 @@ use parking_lot::Mutex;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,6 +72,10 @@ pub struct Wal {
     dir: PathBuf,
     /// The last position given out.
     last: Arc<Mutex<Position>>,
+    /// The last position written to its segment (it survives `kill -9`; an fsync may follow).
+    written: Arc<AtomicU64>,
+    /// The last position found in the log at start.
+    found: Arc<AtomicU64>,
 }
 
 impl Wal {
@@ -86,6 +91,7 @@ impl Wal {
     ) -> std::io::Result<Wal> {
         std::fs::create_dir_all(dir)?;
         let (tx, rx) = bounded(capacity.max(1));
+        let written = Arc::new(AtomicU64::new(0));
         let mut writer = Writer {
             dir: dir.to_path_buf(),
             file: None,
@@ -96,6 +102,8 @@ impl Wal {
             last_sync: Instant::now(),
             counters,
             on_failure,
+            buffered: 0,
+            written_position: written.clone(),
         };
         std::thread::Builder::new()
             .name("meterd-wal".into())
@@ -104,12 +112,19 @@ impl Wal {
             tx,
             dir: dir.to_path_buf(),
             last: Arc::new(Mutex::new(0)),
+            written,
+            found: Arc::new(AtomicU64::new(0)),
         })
     }
 
     /// The folder of the segments.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Positions up to here were found in the log at start (written by an earlier process).
+    fn replayed_last(&self) -> Position {
+        self.found.load(Relaxed)
     }
 
     fn send(&self, record: &RecordRef<'_>, wait: bool) -> Result<(Position, Ticket), WalError> {
@@ -166,6 +181,10 @@ impl Log for Wal {
         *self.last.lock()
     }
 
+    fn written_position(&self) -> Position {
+        self.written.load(Relaxed).max(self.replayed_last())
+    }
+
     fn cut(&self) -> oneshot::Receiver<Result<(), WalError>> {
         let (done, answer) = oneshot::channel();
         let _ = self.tx.send(Command::Rotate { done });
@@ -184,6 +203,7 @@ impl Log for Wal {
         let report = super::wal::replay_after(&self.dir, after, visit)?;
         let mut last = self.last.lock();
         *last = (*last).max(report.last).max(after);
+        self.found.fetch_max(*last, Relaxed);
         Ok(report)
     }
 
@@ -210,6 +230,10 @@ struct Writer {
     last_sync: Instant,
     counters: Arc<Counters>,
     on_failure: OnFailure,
+    /// The last position in the buffer being committed.
+    buffered: Position,
+    /// The last position written (shared with the handles).
+    written_position: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -270,6 +294,7 @@ impl Writer {
                     }
                     buf.extend_from_slice(&frame);
                     acks.push(done);
+                    self.buffered = position;
                 }
                 Command::Rotate { done } => {
                     self.commit(&mut buf, &mut acks);
@@ -304,6 +329,9 @@ impl Writer {
         }
         let result = self.write(buf);
         buf.clear();
+        if result.is_ok() {
+            self.written_position.fetch_max(self.buffered, Relaxed);
+        }
         for done in acks.drain(..) {
             let _ = done.send(result.clone());
         }

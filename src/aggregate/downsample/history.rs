@@ -132,6 +132,9 @@ pub struct History {
     pending: Pending,
     in_flight: VecDeque<Flush>,
     new_series: Vec<NewSeries>,
+    /// Ids given to series the store does not hold yet, so that a series removed and pushed
+    /// again before its first flush is written keeps its id (and its buckets).
+    unstored: HashMap<SeriesKey, u64>,
     next_seq: u64,
 }
 
@@ -142,6 +145,7 @@ impl History {
             pending: Pending::default(),
             in_flight: VecDeque::new(),
             new_series: Vec::new(),
+            unstored: HashMap::new(),
             next_seq: last_seq + 1,
         }
     }
@@ -153,7 +157,21 @@ impl History {
 
     /// Notes a series the store must learn about.
     pub fn created(&mut self, series: NewSeries) {
+        self.unstored.insert(series.key.clone(), series.id);
         self.new_series.push(series);
+    }
+
+    /// The id given to `key` that the store does not hold yet, if any.
+    pub fn unstored_id(&self, key: &SeriesKey) -> Option<u64> {
+        self.unstored.get(key).copied()
+    }
+
+    fn stored(&mut self, flush: &Flush) {
+        for s in &flush.series {
+            if self.unstored.get(&s.key) == Some(&s.id) {
+                self.unstored.remove(&s.key);
+            }
+        }
     }
 
     /// The position the next flush takes when none is given (one after the last).
@@ -180,7 +198,9 @@ impl History {
         self.in_flight.push_back(flush.clone());
         let mut dropped = 0;
         while self.in_flight.len() > MAX_IN_FLIGHT {
-            self.in_flight.pop_front();
+            if let Some(gone) = self.in_flight.pop_front() {
+                self.stored(&gone);
+            }
             dropped += 1;
         }
         (Some(flush), dropped)
@@ -189,7 +209,9 @@ impl History {
     /// The store holds every batch up to `seq`: forget them.
     pub fn committed(&mut self, seq: u64) {
         while self.in_flight.front().is_some_and(|f| f.seq <= seq) {
-            self.in_flight.pop_front();
+            if let Some(done) = self.in_flight.pop_front() {
+                self.stored(&done);
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use crate::persist::Position;
 use crate::telemetry::Counters;
 use actix::{Actor, Arbiter, AsyncContext, Context, Handler, Message, MessageResult};
 use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,17 +30,40 @@ pub struct EntityKeeper {
     durable: Option<Durable>,
 }
 
+/// The last log position known written, read from the log.
+pub type Written = Arc<dyn Fn() -> Position + Send + Sync>;
+
 /// The entity file and how far it is written.
 pub struct Durable {
-    /// The file.
-    pub log: EntityLog,
+    log: EntityLog,
     /// The sequence number of the first entity not written yet.
-    pub next: u64,
-    /// The last log position captured into the ring.
-    pub captured: Position,
+    next: u64,
+    /// Batches captured and not written yet: (log position, sequence number after them).
+    marks: VecDeque<(Position, u64)>,
     /// The log position the file covers, shared with the collector (the log is released
     /// only below it).
-    pub covered: Arc<AtomicU64>,
+    covered: Arc<AtomicU64>,
+    written: Written,
+}
+
+impl Durable {
+    /// Writing to `log`, whose entities before sequence number `next` are written already;
+    /// the ring holds the log's batches through `captured` up to sequence number `end`.
+    pub fn new(
+        log: EntityLog,
+        next: u64,
+        (captured, end): (Position, u64),
+        covered: Arc<AtomicU64>,
+        written: Written,
+    ) -> Self {
+        Durable {
+            log,
+            next,
+            marks: VecDeque::from([(captured, end)]),
+            covered,
+            written,
+        }
+    }
 }
 
 impl EntityKeeper {
@@ -72,18 +96,35 @@ impl EntityKeeper {
         EntitySink::new(interner, keeper)
     }
 
-    /// Writes what was captured since the last write, with the position it covers.
+    /// Writes what was captured since the last write, with the position it covers: only
+    /// batches the log has written (a batch not in the log yet may never be, and its
+    /// position be given to another one after a crash).
     fn save(&mut self) {
         let Some(d) = &mut self.durable else {
             return;
         };
-        if d.next >= self.store.next_seq() && d.covered.load(Relaxed) >= d.captured {
+        let written = (d.written)();
+        let mut upto = None;
+        while let Some(&(position, end)) = d.marks.front() {
+            if position > written {
+                break;
+            }
+            upto = Some((position, end));
+            d.marks.pop_front();
+        }
+        let (covered, end) = match (upto, d.marks.is_empty()) {
+            (Some((position, end)), false) => (position, end),
+            (Some((position, _)), true) => (position, self.store.next_seq()),
+            (None, true) => (d.covered.load(Relaxed), self.store.next_seq()),
+            (None, false) => return,
+        };
+        if d.next >= end && d.covered.load(Relaxed) >= covered {
             return;
         }
-        match d.log.save(&self.store, d.next, d.captured) {
+        match d.log.save(&self.store, d.next, end, covered) {
             Ok(next) => {
                 d.next = next;
-                d.covered.store(d.captured, Relaxed);
+                d.covered.fetch_max(covered, Relaxed);
             }
             Err(e) => {
                 self.counters.history_write_failures.fetch_add(1, Relaxed);
@@ -164,7 +205,7 @@ impl Handler<Capture> for EntityKeeper {
     fn handle(&mut self, msg: Capture, _: &mut Context<Self>) {
         let dropped = self.store.push(msg.0, self.clock.epoch_millis());
         if let (Some(d), Some(p)) = (&mut self.durable, msg.1) {
-            d.captured = d.captured.max(p);
+            d.marks.push_back((p, self.store.next_seq()));
         }
         self.sweep(dropped);
     }

@@ -145,13 +145,15 @@ impl EntityLog {
         Ok(covered)
     }
 
-    /// Appends the entities of `store` from sequence number `from` on as one block, deletes
-    /// the blocks wholly before the store's oldest entity, and records `covered`, in one
-    /// transaction. Answers the sequence number to start from next time.
+    /// Appends the entities of `store` from sequence number `from` up to (not including)
+    /// `to` as one block, deletes the blocks wholly before the store's oldest entity, and
+    /// records `covered`, in one transaction. Answers the sequence number to start from next
+    /// time.
     pub fn save(
         &self,
         store: &EntityStore,
         from: u64,
+        to: u64,
         covered: Position,
     ) -> Result<u64, EntityLogError> {
         let mut block = Block {
@@ -161,10 +163,8 @@ impl EntityLog {
         let mut index: HashMap<u32, u32> = HashMap::new();
         let first = from.max(store.head_seq());
         let mut next = first;
-        for e in store
-            .iter()
-            .skip(usize::try_from(first - store.head_seq()).unwrap_or(usize::MAX))
-        {
+        let skip = usize::try_from(first - store.head_seq()).unwrap_or(usize::MAX);
+        for e in store.iter().skip(skip).take_while(|e| e.seq() < to) {
             let entry = e.series();
             let series = *index.entry(entry.id()).or_insert_with(|| {
                 block.series.push(SeriesImage {
