@@ -24,7 +24,7 @@ fn tiers() -> Vec<TierSpec> {
 
 /// A shard whose store holds one day of one sample a minute for each series.
 fn loaded(dir: &std::path::Path) -> ShardState {
-    let store = Arc::new(HistoryStore::open(dir, &tiers(), 1).expect("store"));
+    let store = Arc::new(HistoryStore::open(dir, &tiers()).expect("store"));
     let setup = HistorySetup {
         tiers: tiers().into(),
         store: Some(store.clone()),

@@ -4,14 +4,17 @@ use crate::aggregate::downsample::TierSpec;
 use crate::aggregate::Shard;
 use crate::aggregate::{HistorySetup, ShardState};
 use crate::clock::{SharedClock, SystemClock};
-use crate::collector::{recover, Checkpoint, Collector, CollectorSetup, Snapshots};
+use crate::collector::{checkpoint_now, recover, Checkpoint, Collector, CollectorSetup, Snapshots};
 use crate::config::{Pipeline, Tokens};
 use crate::http::{configure, count_traffic, guard, json_errors, AppState};
 use crate::http::{record_request, RequestRecorder};
 use crate::ingest::udp::StatsdUdp;
 use crate::persist::history::{HistoryStore, HistoryWriter};
-use crate::persist::{wal_dir, Wal};
-use crate::registry::entities::{Capturer, EntityKeeper};
+use crate::persist::{wal_dir, Log, Wal};
+use crate::registry::entities::{
+    Capturer, Durable as EntityFile, Encoder, EntityKeeper, EntityLog, EntityReplay, EntityStore,
+    Interner, SaveEntities,
+};
 use crate::registry::Registry;
 use crate::telemetry::{register_own, register_traffic, Counters, IncomingTraffic};
 use actix::{Actor, Addr, Arbiter};
@@ -20,7 +23,7 @@ use actix_web::{web, App, HttpServer};
 use parking_lot::RwLock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -84,11 +87,13 @@ pub struct Started {
 pub struct HistoryHandles {
     shards: Vec<actix::Addr<Shard>>,
     writer: actix::Addr<HistoryWriter>,
+    collector: Addr<Collector>,
 }
 
 /// The durable state's handles, for an orderly shutdown.
 pub struct Durable {
     collector: Addr<Collector>,
+    entities: Addr<EntityKeeper>,
     history: HistoryHandles,
     wal: Wal,
     /// The threads of the collector and the shards, stopped last.
@@ -96,29 +101,23 @@ pub struct Durable {
 }
 
 impl Durable {
-    /// Takes a last snapshot (so that the next start replays nothing), then fsyncs and closes
-    /// the write-ahead log.
+    /// Takes a last snapshot (so that the next start replays nothing: open buckets and last
+    /// sample times are in it, closed buckets go to the history store), waits for the history
+    /// writer, then fsyncs and closes the write-ahead log.
     pub async fn close(self) {
-        // Open downsampler buckets are not in snapshots: write them to the history store
-        // first, and wait until the writer has.
-        for shard in &self.history.shards {
-            let _ = shard.send(crate::aggregate::FlushAll).await;
+        match checkpoint_now(&self.collector).await {
+            Ok(cut) => tracing::info!(position = cut.position, "state snapshotted"),
+            Err(e) => {
+                tracing::error!(error = %e, "the last snapshot failed; the log keeps everything")
+            }
         }
         let _ = self
             .history
             .writer
             .send(crate::persist::history::Barrier)
             .await;
-        match self.collector.send(Checkpoint { wait: true }).await {
-            Ok(Ok(_)) => tracing::info!("state snapshotted"),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "the last snapshot failed; the log keeps everything")
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the collector is gone; the log keeps everything")
-            }
-        }
-        self.wal.stop();
+        let _ = self.entities.send(SaveEntities).await;
+        self.wal.close();
         // Stop the actors and wait for them, so that the store is closed when this returns
         // (a restart in the same process can then open it again).
         for arbiter in &self.arbiters {
@@ -132,7 +131,7 @@ impl Durable {
 
 /// Recovers the state from the data dir, starts the actors and binds the server; must run
 /// inside an actix `System`.
-pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
+pub fn start(opts: Options) -> std::io::Result<Started> {
     std::fs::create_dir_all(&opts.data_dir)?;
     // Bound first, so that an address in use stops start-up before anything runs.
     let statsd_udp = opts
@@ -157,15 +156,15 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         .iter()
         .map(|t| TierSpec::new(t.resolution, t.retention))
         .collect();
-    let store = HistoryStore::open(&opts.data_dir, &tiers, shard_count)
+    let store = HistoryStore::open(&opts.data_dir, &tiers)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let store = Arc::new(store);
     let mut arbiters = Vec::new();
     let writer = {
-        let (store, clock) = (store.clone(), opts.clock.clone());
+        let (store, clock, counters) = (store.clone(), opts.clock.clone(), counters.clone());
         let arbiter = Arbiter::new();
         let addr = HistoryWriter::start_in_arbiter(&arbiter.handle(), move |_| {
-            HistoryWriter::new(store, clock)
+            HistoryWriter::new(store, clock, counters)
         });
         arbiters.push(arbiter);
         addr
@@ -184,25 +183,64 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         };
         ShardState::with_history(pipeline.aggregate_settings(), setup)
     };
+    let wal_dir = wal_dir(&opts.data_dir);
+    let wal = Wal::start(
+        &wal_dir,
+        pipeline.durability,
+        pipeline.queues.wal,
+        counters.clone(),
+        Arc::new(|e| {
+            // See README "Durability": a batch whose logging failed may be live in the
+            // shards already; stopping now keeps it out of every answer (the next start
+            // recovers from the log, which does not hold it).
+            tracing::error!(error = %e, "the write-ahead log failed; stopping meterd now");
+            std::process::exit(74);
+        }),
+    )?;
+    // ODSL entities: read back from their file, then the log after the position it covers.
+    let entity_log =
+        EntityLog::open(&opts.data_dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut entity_store = EntityStore::new(pipeline.entities.retention, pipeline.entities.max);
+    let mut interner = Interner::default();
+    let entities_covered = entity_log
+        .load(&mut entity_store, &mut interner)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let entities_written = entity_store.next_seq();
+    let mut entity_replay = EntityReplay {
+        store: &mut entity_store,
+        interner: &mut interner,
+        encoder: Encoder::new(&pipeline.rules),
+        covered: entities_covered,
+    };
     let recovered = recover(
         &opts.data_dir,
+        &wal,
         &pipeline,
         registry.clone(),
         &opts.clock,
         shard_count,
         &make_shard,
-        &mut [],
+        Some(&store),
+        &mut [&mut entity_replay],
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let series: usize = recovered.shards.iter().map(|s| s.len()).sum();
+    let replayed = recovered.replayed;
     counters.series.store(series as u64, Relaxed);
+    counters.wal_replayed.store(replayed as u64, Relaxed);
     counters
-        .wal_replayed
-        .store(recovered.replayed as u64, Relaxed);
-    if recovered.image.is_some() || recovered.replayed > 0 {
+        .wal_skipped_bytes
+        .store(recovered.report.skipped_bytes, Relaxed);
+    counters
+        .wal_skipped_records
+        .store(recovered.report.skipped_records, Relaxed);
+    if recovered.image.is_some() || replayed > 0 {
         tracing::info!(
             series,
-            replayed = recovered.replayed,
+            replayed,
+            snapshot = recovered.image.as_ref().map_or(0, |i| i.cut.position),
+            history = store.covered(),
+            log = wal.last_position(),
             "recovered the state from the last snapshot and the write-ahead log"
         );
     }
@@ -213,33 +251,40 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
             let arbiter = Arbiter::new();
             let depth = Arc::new(AtomicI64::new(0));
             let (clock, counters, gauge) = (opts.clock.clone(), counters.clone(), depth.clone());
-            let writer = writer.clone().recipient();
             let addr = Shard::start_in_arbiter(&arbiter.handle(), move |_| {
-                Shard::new(state, clock, counters)
-                    .with_depth(gauge)
-                    .with_writer(writer)
+                Shard::new(state, clock, counters).with_depth(gauge)
             });
             arbiters.push(arbiter);
             (addr, depth)
         })
         .collect();
-    let entities = EntityKeeper::spawn(&pipeline.entities, opts.clock.clone(), counters.clone());
-    let wal_dir = wal_dir(&opts.data_dir);
-    let wal = Wal::start(
-        &wal_dir,
-        recovered.next_segment,
-        pipeline.durability,
-        pipeline.queues.wal,
+    let entities_covered = Arc::new(AtomicU64::new(entities_covered));
+    let replayed_end = entity_store.next_seq();
+    let entities = EntityKeeper::spawn_with(
+        entity_store,
+        interner,
+        Some(EntityFile::new(
+            entity_log,
+            entities_written,
+            (wal.last_position(), replayed_end),
+            entities_covered.clone(),
+            {
+                let wal = wal.clone();
+                Arc::new(move || wal.written_position())
+            },
+        )),
+        opts.clock.clone(),
         counters.clone(),
-    )?;
+    );
     let collector = {
         let setup = CollectorSetup {
             admission: recovered.admission,
             shards: shards.clone(),
-            wal: wal.clone(),
+            log: Arc::new(wal.clone()),
             counters: counters.clone(),
             clock: opts.clock.clone(),
-            snapshots: Snapshots::new(recovered.store, wal_dir),
+            snapshots: Snapshots::new(recovered.store, Some(writer.clone().recipient()))
+                .with_covered(entities_covered),
         };
         let arbiter = Arbiter::new();
         let capturer = Capturer::new(&pipeline.rules, entities.clone());
@@ -249,16 +294,18 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
         arbiters.push(arbiter);
         addr
     };
-    if recovered.replayed > 0 {
+    if replayed > 0 {
         // Fold the replayed log into a snapshot now rather than replaying it again next time.
-        collector.do_send(Checkpoint { wait: false });
+        collector.do_send(Checkpoint);
     }
     let history = HistoryHandles {
         shards: shards.iter().map(|(addr, _)| addr.clone()).collect(),
         writer: writer.clone(),
+        collector: collector.clone(),
     };
     let durable = Durable {
         collector: collector.clone(),
+        entities: entities.keeper().clone(),
         history: history.clone(),
         wal,
         arbiters,
@@ -316,12 +363,9 @@ pub fn start(opts: Options, signals: bool) -> std::io::Result<Started> {
             .configure(configure)
     })
     .workers(workers)
-    .shutdown_timeout(5);
-    let server = if signals {
-        server
-    } else {
-        server.disable_signals()
-    };
+    .shutdown_timeout(5)
+    // Signals are handled by `run`, so that they stop the server, never the actors.
+    .disable_signals();
     let server = server.bind(&opts.listen)?;
     let addr = server.addrs()[0];
     Ok(Started {
@@ -341,14 +385,44 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             addr,
             durable,
             ..
-        } = start(opts, true)?;
+        } = start(opts)?;
         tracing::info!(%addr, "meterd listening");
+        // Signals are ours, not actix-server's: it would stop the whole actix system on a
+        // signal, the collector and shards with it, before `close` could take the last flush
+        // and snapshot. Here a signal only stops the HTTP server (gracefully); `close` then
+        // runs with every actor alive.
+        let handle = server.handle();
+        actix_rt::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stop signal received; shutting down");
+            handle.stop(true).await;
+        });
         server.await?;
         durable.close().await;
         tracing::info!("meterd stopped");
         actix::System::current().stop();
         Ok(())
     })
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::error!("cannot listen for stop signals; Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// A server running on a background thread, for tests and benches.
@@ -368,17 +442,21 @@ impl Running {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Has every shard close its due buckets and hand them to the history writer now (as
-    /// its timer would), and returns once the writer has written them: a deterministic
-    /// point for tests that move a manual clock.
+    /// Has every shard close its due buckets now (as its timer would), takes a checkpoint
+    /// (which hands closed buckets to the history writer) and returns once the writer has
+    /// written them: a deterministic point for tests that move a manual clock.
     pub fn flush_history(&self) {
         let history = self.history.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .expect("a current-thread runtime");
         runtime.block_on(async move {
             for shard in &history.shards {
                 let _ = shard.send(crate::aggregate::FlushNow).await;
+            }
+            if let Err(e) = checkpoint_now(&history.collector).await {
+                tracing::error!(error = %e, "flush_history: the checkpoint failed");
             }
             let _ = history.writer.send(crate::persist::history::Barrier).await;
         });
@@ -401,7 +479,7 @@ pub fn spawn(opts: Options) -> std::io::Result<Running> {
     let thread = std::thread::spawn(move || {
         let system = actix::System::new();
         system.block_on(async move {
-            match start(opts, false) {
+            match start(opts) {
                 Ok(Started {
                     server,
                     addr,

@@ -25,6 +25,11 @@ struct Meterd {
 
 impl Meterd {
     fn start(data_dir: &Path, pipeline: &Path) -> Meterd {
+        Self::start_logging(data_dir, pipeline, None)
+    }
+
+    /// Starts with its log (at `info`) written to `log`, when given.
+    fn start_logging(data_dir: &Path, pipeline: &Path, log: Option<&Path>) -> Meterd {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -38,8 +43,12 @@ impl Meterd {
             .arg(pipeline)
             .args(["--workers", "2"])
             .env("METERD_STATSD_UDP", "off")
-            .env("METERD_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("METERD_LOG", if log.is_some() { "info" } else { "warn" })
+            // meterd logs to stdout.
+            .stdout(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                None => Stdio::null(),
+            })
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -300,6 +309,60 @@ fn graceful_restart_changes_nothing() {
     meterd.terminate();
 }
 
+/// A clean stop (SIGTERM) runs the last flush and snapshot with every actor alive: nothing is
+/// left for the next start to replay, and what open buckets held is in history after it.
+#[test]
+fn sigterm_takes_the_last_snapshot_with_the_actors_alive() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let pipeline = dir.0.join("pipeline-slow.toml");
+    // No periodic snapshot during the test: only the one at shutdown.
+    std::fs::write(&pipeline, "[durability]\nsnapshot_interval = \"1h\"\n").unwrap();
+    let log = dir.0.join("meterd.log");
+    let meterd = Meterd::start_logging(&data, &pipeline, Some(&log));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let events = json!([
+        {"name": "term.c", "type": "counter", "value": 3, "timestamp": now},
+        {"name": "term.c", "type": "counter", "value": 4, "timestamp": now - 300_000}
+    ]);
+    ureq::post(&meterd.url("/api/v1/events"))
+        .send_json(events)
+        .unwrap();
+    let start = now / 1000 - 3600;
+    let query = |m: &Meterd| -> Value {
+        let url = m.url(&format!("/api/query?start={start}&m=sum:0all-sum:term.c"));
+        ureq::get(&url).call().unwrap().into_json().unwrap()
+    };
+    let before = query(&meterd);
+    meterd.terminate();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("the collector is gone") && !text.contains("snapshot failed"),
+        "{text}"
+    );
+    assert!(text.contains("state snapshotted"), "{text}");
+
+    let meterd = Meterd::start(&data, &pipeline);
+    assert_eq!(
+        meterd.vendor("meterd.wal.replayed"),
+        0.0,
+        "the shutdown snapshot covers everything"
+    );
+    let after = query(&meterd);
+    assert_eq!(after, before);
+    let total = after[0]["dps"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .and_then(Value::as_f64);
+    assert_eq!(total, Some(7.0));
+    meterd.terminate();
+}
+
 fn counter(name: &str, value: f64) -> Event {
     Event {
         key: SeriesKey::simple(Scope::Application, name, vec![]),
@@ -319,17 +382,23 @@ fn a_torn_log_tail_is_cut_off_and_the_rest_replayed() {
     std::fs::create_dir_all(&wal).unwrap();
     {
         let mut seg = create_segment(&wal, 1).unwrap();
-        for v in [1.0, 2.0] {
-            let rec = frame(&RecordRef::Batch {
-                admitted_ms: 1_700_000_000_000,
-                events: &[counter("torn.c", v)],
-            });
+        for (position, v) in [(1, 1.0), (2, 2.0)] {
+            let rec = frame(
+                position,
+                &RecordRef::Batch {
+                    admitted_ms: 1_700_000_000_000,
+                    events: &[counter("torn.c", v)],
+                },
+            );
             seg.write_all(&rec).unwrap();
         }
-        let last = frame(&RecordRef::Batch {
-            admitted_ms: 1_700_000_000_000,
-            events: &[counter("torn.c", 100.0)],
-        });
+        let last = frame(
+            3,
+            &RecordRef::Batch {
+                admitted_ms: 1_700_000_000_000,
+                events: &[counter("torn.c", 100.0)],
+            },
+        );
         // The crash cut the third record's write short.
         seg.write_all(&last[..last.len() - 3]).unwrap();
     }

@@ -45,7 +45,7 @@ impl Lcg {
 /// history and reports the store's size per bucket.
 fn disk(name: &str, kind: Kind, every_ms: i64, value: impl Fn(&mut Lcg, i64) -> f64) {
     let dir = temp(name);
-    let store = Arc::new(HistoryStore::open(&dir, &tiers(), 1).expect("store"));
+    let store = Arc::new(HistoryStore::open(&dir, &tiers()).expect("store"));
     let setup = HistorySetup {
         tiers: tiers().into(),
         store: Some(store.clone()),
@@ -161,7 +161,7 @@ fn memory() {
 /// writing them to the store adds (redb's page cache, bounded by `CACHE_BYTES`).
 fn shard_memory() {
     let dir = temp("shard");
-    let store = Arc::new(HistoryStore::open(&dir, &tiers(), 1).expect("store"));
+    let store = Arc::new(HistoryStore::open(&dir, &tiers()).expect("store"));
     let setup = HistorySetup {
         tiers: tiers().into(),
         store: Some(store.clone()),

@@ -6,6 +6,7 @@
 //! the snapshot; whoever restores them moves them with [`SeriesState::rebase`] by the shift
 //! between that process's clock and its own.
 
+use super::downsample::{Downsampler, FlushImage};
 use super::hdr::Magnitudes;
 use super::{SeriesState, ShardState};
 use crate::model::SeriesKey;
@@ -78,23 +79,45 @@ impl<'de> Deserialize<'de> for Magnitudes {
 #[error("saved series are unreadable: {0}")]
 pub struct ImageError(#[from] postcard::Error);
 
-/// The series of `shard` as bytes.
-pub fn encode_series(shard: &ShardState) -> Vec<u8> {
-    let series: Vec<(&SeriesKey, &SeriesState)> = shard.iter().collect();
-    // Serializing plain data into a Vec cannot fail.
-    postcard::to_allocvec(&series).unwrap_or_default()
+/// What a shard's section holds, borrowed for encoding.
+#[derive(Serialize)]
+struct ShardImageRef<'a> {
+    series: Vec<(&'a SeriesKey, &'a SeriesState, u64, &'a Downsampler)>,
+    unconfirmed: Vec<FlushImage>,
 }
 
-/// Series saved by [`encode_series`], their monotonic readings moved by `shift` nanoseconds.
-pub fn decode_series(
-    bytes: &[u8],
-    shift: i64,
-) -> Result<Vec<(SeriesKey, SeriesState)>, ImageError> {
-    let mut series: Vec<(SeriesKey, SeriesState)> = postcard::from_bytes(bytes)?;
-    for (_, state) in &mut series {
+/// A shard's section read back: every series with its history id and downsampler (open
+/// buckets, last sample time), and the flushes not known written to the history store.
+#[derive(Deserialize)]
+pub struct ShardImage {
+    /// (key, live aggregate, history id, downsampler) of every series.
+    pub series: Vec<(SeriesKey, SeriesState, u64, Downsampler)>,
+    /// Flushes sent to the history writer and not confirmed at the cut, oldest first.
+    pub unconfirmed: Vec<FlushImage>,
+}
+
+/// The series of `shard` as bytes: aggregates, history ids, downsamplers and unconfirmed
+/// flushes.
+pub fn encode_series(shard: &ShardState) -> Vec<u8> {
+    let image = ShardImageRef {
+        series: shard
+            .series
+            .iter()
+            .map(|(k, s)| (k, &s.state, s.id, &s.down))
+            .collect(),
+        unconfirmed: shard.history.book.unconfirmed(),
+    };
+    // Serializing plain data into a Vec cannot fail.
+    postcard::to_allocvec(&image).unwrap_or_default()
+}
+
+/// A shard saved by [`encode_series`], its monotonic readings moved by `shift` nanoseconds.
+pub fn decode_series(bytes: &[u8], shift: i64) -> Result<ShardImage, ImageError> {
+    let mut image: ShardImage = postcard::from_bytes(bytes)?;
+    for (_, state, _, _) in &mut image.series {
         state.rebase(shift);
     }
-    Ok(series)
+    Ok(image)
 }
 
 #[cfg(test)]
@@ -136,8 +159,8 @@ mod tests {
 
         let bytes = encode_series(&shard);
         let mut restored = ShardState::new(settings);
-        for (key, state) in decode_series(&bytes, 0).unwrap() {
-            restored.insert(key, state);
+        for (key, state, id, down) in decode_series(&bytes, 0).unwrap().series {
+            restored.restore(key, state, id, down);
         }
         let mut after = restored.collect(&Default::default(), 17 * SEC);
         let mut before = before;
@@ -155,8 +178,8 @@ mod tests {
         // The new process's clock reads 5000 s where the old one read 160 s.
         let shift = (5000 * SEC - 160 * SEC) as i64;
         let mut restored = ShardState::new(settings);
-        for (key, state) in decode_series(&encode_series(&shard), shift).unwrap() {
-            restored.insert(key, state);
+        for (key, state, id, down) in decode_series(&encode_series(&shard), shift).unwrap().series {
+            restored.restore(key, state, id, down);
         }
         assert_eq!(restored.collect(&Default::default(), 5000 * SEC), before);
     }

@@ -12,7 +12,7 @@ mod settings;
 mod timer;
 
 pub use counter::Counter;
-pub use gauge::Gauge;
+pub use gauge::{Gauge, DEFAULT_EXACT_MEMBERS};
 pub use histogram::{Histogram, HistogramSettings};
 pub use meter::{Ewma, Meter, DEFAULT_TICK};
 pub use series::SeriesState;
@@ -25,10 +25,10 @@ mod shard;
 mod shard_history;
 mod shard_state;
 
-pub use image::{decode_series, encode_series, ImageError};
+pub use image::{decode_series, encode_series, ImageError, ShardImage};
 
 pub use shard::{
-    Apply, Collect, Drain, FlushAll, FlushNow, Forget, KeyFilter, LastSample, MatchSeries, Measure,
+    Apply, Collect, Drain, FlushNow, Forget, KeyFilter, LastSample, MatchSeries, Measure,
     ReadHistory, Remove, Save, SeriesKeys, Shard, FLUSH_EVERY,
 };
 pub use shard_history::{FirstTier, HistorySetup, SeriesBuckets, SeriesMatch};

@@ -49,9 +49,27 @@ impl SeriesState {
     /// `now_nanos` (monotonic, used by meters and timers). `op` matters to gauges only; the
     /// other kinds take every event as a plain observation (ingest sends them no other op).
     pub fn apply(&mut self, value: f64, op: Op, timestamp_ms: i64, now_nanos: u64) {
+        self.apply_bounded(
+            value,
+            op,
+            timestamp_ms,
+            now_nanos,
+            super::DEFAULT_EXACT_MEMBERS,
+        );
+    }
+
+    /// [`SeriesState::apply`] with StatsD sets counted exactly up to `exact_members` members.
+    pub fn apply_bounded(
+        &mut self,
+        value: f64,
+        op: Op,
+        timestamp_ms: i64,
+        now_nanos: u64,
+        exact_members: usize,
+    ) {
         match self {
             SeriesState::Counter(c) => c.add(value),
-            SeriesState::Gauge(g) => g.apply(value, op, timestamp_ms),
+            SeriesState::Gauge(g) => g.apply_bounded(value, op, timestamp_ms, exact_members),
             SeriesState::Meter(m) => m.mark(value, now_nanos),
             SeriesState::Histogram(h) => h.record(value),
             SeriesState::Timer(t) => t.record(value, now_nanos),

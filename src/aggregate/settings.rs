@@ -15,6 +15,8 @@ pub struct AggregateSettings {
     pub histogram: HistogramSettings,
     /// Quantiles reported by histogram and timer views, ascending.
     pub quantiles: Vec<f64>,
+    /// Members a StatsD set counts exactly before it becomes a sketch.
+    pub exact_members: usize,
 }
 
 impl Default for AggregateSettings {
@@ -23,6 +25,7 @@ impl Default for AggregateSettings {
             tick: DEFAULT_TICK,
             histogram: HistogramSettings::default(),
             quantiles: DEFAULT_QUANTILES.to_vec(),
+            exact_members: super::DEFAULT_EXACT_MEMBERS,
         }
     }
 }

@@ -1,19 +1,21 @@
 //! The shard actor: a thin shell that owns one [`ShardState`] on its own thread.
 
 use super::{SeriesBuckets, SeriesMatch, ShardState};
+use crate::aggregate::downsample::Flush;
 use crate::clock::SharedClock;
 use crate::model::{Event, SeriesKey, ValueView};
-use crate::persist::history::{Persist, PersistError};
+use crate::persist::history::PersistError;
 use crate::registry::Selector;
 use crate::telemetry::Counters;
-use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult, Recipient};
+use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// How often a shard closes due buckets and hands them to the history writer.
+/// How often a shard closes due buckets (they reach the history store at the next
+/// checkpoint, see [`Save`]).
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// An aggregation shard; series are routed to it by key hash.
@@ -23,7 +25,6 @@ pub struct Shard {
     counters: Arc<Counters>,
     /// Batches sent to this shard and not applied yet, kept by whoever sends them.
     depth: Option<Arc<AtomicI64>>,
-    writer: Option<Recipient<Persist>>,
 }
 
 impl Shard {
@@ -34,22 +35,11 @@ impl Shard {
             clock,
             counters,
             depth: None,
-            writer: None,
         }
-    }
-
-    /// The shard hands its closed buckets to `writer` every [`FLUSH_EVERY`].
-    pub fn with_writer(mut self, writer: Recipient<Persist>) -> Self {
-        self.writer = Some(writer);
-        self
     }
 
     fn flush(&mut self) {
-        if let Some(flush) = self.state.tick(self.clock.epoch_millis()) {
-            if let Some(w) = &self.writer {
-                w.do_send(Persist(flush));
-            }
-        }
+        self.state.close_due(self.clock.epoch_millis());
     }
 
     /// Counts down `depth` for every batch applied: the sender counts it up, and refuses to
@@ -117,12 +107,20 @@ impl Handler<Apply> for Shard {
     }
 }
 
-/// Save every series as a snapshot section named `series.<index>` (see [`crate::persist`]).
+/// Save every series as a snapshot section named `series.<index>` (see [`crate::persist`]),
+/// at log position `position`: the closed buckets become a flush covering that position.
+/// Answered with the section are every flush not known written (that one included), for the
+/// collector to hand to the history writer once the snapshot is stored (the writer skips
+/// what it already holds). The section holds the series' open buckets and every flush not known
+/// written, so that the snapshot and the history store together cover the position whatever
+/// the writer did before a crash.
 #[derive(Message)]
-#[rtype(result = "crate::persist::Section")]
+#[rtype(result = "(crate::persist::Section, Vec<Flush>)")]
 pub struct Save {
     /// This shard's index, naming its section.
     pub index: usize,
+    /// The log position of the checkpoint.
+    pub position: u64,
 }
 
 /// Remove the selected series (admin removal); answers their keys.
@@ -138,12 +136,16 @@ pub struct Forget(pub Arc<HashSet<u64>>);
 impl Handler<Save> for Shard {
     type Result = MessageResult<Save>;
 
-    /// Encodes the series as they are between the batches before and after.
+    /// Takes the flush, then encodes the series as they are between the batches before and
+    /// after.
     fn handle(&mut self, msg: Save, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(crate::persist::Section {
+        self.state.take_flush(msg.position);
+        let flushes = self.state.unconfirmed();
+        let section = crate::persist::Section {
             name: format!("series.{}", msg.index),
             bytes: super::encode_series(&self.state),
-        })
+        };
+        MessageResult((section, flushes))
     }
 }
 
@@ -237,17 +239,10 @@ pub struct LastSample(pub String);
 #[rtype(result = "Result<Vec<SeriesKey>, PersistError>")]
 pub struct SeriesKeys;
 
-/// Close due buckets and hand them to the writer now (as the timer would).
+/// Close due buckets now (as the timer would).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct FlushNow;
-
-/// Close every open bucket, due or not, and hand them all to the history writer (at shutdown:
-/// what is still open would otherwise be lost; the store merges partial buckets, so the same
-/// windows carry on after a restart).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct FlushAll;
 
 impl Handler<MatchSeries> for Shard {
     type Result = Result<Vec<SeriesMatch>, PersistError>;
@@ -287,23 +282,10 @@ impl Handler<SeriesKeys> for Shard {
     }
 }
 
-impl Handler<FlushAll> for Shard {
-    type Result = ();
-
-    /// Closes every open bucket and flushes.
-    fn handle(&mut self, _: FlushAll, _: &mut Context<Self>) {
-        if let Some(flush) = self.state.tick(i64::MAX) {
-            if let Some(w) = &self.writer {
-                w.do_send(Persist(flush));
-            }
-        }
-    }
-}
-
 impl Handler<FlushNow> for Shard {
     type Result = ();
 
-    /// Flushes.
+    /// Closes due buckets.
     fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) {
         self.flush();
     }

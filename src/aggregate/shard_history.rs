@@ -4,7 +4,8 @@
 //! buckets). Reads run on the shard's thread, so they and the bookkeeping never race.
 
 use super::downsample::{Bucket, Downsampler, Flush, History, NewSeries, TierSpec};
-use super::ShardState;
+use super::shard_state::Series;
+use super::{SeriesState, ShardState};
 use crate::model::{Kind, SeriesKey};
 use crate::persist::history::{HistoryStore, PersistError};
 use std::collections::{HashMap, HashSet};
@@ -51,7 +52,7 @@ pub(super) struct ShardHistory {
 
 impl ShardHistory {
     pub(super) fn new(setup: HistorySetup) -> Self {
-        let last = setup.store.as_ref().map_or(0, |s| s.committed(setup.shard));
+        let last = setup.store.as_ref().map_or(0, |s| s.covered());
         ShardHistory {
             setup,
             book: History::new(last),
@@ -68,6 +69,9 @@ impl ShardHistory {
             self.next_local_id += 1;
             return (self.next_local_id - 1, down);
         };
+        if let Some(id) = self.book.unstored_id(key) {
+            return (id, down);
+        }
         match store.lookup(key) {
             Ok(Some(id)) => (id, down),
             other => {
@@ -108,17 +112,32 @@ pub struct SeriesBuckets {
 
 impl ShardState {
     /// Closes the buckets whose window has ended by `now_ms` and answers the flush to hand to
-    /// the history writer, if there is anything to write. Forgets flushes the store holds.
+    /// the history writer, if there is anything to write, at the position after the last
+    /// flush (tests and benches; the server flushes at checkpoints, see
+    /// [`ShardState::take_flush`]).
     pub fn tick(&mut self, now_ms: i64) -> Option<Flush> {
+        self.close_due(now_ms);
+        let seq = self.history.book.next_seq();
+        self.take_flush(seq)
+    }
+
+    /// Moves every open bucket whose window has ended by `now_ms` to the pending ones.
+    pub fn close_due(&mut self, now_ms: i64) {
         let h = &mut self.history;
-        if let Some(store) = &h.setup.store {
-            h.book.committed(store.committed(h.setup.shard));
-        }
         let tiers = h.setup.tiers.clone();
         for s in self.series.values_mut() {
             s.down.close_due(s.id, &tiers, now_ms, h.book.pending_mut());
         }
-        let (flush, dropped) = h.book.take_flush(h.setup.shard);
+    }
+
+    /// The pending buckets and new series as a flush covering log position `seq` (a
+    /// checkpoint's), if there is anything to write; forgets flushes the store holds.
+    pub fn take_flush(&mut self, seq: u64) -> Option<Flush> {
+        let h = &mut self.history;
+        if let Some(store) = &h.setup.store {
+            h.book.committed(store.covered());
+        }
+        let (flush, dropped) = h.book.take_flush(h.setup.shard, seq);
         if dropped > 0 {
             tracing::error!(
                 batches = dropped,
@@ -126,6 +145,20 @@ impl ShardState {
             );
         }
         flush
+    }
+
+    /// The flushes sent (or about to be) and not known written, oldest first.
+    pub fn unconfirmed(&self) -> Vec<Flush> {
+        self.history.book.in_flight_flushes()
+    }
+
+    /// Puts back a series restored from a snapshot, with its history id and downsampler
+    /// (open buckets, last sample time), replacing one with the same key.
+    pub fn restore(&mut self, key: SeriesKey, state: SeriesState, id: u64, down: Downsampler) {
+        if let Some(store) = &self.history.setup.store {
+            store.reserve_id(id);
+        }
+        self.series.insert(key, Series { state, id, down });
     }
 
     fn owns(&self, key: &SeriesKey) -> bool {
@@ -193,7 +226,7 @@ impl ShardState {
         };
         let ids: Vec<u64> = series.iter().map(|s| s.id).collect();
         let (stored_seq, stored) = match &setup.store {
-            Some(store) => store.read(setup.shard, tier, &ids, (from, to), now_ms)?,
+            Some(store) => store.read(tier, &ids, (from, to), now_ms)?,
             None => (0, Vec::new()),
         };
         let mut stored: HashMap<u64, Vec<(i64, Bucket)>> = stored.into_iter().collect();

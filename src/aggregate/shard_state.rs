@@ -69,7 +69,8 @@ impl ShardState {
     }
 
     /// Removes the selected series (admin removal) from the live views; their downsampled
-    /// history stays in the store until its retention ends. Answers their keys.
+    /// history (open buckets included) stays in the store until its retention ends. Answers
+    /// their keys.
     pub fn remove(&mut self, sel: &Selector) -> Vec<SeriesKey> {
         let keys: Vec<SeriesKey> = self
             .series
@@ -78,23 +79,36 @@ impl ShardState {
             .cloned()
             .collect();
         for k in &keys {
-            self.series.remove(k);
+            if let Some(gone) = self.series.remove(k) {
+                self.keep_history(gone);
+            }
         }
         keys
+    }
+
+    /// Hands what a series leaving the live views still holds open to the history store, so
+    /// that its history keeps every sample recorded before it left, whenever it leaves.
+    fn keep_history(&mut self, mut gone: Series) {
+        let tiers = self.history.setup.tiers.clone();
+        let pending = self.history.book.pending_mut();
+        gone.down.close_due(gone.id, &tiers, i64::MAX, pending);
     }
 
     /// Removes the series whose [`stable_hash`](SeriesKey::stable_hash) is in `hashes` (idle
     /// expiry); answers their keys.
     pub fn forget(&mut self, hashes: &HashSet<u64>) -> Vec<SeriesKey> {
-        let mut gone = Vec::new();
-        self.series.retain(|k, _| {
-            let keep = !hashes.contains(&k.stable_hash());
-            if !keep {
-                gone.push(k.clone());
+        let keys: Vec<SeriesKey> = self
+            .series
+            .keys()
+            .filter(|k| hashes.contains(&k.stable_hash()))
+            .cloned()
+            .collect();
+        for k in &keys {
+            if let Some(gone) = self.series.remove(k) {
+                self.keep_history(gone);
             }
-            keep
-        });
-        gone
+        }
+        keys
     }
 
     /// Applies a batch in order; returns how many series it created. Without the wall-clock
@@ -122,7 +136,13 @@ impl ShardState {
                     self.series.entry(e.key).or_insert(fresh)
                 }
             };
-            series.state.apply(e.value, e.op, e.timestamp_ms, now_nanos);
+            series.state.apply_bounded(
+                e.value,
+                e.op,
+                e.timestamp_ms,
+                now_nanos,
+                self.settings.exact_members,
+            );
             let sample = match (e.op, &series.state) {
                 // Deltas and set members: history keeps the gauge's resulting value.
                 (Op::GaugeDelta | Op::SetMember(_), SeriesState::Gauge(g)) => {

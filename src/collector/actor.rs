@@ -7,7 +7,7 @@ use super::route;
 use crate::aggregate::{Apply, Drain, Forget, Remove, Shard};
 use crate::clock::SharedClock;
 use crate::model::{Event, SeriesKey, ValueView};
-use crate::persist::{confirmed, frame, RecordRef, Ticket, Wal};
+use crate::persist::{confirmed, Log, RecordRef, Ticket};
 use crate::registry::entities::Capturer;
 use crate::registry::Selector;
 use crate::telemetry::Counters;
@@ -30,7 +30,7 @@ pub struct Collector {
     pub(super) shards: Vec<Addr<Shard>>,
     /// Batches queued to each shard and not applied yet.
     depths: Vec<Arc<AtomicI64>>,
-    pub(super) wal: Wal,
+    pub(super) log: Arc<dyn Log>,
     pub(super) counters: Arc<Counters>,
     pub(super) clock: SharedClock,
     pub(super) snapshots: Snapshots,
@@ -44,8 +44,8 @@ pub struct CollectorSetup {
     pub admission: Admission,
     /// The shards, each with the depth gauge it counts down (see [`Shard::with_depth`]).
     pub shards: Vec<(Addr<Shard>, Arc<AtomicI64>)>,
-    /// The log writer.
-    pub wal: Wal,
+    /// The log (the write-ahead log; a JetStream partition later).
+    pub log: Arc<dyn Log>,
     /// meterd's own counters.
     pub counters: Arc<Counters>,
     /// Time source.
@@ -62,7 +62,7 @@ impl Collector {
             admission: setup.admission,
             shards,
             depths,
-            wal: setup.wal,
+            log: setup.log,
             counters: setup.counters,
             clock: setup.clock,
             snapshots: setup.snapshots,
@@ -80,7 +80,7 @@ impl Collector {
     pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
         let n = events.len();
         let queue_bound = self.admission.pipeline().queues.shard as i64;
-        let busy = if self.wal.is_full() {
+        let busy = if self.log.is_full() {
             Some("write-ahead log")
         } else if self.depths.iter().any(|d| d.load(Relaxed) >= queue_bound) {
             Some("shard")
@@ -100,14 +100,13 @@ impl Collector {
             self.counters.batch_rejected(n);
             return Err(e);
         }
-        let record = frame(&RecordRef::Batch {
+        // This actor is the log's only producer and found room above: this does not wait.
+        let (position, ticket) = self.log.append_waiting(&RecordRef::Batch {
             admitted_ms: now_ms,
             events: &events,
         });
-        // This actor is the log's only producer and found room above: this does not wait.
-        let ticket = self.wal.append_waiting(record);
         if let Some(capturer) = &mut self.entities {
-            capturer.capture(&events);
+            capturer.capture(&events, position);
         }
         let admitted_nanos = self.clock.monotonic_nanos();
         let parts = route(events, self.shards.len());
@@ -133,10 +132,10 @@ impl Collector {
             return;
         }
         // Nobody waits for this record; it is in the log before any later batch.
-        drop(self.wal.append_waiting(frame(&RecordRef::Forget {
+        drop(self.log.append_waiting(&RecordRef::Forget {
             at_ms: now_ms,
             hashes: &hashes,
-        })));
+        }));
         let n = hashes.len();
         let set = Arc::new(hashes.into_iter().collect::<HashSet<u64>>());
         for shard in &self.shards {
@@ -155,7 +154,7 @@ impl Actor for Collector {
         ctx.set_mailbox_capacity(pipeline.queues.collector);
         ctx.run_interval(EXPIRY_SWEEP, |act, _| act.expire());
         ctx.run_interval(pipeline.durability.snapshot_interval, |_, ctx| {
-            ctx.notify(Checkpoint { wait: false });
+            ctx.notify(Checkpoint);
         });
     }
 }
@@ -230,10 +229,10 @@ impl Handler<DrainAll> for Collector {
     /// Logs the reset, enqueues a drain on every shard now (after every batch routed so far,
     /// before any later one), then gathers the answers.
     fn handle(&mut self, msg: DrainAll, _: &mut Context<Self>) -> Self::Result {
-        let logged = self.wal.append_waiting(frame(&RecordRef::Reset {
+        let (_, logged) = self.log.append_waiting(&RecordRef::Reset {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
-        }));
+        });
         // `do_send` queues the drain at once whatever the mailbox holds (`send` may hold it
         // back while the mailbox is full, and a later `Apply` could overtake it).
         let pending: Vec<_> = self
@@ -269,10 +268,10 @@ impl Handler<RemoveSeries> for Collector {
     /// Logs the removal and removes the series from the shards and the book; no other
     /// message is handled meanwhile, so the book never disagrees with the shards.
     fn handle(&mut self, msg: RemoveSeries, _: &mut Context<Self>) -> Self::Result {
-        let logged = self.wal.append_waiting(frame(&RecordRef::Remove {
+        let (_, logged) = self.log.append_waiting(&RecordRef::Remove {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
-        }));
+        });
         let pending: Vec<_> = self
             .shards
             .iter()

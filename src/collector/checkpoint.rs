@@ -1,19 +1,28 @@
-//! Checkpoints: a snapshot of the whole state cut at one point of the write-ahead log.
+//! Checkpoints: a snapshot of the whole state at one log position.
 //!
-//! The collector is the one sequencing point, so a checkpoint is one of its steps: it asks the
-//! log writer to rotate (the new segment's id is the cut) and every part of the state to save
-//! itself, all in one handler — after every batch routed before it and before any later one.
-//! The image is then written to the store off the actor, and the log before the cut deleted.
+//! The collector is the one sequencing point, so a checkpoint is one of its steps: at the
+//! position of the last record logged it marks a cut in the log and asks every part of the
+//! state to save itself, all in one handler — after every batch routed before it and before
+//! any later one. Each shard answers its section (live aggregates, open buckets, last sample
+//! times, flushes not known written) and a flush of its closed buckets at that position. The
+//! image is then stored off the actor; only then do the flushes go to the history writer
+//! (which writes them with the position, in one transaction), so that the history store
+//! never covers more than a stored snapshot; and the log at or below the position is released.
+//!
+//! One checkpoint runs at a time (a second one asked meanwhile is skipped; [`checkpoint_now`]
+//! retries until one is taken), so flushes reach the writer in the order of their positions.
 
 use super::actor::Collector;
+use crate::aggregate::downsample::Flush;
 use crate::model::{Kind, Metadata, Scope, SeriesKey};
-use crate::persist::{delete_before, Cut, Image, Section, Store, FORMAT};
+use crate::persist::history::Persist;
+use crate::persist::{Cut, Image, Section, Store, FORMAT};
 use crate::registry::{FamilyInfo, Registry, SavedFamily};
-use actix::{Context, Handler, Message, Recipient, ResponseFuture};
+use actix::{Addr, Context, Handler, Message, Recipient, ResponseFuture};
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Section of the registry's pushed families, per service.
 pub const REGISTRY_SECTION: &str = "families";
@@ -32,32 +41,51 @@ pub const SERIES_SECTIONS: &str = "series.";
 #[rtype(result = "Vec<Section>")]
 pub struct SaveSection;
 
-/// Take a checkpoint; answers its cut, or `None` when skipped.
+/// Take a checkpoint; answers its cut, or `None` when skipped (another one is running).
 #[derive(Message)]
 #[rtype(result = "Result<Option<Cut>, String>")]
-pub struct Checkpoint {
-    /// Take it even if another one is still being written (at shutdown); otherwise (on the
-    /// interval) skip it then.
-    pub wait: bool,
+pub struct Checkpoint;
+
+/// Takes a checkpoint, waiting for a running one to finish first; answers its cut.
+pub async fn checkpoint_now(collector: &Addr<Collector>) -> Result<Cut, String> {
+    loop {
+        match collector.send(Checkpoint).await {
+            Ok(Ok(Some(cut))) => return Ok(cut),
+            Ok(Ok(None)) => actix_rt::time::sleep(Duration::from_millis(20)).await,
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(format!("the collector is gone: {e}")),
+        }
+    }
 }
 
 /// Where checkpoints go and who takes part in them besides the registry, book and shards.
 pub struct Snapshots {
     store: Arc<Store>,
-    wal_dir: PathBuf,
+    history: Option<Recipient<Persist>>,
     parts: Vec<Recipient<SaveSection>>,
-    running: Arc<AtomicUsize>,
+    /// Positions covered by parts kept outside the snapshot (the ODSL entity file): the log
+    /// is released only below the smallest.
+    covered: Vec<Arc<AtomicU64>>,
+    running: Arc<AtomicBool>,
 }
 
 impl Snapshots {
-    /// Checkpoints into `store`, deleting log segments in `wal_dir` that they cover.
-    pub fn new(store: Arc<Store>, wal_dir: PathBuf) -> Self {
+    /// Checkpoints into `store`, handing the shards' flushes to `history` (the history
+    /// writer) once each is stored.
+    pub fn new(store: Arc<Store>, history: Option<Recipient<Persist>>) -> Self {
         Snapshots {
             store,
-            wal_dir,
+            history,
             parts: Vec::new(),
-            running: Arc::new(AtomicUsize::new(0)),
+            covered: Vec::new(),
+            running: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Adds a part kept outside the snapshot that says which position it covers.
+    pub fn with_covered(mut self, covered: Arc<AtomicU64>) -> Self {
+        self.covered.push(covered);
+        self
     }
 
     /// Adds a part of the state that saves itself on [`SaveSection`].
@@ -131,14 +159,15 @@ pub fn restore_registry<'k>(
 impl Handler<Checkpoint> for Collector {
     type Result = ResponseFuture<Result<Option<Cut>, String>>;
 
-    /// Cuts here: rotates the log and collects every part's sections, then stores the image.
-    fn handle(&mut self, msg: Checkpoint, _: &mut Context<Self>) -> Self::Result {
+    /// Cuts here: marks the log and collects every part's sections and the shards' flushes,
+    /// then stores the image, hands the flushes to the history writer and releases the log.
+    fn handle(&mut self, _: Checkpoint, _: &mut Context<Self>) -> Self::Result {
         let running = self.snapshots.running.clone();
-        if running.fetch_add(1, Relaxed) > 0 && !msg.wait {
-            running.fetch_sub(1, Relaxed);
+        if running.swap(true, Relaxed) {
             return Box::pin(async { Ok(None) });
         }
-        let rotated = self.wal.rotate();
+        let position = self.log.last_position();
+        let marked = self.log.cut();
         let taken_ms = self.clock.epoch_millis();
         let taken_mono = self.clock.monotonic_nanos();
         let mut sections = vec![
@@ -155,7 +184,7 @@ impl Handler<Checkpoint> for Collector {
             .shards
             .iter()
             .enumerate()
-            .map(|(index, s)| s.send(crate::aggregate::Save { index }))
+            .map(|(index, s)| s.send(crate::aggregate::Save { index, position }))
             .collect();
         let part_saves: Vec<_> = self
             .snapshots
@@ -164,45 +193,62 @@ impl Handler<Checkpoint> for Collector {
             .map(|p| p.send(SaveSection))
             .collect();
         let store = self.snapshots.store.clone();
-        let wal_dir = self.snapshots.wal_dir.clone();
+        let history = self.snapshots.history.clone();
+        let log = self.log.clone();
+        let release = self
+            .snapshots
+            .covered
+            .iter()
+            .map(|c| c.load(Relaxed))
+            .fold(position, u64::min);
         let counters = self.counters.clone();
         Box::pin(async move {
             let result = async {
-                let segment = rotated
+                marked
                     .await
                     .map_err(|_| "the log writer has stopped".to_owned())?
                     .map_err(|e| e.to_string())?;
+                let mut flushes: Vec<Flush> = Vec::new();
                 for save in shard_saves {
-                    sections.push(save.await.map_err(|e| format!("a shard: {e}"))?);
+                    let (section, unconfirmed) = save.await.map_err(|e| format!("a shard: {e}"))?;
+                    sections.push(section);
+                    flushes.extend(unconfirmed);
                 }
                 for save in part_saves {
                     sections.extend(save.await.map_err(|e| format!("a part: {e}"))?);
                 }
                 let cut = Cut {
                     format: FORMAT,
-                    wal_segment: segment,
+                    position,
                     taken_ms,
                     taken_mono,
                 };
                 let image = Image { cut, sections };
                 let stored = actix_rt::task::spawn_blocking(move || {
-                    let stored = store.save(&image).map_err(|e| e.to_string())?;
-                    if stored {
-                        delete_before(&wal_dir, segment).map_err(|e| e.to_string())?;
-                    }
-                    Ok::<bool, String>(stored)
+                    store.save(&image).map_err(|e| e.to_string())
                 })
                 .await
                 .map_err(|e| e.to_string())??;
+                if stored {
+                    // The snapshot carries these flushes until the store confirms them; the
+                    // writer skips those it holds already.
+                    if let Some(writer) = &history {
+                        writer.do_send(Persist(flushes));
+                    }
+                    actix_rt::task::spawn_blocking(move || log.release_through(release))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
+                }
                 Ok(stored.then_some(cut))
             }
             .await;
-            running.fetch_sub(1, Relaxed);
+            running.store(false, Relaxed);
             match &result {
                 Ok(Some(cut)) => {
                     counters.snapshots.fetch_add(1, Relaxed);
                     counters.last_snapshot_ms.store(taken_ms, Relaxed);
-                    tracing::debug!(segment = cut.wal_segment, "snapshot stored");
+                    tracing::debug!(position = cut.position, "snapshot stored");
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -224,7 +270,7 @@ mod tests {
         Image {
             cut: Cut {
                 format: FORMAT,
-                wal_segment: 0,
+                position: 0,
                 taken_ms: 0,
                 taken_mono: 0,
             },

@@ -16,8 +16,8 @@ pub use actor::{Collector, CollectorSetup, DrainAll, Ingest, RemoveSeries, Submi
 pub use admission::{Admission, CollectorError};
 pub use book::{LimitBreach, SeriesBook};
 pub use checkpoint::{
-    encode_registry, restore_registry, Checkpoint, SaveSection, Snapshots, BOOK_SECTION,
-    REGISTRY_SECTION, SERIES_SECTIONS,
+    checkpoint_now, encode_registry, restore_registry, Checkpoint, SaveSection, Snapshots,
+    BOOK_SECTION, REGISTRY_SECTION, SERIES_SECTIONS,
 };
 pub use lenient::{IngestLenient, LenientOutcome};
 pub use recover::{recover, RecoverError, Recovered, Replay};

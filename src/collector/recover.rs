@@ -1,6 +1,12 @@
-//! Recovery at start, on plain structs before any actor runs: load the last snapshot, then
-//! re-apply the write-ahead log's records after its cut in order, exactly as the collector
-//! applied them (batches through the same admission, resets, removals, expiries).
+//! Recovery at start, on plain structs before any actor runs: load the last snapshot (its
+//! position P), write to the history store the flushes the snapshot carries that the store
+//! does not cover yet, then re-apply the log's records after P in order, exactly as the
+//! collector applied them (batches through the same admission, resets, removals, expiries).
+//!
+//! Each part starts from its own position: the live aggregates, the series book, the
+//! registry, the open buckets and last sample times all come from the snapshot (P); the
+//! history store covers its own position H ≤ P, and the flushes between H and P are in the
+//! snapshot; so replaying after P adds every logged record to every part exactly once.
 
 use super::admission::Admission;
 use super::book::SeriesBook;
@@ -9,10 +15,8 @@ use super::route::{route, shard_of};
 use crate::aggregate::{decode_series, ShardState};
 use crate::clock::SharedClock;
 use crate::config::Pipeline;
-use crate::persist::{
-    delete_before, list_segments, read_segment, store_path, wal_dir, Image, Record, Store,
-    StoreError,
-};
+use crate::persist::history::HistoryStore;
+use crate::persist::{store_path, Image, Log, Position, Record, ReplayReport, Store, StoreError};
 use crate::registry::Registry;
 use parking_lot::RwLock;
 use std::collections::HashSet;
@@ -32,11 +36,19 @@ pub enum RecoverError {
     /// write-ahead log alone (only the log since that snapshot is left).
     #[error("snapshot section {0}: {1}")]
     Section(String, String),
+    /// The flushes the snapshot carries cannot be written to the history store: see the
+    /// message (disk full?).
+    #[error("history store: {0}")]
+    History(String),
 }
 
-/// A component that re-applies logged records on recovery. The shards' series are one; a
-/// component fed from the collector's admissions (and saved in snapshots) adds itself here.
+/// A part of the state that re-applies logged records on recovery, from its own position.
+/// The snapshot's parts (series, book, registry) are applied by [`recover`] itself; another
+/// part fed from the collector's admissions (the ODSL entities) adds itself here.
 pub trait Replay {
+    /// The last log position this part holds already: it is handed only later records.
+    fn covered(&self) -> Position;
+
     /// Re-applies `record`; `mono` maps an epoch-millisecond time of the log to the monotonic
     /// clock of this process (for meters and the like).
     fn replay(&mut self, record: &Record, mono: &dyn Fn(i64) -> u64);
@@ -52,22 +64,25 @@ pub struct Recovered {
     pub image: Option<Image>,
     /// The store, for later checkpoints.
     pub store: Arc<Store>,
-    /// The segment the log writer starts with (after every existing one).
-    pub next_segment: u64,
-    /// Records replayed from the log.
+    /// What the replay read (damage skipped, last position).
+    pub report: ReplayReport,
+    /// Records re-applied to the snapshot's parts (after its position).
     pub replayed: usize,
 }
 
-/// Rebuilds the state from `data_dir` for `shard_count` shards, each made empty by
-/// `make_shard(index)`; `registry` holds meterd's own families already. `extra` are further
-/// components to replay the log into.
+/// Rebuilds the state from `data_dir` and `log` for `shard_count` shards, each made empty by
+/// `make_shard(index)`; `registry` holds meterd's own families already; `history` is the
+/// history store the shards write to. `extra` are further components to replay the log into.
+#[allow(clippy::too_many_arguments)]
 pub fn recover(
     data_dir: &Path,
+    log: &dyn Log,
     pipeline: &Arc<Pipeline>,
     registry: Arc<RwLock<Registry>>,
     clock: &SharedClock,
     shard_count: usize,
     make_shard: &dyn Fn(usize) -> ShardState,
+    history: Option<&HistoryStore>,
     extra: &mut [&mut dyn Replay],
 ) -> Result<Recovered, RecoverError> {
     std::fs::create_dir_all(data_dir)?;
@@ -78,19 +93,28 @@ pub fn recover(
     let n = shards.len();
 
     let mut book_bytes = None;
+    let mut unconfirmed = Vec::new();
     if let Some(image) = &image {
         let shift = image.cut.shift(now_mono, now_ms);
         for section in image.sections_starting(SERIES_SECTIONS) {
-            let series = decode_series(&section.bytes, shift)
+            let saved = decode_series(&section.bytes, shift)
                 .map_err(|e| RecoverError::Section(section.name.clone(), e.to_string()))?;
-            for (key, state) in series {
-                shards[shard_of(&key, n)].insert(key, state);
+            let index: usize = section.name[SERIES_SECTIONS.len()..].parse().unwrap_or(0);
+            for (key, state, id, down) in saved.series {
+                shards[shard_of(&key, n)].restore(key, state, id, down);
             }
+            unconfirmed.extend(saved.unconfirmed.into_iter().map(|f| f.into_flush(index)));
         }
         let keys = shards.iter().flat_map(|s| s.iter().map(|(k, _)| k));
         restore_registry(&mut registry.write(), image, keys)
             .map_err(|(section, e)| RecoverError::Section(section, e))?;
         book_bytes = image.section(BOOK_SECTION);
+    }
+    if let Some(history) = history {
+        // What the store does not cover yet is skipped by it otherwise.
+        history
+            .write_all(&unconfirmed)
+            .map_err(|e| RecoverError::History(e.to_string()))?;
     }
     let default_ms = image.as_ref().map_or(now_ms, |i| i.cut.taken_ms);
     let book = SeriesBook::restore(
@@ -101,36 +125,41 @@ pub fn recover(
     );
     let mut admission = Admission::new(registry, book, pipeline.clone());
 
-    let dir = wal_dir(data_dir);
-    let first = image.as_ref().map_or(0, |i| i.cut.wal_segment);
-    // Leftovers of a crash between storing a snapshot and deleting the log it covers.
-    delete_before(&dir, first)?;
-    let segments = list_segments(&dir)?;
+    let covered: Position = image.as_ref().map_or(0, |i| i.cut.position);
     let mono = |ms: i64| -> u64 {
         let ago = i128::from(now_ms.saturating_sub(ms).max(0)) * 1_000_000;
         u64::try_from((i128::from(now_mono) - ago).max(0)).unwrap_or(0)
     };
+    // Each part from its own position: the log holds everything after the smallest.
+    let from = extra
+        .iter()
+        .map(|c| c.covered())
+        .fold(covered, Position::min);
     let mut replayed = 0;
-    for &id in &segments {
-        let read = read_segment(&dir, id)?;
-        if let Some((tail, bytes)) = &read.cut {
-            tracing::warn!(segment = id, bytes, reason = %tail, "cut off a torn write-ahead log tail");
-        }
-        for record in read.records {
-            for component in extra.iter_mut() {
+    let report = log.replay_after(from, &mut |position, record| {
+        for component in extra.iter_mut() {
+            if position > component.covered() {
                 component.replay(&record, &mono);
             }
+        }
+        if position > covered {
             apply(record, &mut admission, &mut shards, &mono);
             replayed += 1;
         }
+    })?;
+    if report.skipped_bytes > 0 {
+        tracing::error!(
+            bytes = report.skipped_bytes,
+            records = report.skipped_records,
+            "skipped damaged records in the middle of the write-ahead log; what they held is lost"
+        );
     }
-    let next_segment = segments.last().map_or(first.max(1), |last| last + 1);
     Ok(Recovered {
         admission,
         shards,
         image,
         store,
-        next_segment,
+        report,
         replayed,
     })
 }
@@ -154,7 +183,9 @@ fn apply(
             let at = mono(admitted_ms);
             let parts = route(events, shards.len());
             for (shard, batch) in shards.iter_mut().zip(parts) {
-                shard.apply(batch, at);
+                // The wall time of admission places samples in open or closed buckets as
+                // they were placed then.
+                shard.apply_at(batch, at, admitted_ms);
             }
         }
         Record::Reset { at_ms, selector } => {
@@ -185,7 +216,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::{Event, Kind, Op, Scope, SeriesKey, ValueView};
-    use crate::persist::{create_segment, frame, RecordRef};
+    use crate::persist::{create_segment, frame, wal_dir, RecordRef};
     use crate::registry::Selector;
     use std::io::Write;
 
@@ -215,34 +246,49 @@ mod tests {
         let wal = wal_dir(&dir);
         std::fs::create_dir_all(&wal).unwrap();
         let mut seg = create_segment(&wal, 4).unwrap();
-        let batch = |events: &[Event]| {
-            frame(&RecordRef::Batch {
-                admitted_ms: 1000,
-                events,
-            })
+        let batch = |p, events: &[Event]| {
+            frame(
+                p,
+                &RecordRef::Batch {
+                    admitted_ms: 1000,
+                    events,
+                },
+            )
         };
         let reset = selector("reset.me");
         let removed = selector("remove.me");
         let forgotten = counter("forget.me", 1.0).key.stable_hash();
         for rec in [
-            batch(&[
-                counter("reset.me", 5.0),
-                counter("remove.me", 1.0),
-                counter("forget.me", 1.0),
-            ]),
-            frame(&RecordRef::Reset {
-                at_ms: 1001,
-                selector: &reset,
-            }),
-            batch(&[counter("reset.me", 2.0)]),
-            frame(&RecordRef::Remove {
-                at_ms: 1002,
-                selector: &removed,
-            }),
-            frame(&RecordRef::Forget {
-                at_ms: 1003,
-                hashes: &[forgotten],
-            }),
+            batch(
+                4,
+                &[
+                    counter("reset.me", 5.0),
+                    counter("remove.me", 1.0),
+                    counter("forget.me", 1.0),
+                ],
+            ),
+            frame(
+                5,
+                &RecordRef::Reset {
+                    at_ms: 1001,
+                    selector: &reset,
+                },
+            ),
+            batch(6, &[counter("reset.me", 2.0)]),
+            frame(
+                7,
+                &RecordRef::Remove {
+                    at_ms: 1002,
+                    selector: &removed,
+                },
+            ),
+            frame(
+                8,
+                &RecordRef::Forget {
+                    at_ms: 1003,
+                    hashes: &[forgotten],
+                },
+            ),
         ] {
             seg.write_all(&rec).unwrap();
         }
@@ -253,8 +299,28 @@ mod tests {
         let registry = Arc::new(RwLock::new(Registry::default()));
         let settings = pipeline.aggregate_settings();
         let make = |_| crate::aggregate::ShardState::new(settings.clone());
-        let r = recover(&dir, &pipeline, registry, &clock, 3, &make, &mut []).unwrap();
-        assert_eq!((r.replayed, r.next_segment), (5, 5));
+        let log = crate::persist::Wal::start(
+            &wal,
+            pipeline.durability,
+            16,
+            Arc::new(crate::telemetry::Counters::default()),
+            Arc::new(|_| {}),
+        )
+        .unwrap();
+        let r = recover(
+            &dir,
+            &log,
+            &pipeline,
+            registry,
+            &clock,
+            3,
+            &make,
+            None,
+            &mut [],
+        )
+        .unwrap();
+        assert_eq!((r.replayed, log.last_position()), (5, 8));
+        log.close();
         let mut views: Vec<_> = r
             .shards
             .into_iter()

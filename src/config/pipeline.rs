@@ -4,7 +4,7 @@ use super::error::ConfigError;
 use super::raw::RawPipeline;
 use super::rules::{Rule, Rules};
 use super::sections::{
-    Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Streams, Tier,
+    Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets, Streams, Tier,
 };
 use super::validate::validate;
 use crate::aggregate::{AggregateSettings, HistogramSettings};
@@ -33,6 +33,8 @@ pub struct Pipeline {
     pub entities: Entities,
     /// `[streams]`: WebSocket and SSE subscriptions.
     pub streams: Streams,
+    /// `[sets]`: StatsD sets.
+    pub sets: Sets,
     /// `[[rules]]`: per-metric settings by name glob, first match wins.
     pub rules: Rules,
 }
@@ -49,6 +51,7 @@ impl Default for Pipeline {
             queues: Queues::default(),
             entities: Entities::default(),
             streams: Streams::default(),
+            sets: Sets::default(),
             rules: Rules::default(),
         }
     }
@@ -103,6 +106,7 @@ impl Pipeline {
                 auto_resize: true,
             },
             quantiles: self.histogram.quantiles.clone(),
+            exact_members: self.sets.exact_members,
         }
     }
 

@@ -31,6 +31,8 @@ pub(super) struct RawPipeline {
     #[serde(default)]
     pub streams: RawStreams,
     #[serde(default)]
+    pub sets: RawSets,
+    #[serde(default)]
     pub rules: Vec<RawRule>,
 }
 
@@ -39,6 +41,13 @@ pub(super) struct RawPipeline {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMeter {
     pub tick: Option<RawDuration>,
+}
+
+/// `[sets]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSets {
+    pub exact_members: Option<Spanned<usize>>,
 }
 
 /// `[histogram]`.

@@ -222,3 +222,20 @@ impl Default for Streams {
         }
     }
 }
+
+/// `[sets]`: StatsD sets (`name:member|s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sets {
+    /// `exact_members = 1000`: members a set counts exactly; past them it keeps a HyperLogLog
+    /// sketch of 1 KiB instead (standard error about 3.3 %), so that a set's memory is bounded.
+    /// At least 1.
+    pub exact_members: usize,
+}
+
+impl Default for Sets {
+    fn default() -> Self {
+        Sets {
+            exact_members: crate::aggregate::DEFAULT_EXACT_MEMBERS,
+        }
+    }
+}

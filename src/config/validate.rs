@@ -6,7 +6,7 @@ use super::error::Problem;
 use super::raw::{RawDuration, RawHistogram, RawLimits, RawPipeline, RawRule, RawTier};
 use super::rules::{compile, Rule, Rules};
 use super::sections::{
-    Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Streams, Tier,
+    Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets, Streams, Tier,
 };
 use super::Pipeline;
 use std::fmt::Display;
@@ -70,6 +70,15 @@ pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Pro
         ),
         buffer: check.within("streams.buffer", s.buffer, d.streams.buffer, 1, None),
     };
+    let sets = Sets {
+        exact_members: check.within(
+            "sets.exact_members",
+            raw.sets.exact_members,
+            d.sets.exact_members,
+            1,
+            None,
+        ),
+    };
     let rules = check.rules(raw.rules, &tiers);
     let pipeline = Pipeline {
         shards: raw.shards.unwrap_or(d.shards),
@@ -81,6 +90,7 @@ pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Pro
         queues,
         entities,
         streams,
+        sets,
         rules,
     };
     if check.problems.is_empty() {

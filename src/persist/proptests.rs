@@ -5,7 +5,7 @@ use super::record::{frame, read_frames, Record, RecordRef};
 use proptest::prelude::*;
 
 fn forget(hashes: &[u64]) -> Vec<u8> {
-    frame(&RecordRef::Forget { at_ms: 1, hashes })
+    frame(7, &RecordRef::Forget { at_ms: 1, hashes })
 }
 
 proptest! {
@@ -14,6 +14,8 @@ proptest! {
         let read = read_frames(&bytes);
         prop_assert!(read.valid_len <= bytes.len());
         prop_assert!(read.tail.is_some() || read.valid_len == bytes.len());
+        let skipped: usize = read.skipped.iter().map(|s| s.bytes).sum();
+        prop_assert!(skipped <= bytes.len());
     }
 
     #[test]
@@ -44,7 +46,7 @@ proptest! {
         // Garbage may by chance hold a valid frame only with a matching CRC; what was good stays.
         prop_assert!(read.records.len() >= hashes.len());
         for (r, h) in read.records.iter().zip(&hashes) {
-            prop_assert_eq!(r, &Record::Forget { at_ms: 1, hashes: h.clone() });
+            prop_assert_eq!(r, &(7, Record::Forget { at_ms: 1, hashes: h.clone() }));
         }
         // A log cut anywhere reads as a prefix of the records.
         let at = cut.index(good + 1);

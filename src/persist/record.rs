@@ -1,14 +1,21 @@
 //! The write-ahead log's records and how they are framed on disk.
 //!
-//! A frame is `length: u32 LE | crc32(payload): u32 LE | payload`, the payload a [`Record`] in
-//! postcard (serde's compact varint format, whose wire format is documented and stable). A
-//! frame that is cut short, fails its CRC or does not decode ends the readable log: everything
-//! from it on is a torn tail.
+//! A frame is `length: u32 LE | crc32(payload): u32 LE | payload`, the payload a record's
+//! [`Position`] and the [`Record`] in postcard (serde's compact varint format, whose wire
+//! format is documented and stable). A frame that is cut short at the end of the bytes is a
+//! torn tail (a write cut by a crash). A damaged frame in the middle (a bad CRC, a record that
+//! does not decode) is skipped: reading resumes at the next offset where a whole frame passes
+//! its CRC and decodes, and what was skipped is reported (bytes, and records by the gap in
+//! positions).
 
 use crate::model::Event;
 use crate::registry::Selector;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// A record's place in the log: 1 for the first record ever logged, then one more for each.
+/// Every part of the state says which position it covers (0: none).
+pub type Position = u64;
 
 /// Bytes of a frame's header (length and CRC).
 pub const FRAME_HEADER: usize = 8;
@@ -82,11 +89,11 @@ pub enum RecordRef<'a> {
     },
 }
 
-/// `record` as one frame, ready to be appended to a segment.
-pub fn frame(record: &RecordRef<'_>) -> Vec<u8> {
+/// `record` at `position` as one frame, ready to be appended to a segment.
+pub fn frame(position: Position, record: &RecordRef<'_>) -> Vec<u8> {
     let mut out = vec![0; FRAME_HEADER];
     // Serializing plain data into a Vec cannot fail.
-    out = postcard::to_extend(record, out).unwrap_or_else(|_| vec![0; FRAME_HEADER]);
+    out = postcard::to_extend(&(position, record), out).unwrap_or_else(|_| vec![0; FRAME_HEADER]);
     let payload = &out[FRAME_HEADER..];
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     let crc = crc32fast::hash(payload);
@@ -95,7 +102,7 @@ pub fn frame(record: &RecordRef<'_>) -> Vec<u8> {
     out
 }
 
-/// Why reading stopped before the end of the bytes.
+/// Why a frame could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tail {
     /// The last frame is cut short (a write interrupted by a crash).
@@ -116,47 +123,80 @@ impl fmt::Display for Tail {
     }
 }
 
+/// A damaged run of bytes in the middle of the log, skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Offset of the damage in the bytes read.
+    pub at: usize,
+    /// Bytes skipped.
+    pub bytes: usize,
+    /// What was wrong with the first damaged frame.
+    pub reason: Tail,
+}
+
 /// The records read from a run of frames.
 #[derive(Debug, Default)]
 pub struct Frames {
-    /// The good records, in order.
-    pub records: Vec<Record>,
+    /// The good records with their positions, in order.
+    pub records: Vec<(Position, Record)>,
     /// Bytes up to the end of the last good frame.
     pub valid_len: usize,
     /// Why reading stopped early, if it did; everything after `valid_len` is a torn tail.
     pub tail: Option<Tail>,
+    /// Damaged runs in the middle, skipped (good frames follow each).
+    pub skipped: Vec<Skipped>,
 }
 
-/// Reads frames from `bytes` until the end or the first bad frame. Never panics, whatever
-/// the bytes.
+/// The frame at the start of `rest`: its record and length, or why there is none.
+fn frame_at(rest: &[u8]) -> Result<((Position, Record), usize), Tail> {
+    if rest.len() < FRAME_HEADER {
+        return Err(Tail::Short);
+    }
+    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+    let Some(payload) = rest[FRAME_HEADER..].get(..len) else {
+        return Err(Tail::Short);
+    };
+    if crc32fast::hash(payload) != crc {
+        return Err(Tail::BadCrc);
+    }
+    match postcard::from_bytes::<(Position, Record)>(payload) {
+        Ok(record) => Ok((record, FRAME_HEADER + len)),
+        Err(e) => Err(Tail::Undecodable(e.to_string())),
+    }
+}
+
+/// Reads frames from `bytes` to the end, skipping damaged runs in the middle (see the module
+/// doc). Never panics, whatever the bytes.
 pub fn read_frames(bytes: &[u8]) -> Frames {
     let mut frames = Frames::default();
     let mut at = 0;
     while at < bytes.len() {
-        let rest = &bytes[at..];
-        if rest.len() < FRAME_HEADER {
-            frames.tail = Some(Tail::Short);
-            break;
-        }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        let Some(payload) = rest[FRAME_HEADER..].get(..len) else {
-            frames.tail = Some(Tail::Short);
-            break;
-        };
-        if crc32fast::hash(payload) != crc {
-            frames.tail = Some(Tail::BadCrc);
-            break;
-        }
-        match postcard::from_bytes::<Record>(payload) {
-            Ok(record) => frames.records.push(record),
-            Err(e) => {
-                frames.tail = Some(Tail::Undecodable(e.to_string()));
-                break;
+        match frame_at(&bytes[at..]) {
+            Ok((record, len)) => {
+                frames.records.push(record);
+                at += len;
+                frames.valid_len = at;
+            }
+            Err(reason) => {
+                // A whole good frame further on means damage in the middle, not a torn tail.
+                let next = (at + 1..bytes.len()).find(|&j| frame_at(&bytes[j..]).is_ok());
+                match next {
+                    Some(j) => {
+                        frames.skipped.push(Skipped {
+                            at,
+                            bytes: j - at,
+                            reason,
+                        });
+                        at = j;
+                    }
+                    None => {
+                        frames.tail = Some(reason);
+                        break;
+                    }
+                }
             }
         }
-        at += FRAME_HEADER + len;
-        frames.valid_len = at;
     }
     frames
 }
@@ -200,41 +240,62 @@ mod tests {
             service: None,
         };
         let mut log = Vec::new();
-        log.extend(frame(&RecordRef::Batch {
-            admitted_ms: 7,
-            events: &events,
-        }));
-        log.extend(frame(&RecordRef::Reset {
-            at_ms: 8,
-            selector: &selector,
-        }));
-        log.extend(frame(&RecordRef::Remove {
-            at_ms: 9,
-            selector: &selector,
-        }));
-        log.extend(frame(&RecordRef::Forget {
-            at_ms: 10,
-            hashes: &[1, u64::MAX],
-        }));
+        log.extend(frame(
+            1,
+            &RecordRef::Batch {
+                admitted_ms: 7,
+                events: &events,
+            },
+        ));
+        log.extend(frame(
+            2,
+            &RecordRef::Reset {
+                at_ms: 8,
+                selector: &selector,
+            },
+        ));
+        log.extend(frame(
+            3,
+            &RecordRef::Remove {
+                at_ms: 9,
+                selector: &selector,
+            },
+        ));
+        log.extend(frame(
+            u64::MAX,
+            &RecordRef::Forget {
+                at_ms: 10,
+                hashes: &[1, u64::MAX],
+            },
+        ));
         let read = read_frames(&log);
         assert_eq!(read.tail, None);
         assert_eq!(read.valid_len, log.len());
         assert_eq!(
             read.records,
             vec![
-                Record::Batch {
-                    admitted_ms: 7,
-                    events
-                },
-                Record::Reset {
-                    at_ms: 8,
-                    selector: selector.clone()
-                },
-                Record::Remove { at_ms: 9, selector },
-                Record::Forget {
-                    at_ms: 10,
-                    hashes: vec![1, u64::MAX]
-                },
+                (
+                    1,
+                    Record::Batch {
+                        admitted_ms: 7,
+                        events
+                    }
+                ),
+                (
+                    2,
+                    Record::Reset {
+                        at_ms: 8,
+                        selector: selector.clone()
+                    }
+                ),
+                (3, Record::Remove { at_ms: 9, selector }),
+                (
+                    u64::MAX,
+                    Record::Forget {
+                        at_ms: 10,
+                        hashes: vec![1, u64::MAX]
+                    }
+                ),
             ]
         );
     }
@@ -242,10 +303,13 @@ mod tests {
     #[test]
     fn a_torn_or_corrupt_tail_is_cut_where_it_starts() {
         let events = sample_events();
-        let one = frame(&RecordRef::Batch {
-            admitted_ms: 1,
-            events: &events,
-        });
+        let one = frame(
+            1,
+            &RecordRef::Batch {
+                admitted_ms: 1,
+                events: &events,
+            },
+        );
         let mut log = one.clone();
         log.extend(&one);
         // Cut anywhere inside the second frame: the first one survives.
@@ -261,5 +325,38 @@ mod tests {
         bad[last] ^= 0x40;
         let read = read_frames(&bad);
         assert_eq!((read.records.len(), read.tail), (1, Some(Tail::BadCrc)));
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_skipped_and_reported() {
+        let events = sample_events();
+        let at = |p| {
+            frame(
+                p,
+                &RecordRef::Batch {
+                    admitted_ms: 1,
+                    events: &events,
+                },
+            )
+        };
+        let (a, b, c) = (at(1), at(2), at(3));
+        let mut log = a.clone();
+        log.extend(&b);
+        log.extend(&c);
+        // A flipped bit in the second frame, or its length field, or its header cut out.
+        for damage in [a.len() + b.len() - 2, a.len() + 1, a.len() + 5] {
+            let mut bad = log.clone();
+            bad[damage] ^= 0x21;
+            let read = read_frames(&bad);
+            let positions: Vec<u64> = read.records.iter().map(|(p, _)| *p).collect();
+            assert_eq!(positions, vec![1, 3], "damage at {damage}");
+            assert_eq!(read.tail, None);
+            assert_eq!(read.valid_len, bad.len());
+            assert_eq!(read.skipped.len(), 1);
+            assert_eq!(
+                (read.skipped[0].at, read.skipped[0].bytes),
+                (a.len(), b.len())
+            );
+        }
     }
 }

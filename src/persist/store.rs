@@ -1,6 +1,6 @@
 //! Snapshots in an embedded store (redb: one file, ACID transactions, crash-safe commits):
-//! `data_dir/state.redb` holds the last snapshot, as named sections of bytes plus where in
-//! the write-ahead log it was cut.
+//! `data_dir/state.redb` holds the last snapshot, as named sections of bytes plus the log
+//! position it covers.
 //!
 //! Each component that keeps state owns one or more sections and their encoding; the store
 //! only keeps bytes. See [`super`] for the sections there are and how a new one is added.
@@ -14,15 +14,15 @@ const SECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sections");
 const CUT_KEY: &str = "cut";
 
 /// The version of the snapshot layout; a store written by another one is refused at start.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Where and when a snapshot was cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cut {
     /// [`FORMAT`] of the writer.
     pub format: u32,
-    /// The first log segment the snapshot does not cover: replay starts there.
-    pub wal_segment: u64,
+    /// The last log position the snapshot covers: replay starts after it.
+    pub position: u64,
     /// Wall-clock time of the cut, epoch milliseconds.
     pub taken_ms: i64,
     /// The saving process's monotonic reading at the cut, nanoseconds; saved monotonic values
@@ -147,7 +147,7 @@ impl Store {
                 .get(CUT_KEY)
                 .map_err(redb_error)?
                 .and_then(|raw| postcard::from_bytes::<Cut>(raw.value()).ok());
-            if stored.is_some_and(|s| s.wal_segment > image.cut.wal_segment) {
+            if stored.is_some_and(|s| s.position > image.cut.position) {
                 return Ok(false);
             }
             let cut = postcard::to_allocvec(&image.cut)
@@ -172,11 +172,11 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn image(segment: u64, sections: &[(&str, &[u8])]) -> Image {
+    fn image(position: u64, sections: &[(&str, &[u8])]) -> Image {
         Image {
             cut: Cut {
                 format: FORMAT,
-                wal_segment: segment,
+                position,
                 taken_ms: 1000,
                 taken_mono: 5,
             },

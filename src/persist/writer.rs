@@ -1,14 +1,28 @@
 //! The log writer: one thread that appends frames in the order it receives them, in groups
 //! (group commit: everything queued while the last write ran goes out in one write and one
 //! fsync), and confirms each append once it is as safe as the pipeline's durability asks.
+//!
+//! The handle gives every record its [`Position`] as it queues it (under one lock, so
+//! positions follow the order of the queue whoever appends). A segment is created on its
+//! first record and named by its position.
+//!
+//! A failed write or fsync is fatal: the writer calls the `on_failure` it was started with
+//! (meterd logs and exits at once, see `app`) and refuses every later append. The shards
+//! apply a batch before the log confirms it; stopping, rather than answering 503 and going
+//! on, is what keeps a batch whose logging failed out of every answer (the next start
+//! recovers from the log, which does not hold it).
 
+use super::log::Log;
+use super::record::{frame, Position, RecordRef};
 use super::wal::{create_segment, SEGMENT_BYTES};
 use crate::config::{Durability, DurabilityMode};
 use crate::telemetry::Counters;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,83 +50,105 @@ pub type Ticket = oneshot::Receiver<Result<(), WalError>>;
 
 enum Command {
     Append {
+        position: Position,
         frame: Vec<u8>,
         done: oneshot::Sender<Result<(), WalError>>,
     },
     Rotate {
-        done: oneshot::Sender<Result<u64, WalError>>,
+        done: oneshot::Sender<Result<(), WalError>>,
     },
     Stop {
         done: std::sync::mpsc::Sender<()>,
     },
 }
 
-/// The handle of the writer thread. Cloning shares the same writer and queue.
+/// What the writer calls when a write or fsync fails (after which it refuses every append).
+pub type OnFailure = Arc<dyn Fn(&WalError) + Send + Sync>;
+
+/// The handle of the writer thread. Cloning shares the same writer, queue and positions.
 #[derive(Clone)]
 pub struct Wal {
     tx: Sender<Command>,
+    dir: PathBuf,
+    /// The last position given out.
+    last: Arc<Mutex<Position>>,
+    /// The last position written to its segment (it survives `kill -9`; an fsync may follow).
+    written: Arc<AtomicU64>,
+    /// The last position found in the log at start.
+    found: Arc<AtomicU64>,
 }
 
 impl Wal {
-    /// Starts the writer on a new segment `first` in `dir` (created if missing), with a queue
-    /// of `capacity` commands.
+    /// Starts the writer in `dir` (created if missing), with a queue of `capacity` commands;
+    /// positions continue after `last` (see [`Log::replay_after`], which moves it on to the
+    /// last position found in the log).
     pub fn start(
         dir: &Path,
-        first: u64,
         durability: Durability,
         capacity: usize,
         counters: Arc<Counters>,
+        on_failure: OnFailure,
     ) -> std::io::Result<Wal> {
         std::fs::create_dir_all(dir)?;
-        let file = create_segment(dir, first)?;
         let (tx, rx) = bounded(capacity.max(1));
+        let written = Arc::new(AtomicU64::new(0));
         let mut writer = Writer {
             dir: dir.to_path_buf(),
-            segment: first,
-            file,
-            written: super::wal::SEGMENT_MAGIC.len() as u64,
+            file: None,
+            written: 0,
             durability,
             dirty: false,
-            broken: false,
+            failed: false,
             last_sync: Instant::now(),
             counters,
+            on_failure,
+            buffered: 0,
+            written_position: written.clone(),
         };
         std::thread::Builder::new()
             .name("meterd-wal".into())
             .spawn(move || writer.run(rx))?;
-        Ok(Wal { tx })
+        Ok(Wal {
+            tx,
+            dir: dir.to_path_buf(),
+            last: Arc::new(Mutex::new(0)),
+            written,
+            found: Arc::new(AtomicU64::new(0)),
+        })
     }
 
-    /// True when an append would be refused now for a full queue.
-    pub fn is_full(&self) -> bool {
-        self.tx.is_full()
+    /// The folder of the segments.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
-    /// Queues `frame` without waiting; refused with [`WalError::Full`] when the queue is full.
-    pub fn append(&self, frame: Vec<u8>) -> Result<Ticket, WalError> {
+    /// Positions up to here were found in the log at start (written by an earlier process).
+    fn replayed_last(&self) -> Position {
+        self.found.load(Relaxed)
+    }
+
+    fn send(&self, record: &RecordRef<'_>, wait: bool) -> Result<(Position, Ticket), WalError> {
         let (done, ticket) = oneshot::channel();
-        match self.tx.try_send(Command::Append { frame, done }) {
-            Ok(()) => Ok(ticket),
-            Err(TrySendError::Full(_)) => Err(WalError::Full),
-            Err(TrySendError::Disconnected(_)) => Err(WalError::Closed),
-        }
-    }
-
-    /// Queues `frame`, waiting for room if the queue is full: for the rare records that must
-    /// not be refused (resets, removals, expiries).
-    pub fn append_waiting(&self, frame: Vec<u8>) -> Ticket {
-        let (done, ticket) = oneshot::channel();
-        // A closed writer drops `done`, which the ticket reports as closed.
-        let _ = self.tx.send(Command::Append { frame, done });
-        ticket
-    }
-
-    /// Closes the current segment after everything queued so far and starts the next one;
-    /// answers the new segment's id (the position of a snapshot cut here).
-    pub fn rotate(&self) -> oneshot::Receiver<Result<u64, WalError>> {
-        let (done, answer) = oneshot::channel();
-        let _ = self.tx.send(Command::Rotate { done });
-        answer
+        let mut last = self.last.lock();
+        let position = *last + 1;
+        let cmd = Command::Append {
+            position,
+            frame: frame(position, record),
+            done,
+        };
+        let sent = if wait {
+            // A closed writer drops `done`, which the ticket reports as closed.
+            let _ = self.tx.send(cmd);
+            Ok(())
+        } else {
+            self.tx.try_send(cmd).map_err(|e| match e {
+                TrySendError::Full(_) => WalError::Full,
+                TrySendError::Disconnected(_) => WalError::Closed,
+            })
+        };
+        sent?;
+        *last = position;
+        Ok((position, ticket))
     }
 
     /// Writes and fsyncs everything queued so far, then stops the writer; blocks until done.
@@ -124,6 +160,58 @@ impl Wal {
     }
 }
 
+impl Log for Wal {
+    fn append(&self, record: &RecordRef<'_>) -> Result<(Position, Ticket), WalError> {
+        self.send(record, false)
+    }
+
+    fn append_waiting(&self, record: &RecordRef<'_>) -> (Position, Ticket) {
+        // Waiting for room cannot be refused; a closed writer fails the ticket.
+        self.send(record, true).unwrap_or_else(|_| {
+            let (_, ticket) = oneshot::channel();
+            (*self.last.lock(), ticket)
+        })
+    }
+
+    fn is_full(&self) -> bool {
+        self.tx.is_full()
+    }
+
+    fn last_position(&self) -> Position {
+        *self.last.lock()
+    }
+
+    fn written_position(&self) -> Position {
+        self.written.load(Relaxed).max(self.replayed_last())
+    }
+
+    fn cut(&self) -> oneshot::Receiver<Result<(), WalError>> {
+        let (done, answer) = oneshot::channel();
+        let _ = self.tx.send(Command::Rotate { done });
+        answer
+    }
+
+    fn release_through(&self, covered: Position) -> std::io::Result<usize> {
+        super::wal::delete_through(&self.dir, covered)
+    }
+
+    fn replay_after(
+        &self,
+        after: Position,
+        visit: &mut dyn FnMut(Position, super::Record),
+    ) -> std::io::Result<super::ReplayReport> {
+        let report = super::wal::replay_after(&self.dir, after, visit)?;
+        let mut last = self.last.lock();
+        *last = (*last).max(report.last).max(after);
+        self.found.fetch_max(*last, Relaxed);
+        Ok(report)
+    }
+
+    fn close(&self) {
+        self.stop();
+    }
+}
+
 /// Waits for a ticket; a dropped one (writer gone) reads as closed.
 pub async fn confirmed(ticket: Ticket) -> Result<(), WalError> {
     ticket.await.unwrap_or(Err(WalError::Closed))
@@ -131,17 +219,21 @@ pub async fn confirmed(ticket: Ticket) -> Result<(), WalError> {
 
 struct Writer {
     dir: PathBuf,
-    segment: u64,
-    file: File,
+    /// The segment being written, created by its first record.
+    file: Option<File>,
     written: u64,
     durability: Durability,
     /// Written since the last fsync.
     dirty: bool,
-    /// A write failed part-way: the segment may end in a torn frame, so the next write goes
-    /// to a new segment (replay cuts the torn tail and goes on with the next segment).
-    broken: bool,
+    /// A write or fsync failed: every later append is refused.
+    failed: bool,
     last_sync: Instant,
     counters: Arc<Counters>,
+    on_failure: OnFailure,
+    /// The last position in the buffer being committed.
+    buffered: Position,
+    /// The last position written (shared with the handles).
+    written_position: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -190,9 +282,19 @@ impl Writer {
         let mut acks = Vec::new();
         for cmd in group.drain(..) {
             match cmd {
-                Command::Append { frame, done } => {
+                Command::Append {
+                    position,
+                    frame,
+                    done,
+                } => {
+                    if self.file.is_none() && !self.failed {
+                        if let Err(e) = self.open(position) {
+                            self.fail(e);
+                        }
+                    }
                     buf.extend_from_slice(&frame);
                     acks.push(done);
+                    self.buffered = position;
                 }
                 Command::Rotate { done } => {
                     self.commit(&mut buf, &mut acks);
@@ -212,6 +314,14 @@ impl Writer {
         None
     }
 
+    /// Starts the segment whose first record is at `position`.
+    fn open(&mut self, position: Position) -> Result<(), WalError> {
+        let file = create_segment(&self.dir, position).map_err(|e| WalError::Io(e.to_string()))?;
+        self.file = Some(file);
+        self.written = super::wal::SEGMENT_MAGIC.len() as u64;
+        Ok(())
+    }
+
     /// Writes `buf` and confirms `acks` as the durability mode says.
     fn commit(&mut self, buf: &mut Vec<u8>, acks: &mut Vec<oneshot::Sender<Result<(), WalError>>>) {
         if acks.is_empty() {
@@ -219,18 +329,34 @@ impl Writer {
         }
         let result = self.write(buf);
         buf.clear();
+        if result.is_ok() {
+            self.written_position.fetch_max(self.buffered, Relaxed);
+        }
         for done in acks.drain(..) {
             let _ = done.send(result.clone());
         }
     }
 
-    fn write(&mut self, buf: &[u8]) -> Result<(), WalError> {
-        if self.broken {
-            self.rotate()?;
+    /// Records a failure: from now on every append is refused, and whoever started the
+    /// writer is told.
+    fn fail(&mut self, e: WalError) -> WalError {
+        if !self.failed {
+            self.failed = true;
+            self.counters.wal_failures.fetch_add(1, Relaxed);
+            (self.on_failure)(&e);
         }
-        if let Err(e) = self.file.write_all(buf) {
-            self.broken = true;
-            return Err(WalError::Io(e.to_string()));
+        e
+    }
+
+    fn write(&mut self, buf: &[u8]) -> Result<(), WalError> {
+        if self.failed {
+            return Err(WalError::Io("an earlier write failed".into()));
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Err(WalError::Io("no segment open".into()));
+        };
+        if let Err(e) = file.write_all(buf) {
+            return Err(self.fail(WalError::Io(e.to_string())));
         }
         self.written += buf.len() as u64;
         self.counters.wal_bytes.fetch_add(buf.len() as u64, Relaxed);
@@ -245,50 +371,51 @@ impl Writer {
     }
 
     fn sync(&mut self) -> Result<(), WalError> {
-        if !self.dirty {
+        if !self.dirty || self.failed {
             return Ok(());
         }
         self.last_sync = Instant::now();
-        self.file.sync_data().map_err(|e| {
-            self.broken = true;
-            WalError::Io(e.to_string())
-        })?;
+        let Some(file) = self.file.as_ref() else {
+            return Ok(());
+        };
+        if let Err(e) = file.sync_data() {
+            return Err(self.fail(WalError::Io(e.to_string())));
+        }
         self.dirty = false;
         self.counters.wal_fsyncs.fetch_add(1, Relaxed);
         Ok(())
     }
 
-    /// Closes the current segment (fsynced) and starts the next one.
-    fn rotate(&mut self) -> Result<u64, WalError> {
-        if !self.broken {
-            self.sync()?;
+    /// Closes the current segment (fsynced); the next record starts a new one.
+    fn rotate(&mut self) -> Result<(), WalError> {
+        self.sync()?;
+        if self.failed {
+            return Err(WalError::Io("an earlier write failed".into()));
         }
-        let next = self.segment + 1;
-        self.file = create_segment(&self.dir, next).map_err(|e| WalError::Io(e.to_string()))?;
-        self.segment = next;
-        self.written = super::wal::SEGMENT_MAGIC.len() as u64;
-        self.dirty = false;
-        self.broken = false;
-        Ok(next)
+        self.file = None;
+        self.written = 0;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{frame, RecordRef};
+    use super::super::record::Record;
     use super::super::wal::{list_segments, read_segment};
     use super::*;
     use std::time::Duration;
 
-    fn forget(n: u64) -> Vec<u8> {
-        frame(&RecordRef::Forget {
-            at_ms: 0,
-            hashes: &[n],
-        })
+    const FORGET: RecordRef<'static> = RecordRef::Forget {
+        at_ms: 0,
+        hashes: &[9],
+    };
+
+    fn start(dir: &Path, durability: Durability, capacity: usize, counters: Arc<Counters>) -> Wal {
+        Wal::start(dir, durability, capacity, counters, Arc::new(|_| {})).unwrap()
     }
 
     #[test]
-    fn appends_are_confirmed_in_order_and_rotation_cuts_between_them() {
+    fn appends_get_positions_in_order_and_a_cut_starts_a_segment_at_the_next() {
         for mode in [
             DurabilityMode::Fsync,
             DurabilityMode::Interval,
@@ -303,24 +430,40 @@ mod tests {
                 ..Durability::default()
             };
             let counters = Arc::new(Counters::default());
-            let wal = Wal::start(&dir, 1, durability, 64, counters.clone()).unwrap();
-            let tickets: Vec<_> = (0..10).map(|n| wal.append(forget(n)).unwrap()).collect();
-            let segment = wal.rotate();
-            let late = wal.append(forget(10)).unwrap();
-            for t in tickets {
+            let wal = start(&dir, durability, 64, counters.clone());
+            let mut found = Vec::new();
+            wal.replay_after(6, &mut |p, _| found.push(p)).unwrap();
+            assert!(found.is_empty());
+            assert_eq!(
+                wal.last_position(),
+                6,
+                "positions go on after the covered one"
+            );
+            let tickets: Vec<_> = (0..10).map(|_| wal.append(&FORGET).unwrap()).collect();
+            let positions: Vec<u64> = tickets.iter().map(|(p, _)| *p).collect();
+            assert_eq!(positions, (7..=16).collect::<Vec<_>>());
+            let marked = wal.cut();
+            let (late, ticket) = wal.append(&FORGET).unwrap();
+            assert_eq!(late, 17);
+            for (_, t) in tickets {
                 assert_eq!(t.blocking_recv().unwrap(), Ok(()));
             }
-            assert_eq!(segment.blocking_recv().unwrap(), Ok(2));
-            assert_eq!(late.blocking_recv().unwrap(), Ok(()));
+            assert_eq!(marked.blocking_recv().unwrap(), Ok(()));
+            assert_eq!(ticket.blocking_recv().unwrap(), Ok(()));
             wal.stop();
-            assert_eq!(wal.append(forget(11)).unwrap_err(), WalError::Closed);
+            assert_eq!(wal.append(&FORGET).unwrap_err(), WalError::Closed);
 
-            assert_eq!(list_segments(&dir).unwrap(), vec![1, 2]);
-            assert_eq!(read_segment(&dir, 1).unwrap().records.len(), 10);
-            assert_eq!(read_segment(&dir, 2).unwrap().records.len(), 1);
+            assert_eq!(list_segments(&dir).unwrap(), vec![7, 17]);
+            let first = read_segment(&dir, 7).unwrap().records;
+            assert_eq!(first.len(), 10);
+            assert_eq!(first[0].0, 7);
+            assert!(matches!(first[9], (16, Record::Forget { .. })));
+            assert_eq!(read_segment(&dir, 17).unwrap().records.len(), 1);
             if mode != DurabilityMode::NoFsync {
                 assert!(counters.wal_fsyncs.load(Relaxed) > 0, "{mode:?}");
             }
+            assert_eq!(wal.release_through(16).unwrap(), 1);
+            assert_eq!(list_segments(&dir).unwrap(), vec![17]);
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
@@ -334,13 +477,13 @@ mod tests {
             interval: Duration::from_millis(10),
             ..Durability::default()
         };
-        let wal = Wal::start(&dir, 1, durability, 1, Arc::new(Counters::default())).unwrap();
+        let wal = start(&dir, durability, 1, Arc::new(Counters::default()));
         // Fill faster than the writer fsyncs: some append must be refused, none may block.
         let mut refused = 0;
         let mut tickets = Vec::new();
-        for n in 0..10_000 {
-            match wal.append(forget(n)) {
-                Ok(t) => tickets.push(t),
+        for _ in 0..10_000 {
+            match wal.append(&FORGET) {
+                Ok((_, t)) => tickets.push(t),
                 Err(WalError::Full) => refused += 1,
                 Err(e) => panic!("{e}"),
             }

@@ -61,6 +61,14 @@ pub struct Counters {
     pub last_snapshot_ms: AtomicI64,
     /// Log records replayed at the last start.
     pub wal_replayed: AtomicU64,
+    /// Write-ahead log writes or fsyncs that failed (each stops meterd).
+    pub wal_failures: AtomicU64,
+    /// Bytes of damaged log records skipped in the middle of the log at the last start.
+    pub wal_skipped_bytes: AtomicU64,
+    /// Log records lost to damage in the middle of the log at the last start.
+    pub wal_skipped_records: AtomicU64,
+    /// History store writes that failed (each is retried until it succeeds).
+    pub history_write_failures: AtomicU64,
 }
 
 impl Counters {
@@ -250,6 +258,30 @@ impl Counters {
                 false,
                 g(&self.wal_replayed),
                 "Write-ahead log records replayed at the last start",
+            ),
+            (
+                "meterd.wal.failures",
+                true,
+                g(&self.wal_failures),
+                "Write-ahead log writes or fsyncs that failed (each stops meterd)",
+            ),
+            (
+                "meterd.wal.skipped_bytes",
+                false,
+                g(&self.wal_skipped_bytes),
+                "Bytes of damaged log records skipped in the middle of the log at the last start",
+            ),
+            (
+                "meterd.wal.skipped_records",
+                false,
+                g(&self.wal_skipped_records),
+                "Log records lost to damage in the middle of the log at the last start",
+            ),
+            (
+                "meterd.history.write_failures",
+                true,
+                g(&self.history_write_failures),
+                "History store writes that failed (each is retried)",
             ),
             (
                 "meterd.snapshots",

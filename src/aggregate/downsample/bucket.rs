@@ -1,11 +1,12 @@
 //! One time bucket of a tier: count, sum, min, max, first and last (with their timestamps).
 
 use crate::model::Kind;
+use serde::{Deserialize, Serialize};
 
 /// The summary of the samples that fell into one time bucket. Buckets merge associatively
 /// (except for floating-point rounding of `sum`), so a bucket built from late events and the
 /// bucket already on disk combine into the bucket of all of them.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Number of samples (increments, marks, recorded values).
     pub count: u64,

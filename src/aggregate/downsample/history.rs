@@ -4,11 +4,12 @@
 
 use super::Bucket;
 use crate::model::{Kind, SeriesKey};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// A closed (or partial, late) bucket of one series and tier, on its way to the store.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ClosedBucket {
     /// Series id.
     pub series: u64,
@@ -21,7 +22,7 @@ pub struct ClosedBucket {
 }
 
 /// A series the store does not know yet: its id, key and kind.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewSeries {
     /// The id the shard gave it.
     pub id: u64,
@@ -31,17 +32,41 @@ pub struct NewSeries {
     pub kind: Kind,
 }
 
-/// One batch for the history writer: shard `shard`'s flush number `seq`.
+/// One batch for the history writer: what shard `shard` closed up to log position `seq`.
 #[derive(Debug, Clone)]
 pub struct Flush {
     /// The shard that sent it.
     pub shard: usize,
-    /// Its number; the store records the last one written per shard.
+    /// The log position it covers (a checkpoint's); the store records the last one written
+    /// and skips flushes at or below it.
     pub seq: u64,
     /// Buckets to merge into the store.
     pub buckets: Arc<[ClosedBucket]>,
     /// Series to record (before their buckets).
     pub series: Vec<NewSeries>,
+}
+
+/// A [`Flush`] as a snapshot keeps it (one not known written yet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlushImage {
+    /// See [`Flush::seq`].
+    pub seq: u64,
+    /// See [`Flush::buckets`].
+    pub buckets: Vec<ClosedBucket>,
+    /// See [`Flush::series`].
+    pub series: Vec<NewSeries>,
+}
+
+impl FlushImage {
+    /// The flush again, as shard `shard`'s.
+    pub fn into_flush(self, shard: usize) -> Flush {
+        Flush {
+            shard,
+            seq: self.seq,
+            buckets: self.buckets.into(),
+            series: self.series,
+        }
+    }
 }
 
 /// Closed buckets waiting for the next flush, merged by (series, tier, start).
@@ -105,18 +130,22 @@ pub const MAX_IN_FLIGHT: usize = 600;
 #[derive(Debug)]
 pub struct History {
     pending: Pending,
-    in_flight: VecDeque<(u64, Arc<[ClosedBucket]>)>,
+    in_flight: VecDeque<Flush>,
     new_series: Vec<NewSeries>,
+    /// Ids given to series the store does not hold yet, so that a series removed and pushed
+    /// again before its first flush is written keeps its id (and its buckets).
+    unstored: HashMap<SeriesKey, u64>,
     next_seq: u64,
 }
 
 impl History {
-    /// Bookkeeping that numbers its flushes after `last_seq` (the last one the store holds).
+    /// Bookkeeping whose flushes come after position `last_seq` (the one the store covers).
     pub fn new(last_seq: u64) -> Self {
         History {
             pending: Pending::default(),
             in_flight: VecDeque::new(),
             new_series: Vec::new(),
+            unstored: HashMap::new(),
             next_seq: last_seq + 1,
         }
     }
@@ -128,39 +157,79 @@ impl History {
 
     /// Notes a series the store must learn about.
     pub fn created(&mut self, series: NewSeries) {
+        self.unstored.insert(series.key.clone(), series.id);
         self.new_series.push(series);
     }
 
-    /// The next batch for the writer, if there is anything to write; it stays in flight
-    /// until [`History::committed`] says the store holds it. Answers also how many old
-    /// batches were given up because more than [`MAX_IN_FLIGHT`] were unconfirmed.
-    pub fn take_flush(&mut self, shard: usize) -> (Option<Flush>, usize) {
+    /// The id given to `key` that the store does not hold yet, if any.
+    pub fn unstored_id(&self, key: &SeriesKey) -> Option<u64> {
+        self.unstored.get(key).copied()
+    }
+
+    fn stored(&mut self, flush: &Flush) {
+        for s in &flush.series {
+            if self.unstored.get(&s.key) == Some(&s.id) {
+                self.unstored.remove(&s.key);
+            }
+        }
+    }
+
+    /// The position the next flush takes when none is given (one after the last).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The next batch for the writer, covering log position `seq`, if there is anything to
+    /// write; it stays in flight until [`History::committed`] says the store holds it.
+    /// Answers also how many old batches were given up because more than [`MAX_IN_FLIGHT`]
+    /// were unconfirmed.
+    pub fn take_flush(&mut self, shard: usize, seq: u64) -> (Option<Flush>, usize) {
         if self.pending.is_empty() && self.new_series.is_empty() {
             return (None, 0);
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let buckets: Arc<[ClosedBucket]> = self.pending.take().into();
-        self.in_flight.push_back((seq, buckets.clone()));
-        let mut dropped = 0;
-        while self.in_flight.len() > MAX_IN_FLIGHT {
-            self.in_flight.pop_front();
-            dropped += 1;
-        }
+        let seq = seq.max(self.next_seq);
+        self.next_seq = seq + 1;
         let flush = Flush {
             shard,
             seq,
-            buckets,
+            buckets: self.pending.take().into(),
             series: std::mem::take(&mut self.new_series),
         };
+        self.in_flight.push_back(flush.clone());
+        let mut dropped = 0;
+        while self.in_flight.len() > MAX_IN_FLIGHT {
+            if let Some(gone) = self.in_flight.pop_front() {
+                self.stored(&gone);
+            }
+            dropped += 1;
+        }
         (Some(flush), dropped)
     }
 
     /// The store holds every batch up to `seq`: forget them.
     pub fn committed(&mut self, seq: u64) {
-        while self.in_flight.front().is_some_and(|(s, _)| *s <= seq) {
-            self.in_flight.pop_front();
+        while self.in_flight.front().is_some_and(|f| f.seq <= seq) {
+            if let Some(done) = self.in_flight.pop_front() {
+                self.stored(&done);
+            }
         }
+    }
+
+    /// The flushes sent and not known written, oldest first.
+    pub fn in_flight_flushes(&self) -> Vec<Flush> {
+        self.in_flight.iter().cloned().collect()
+    }
+
+    /// The flushes sent and not known written, for a snapshot.
+    pub fn unconfirmed(&self) -> Vec<FlushImage> {
+        self.in_flight
+            .iter()
+            .map(|f| FlushImage {
+                seq: f.seq,
+                buckets: f.buckets.to_vec(),
+                series: f.series.clone(),
+            })
+            .collect()
     }
 
     /// Buckets closed but not in a store that holds this shard's batches up to `stored_seq`:
@@ -168,8 +237,8 @@ impl History {
     pub fn unwritten(&self, stored_seq: u64) -> impl Iterator<Item = ClosedBucket> + '_ {
         self.in_flight
             .iter()
-            .filter(move |(s, _)| *s > stored_seq)
-            .flat_map(|(_, b)| b.iter().copied())
+            .filter(move |f| f.seq > stored_seq)
+            .flat_map(|f| f.buckets.iter().copied())
             .chain(self.pending.iter())
     }
 
@@ -191,10 +260,10 @@ mod tests {
     #[test]
     fn flushes_are_numbered_and_forgotten_once_committed() {
         let mut h = History::new(41);
-        assert!(h.take_flush(0).0.is_none());
+        assert!(h.take_flush(0, 0).0.is_none());
         h.pending_mut().add(7, 0, 10_000, &Bucket::of(1.0, 10_001));
         h.pending_mut().add(7, 0, 10_000, &Bucket::of(2.0, 10_002));
-        let (f, dropped) = h.take_flush(3);
+        let (f, dropped) = h.take_flush(3, 0);
         let f = f.unwrap();
         assert_eq!((f.shard, f.seq, f.buckets.len(), dropped), (3, 42, 1, 0));
         assert_eq!(f.buckets[0].bucket.count, 2);

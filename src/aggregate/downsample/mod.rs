@@ -10,6 +10,6 @@ mod series;
 mod tier;
 
 pub use bucket::{sums, Bucket};
-pub use history::{ClosedBucket, Flush, History, NewSeries, Pending, MAX_IN_FLIGHT};
+pub use history::{ClosedBucket, Flush, FlushImage, History, NewSeries, Pending, MAX_IN_FLIGHT};
 pub use series::Downsampler;
 pub use tier::TierSpec;

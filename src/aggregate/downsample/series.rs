@@ -2,6 +2,7 @@
 //! leave for [`Pending`] at once, so memory per series does not grow with retention.
 
 use super::{Bucket, Pending, TierSpec};
+use serde::{Deserialize, Serialize};
 
 /// The open buckets of one series, one slot per tier.
 ///
@@ -10,14 +11,17 @@ use super::{Bucket, Pending, TierSpec};
 /// timestamp) becomes a partial bucket in [`Pending`], merged with what is stored when it is
 /// written. [`Downsampler::close_due`] moves open buckets whose window has passed to
 /// [`Pending`].
-#[derive(Debug, Clone)]
+///
+/// Snapshots keep it whole (open buckets and the last sample's time), so that what an open
+/// bucket held before a checkpoint is neither lost nor counted twice after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Downsampler {
     open: Box<[Open]>,
     first_tier: u8,
     last_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Open {
     start: i64,
     bucket: Bucket,

@@ -40,7 +40,7 @@ fn temp_dir() -> TempDir {
 }
 
 fn shard_with_store(dir: &TempDir) -> (ShardState, Arc<HistoryStore>) {
-    let store = Arc::new(HistoryStore::open(&dir.0, &tiers(), 1).unwrap());
+    let store = Arc::new(HistoryStore::open(&dir.0, &tiers()).unwrap());
     let setup = HistorySetup {
         tiers: tiers().into(),
         store: Some(store.clone()),
@@ -189,4 +189,27 @@ proptest! {
             prop_assert_eq!(totals(&shard, "c", tier, now), expected[1], "counter, tier {}", tier);
         }
     }
+}
+
+#[test]
+fn a_removed_series_keeps_its_open_buckets_and_its_id_when_pushed_again() {
+    let dir = temp_dir();
+    let (mut shard, store) = shard_with_store(&dir);
+    shard.apply_at(vec![event("gone", Kind::Counter, 2.0, NOW)], 0, NOW);
+    let id = shard.match_series("gone", &|_| true).unwrap()[0].id;
+    let sel = crate::registry::Selector {
+        scope: Some(Scope::Application),
+        name: Some("gone".into()),
+        service: None,
+    };
+    assert_eq!(shard.remove(&sel).len(), 1);
+    // Pushed again before any flush: the same id, so the buckets of both lives add up.
+    shard.apply_at(vec![event("gone", Kind::Counter, 3.0, NOW)], 0, NOW);
+    assert_eq!(shard.match_series("gone", &|_| true).unwrap()[0].id, id);
+    store.write(&shard.tick(NOW).unwrap()).unwrap();
+    assert_eq!(totals(&shard, "gone", 0, NOW), (2, 5.0));
+    shard.remove(&sel);
+    // Gone from the live views; its open bucket went to the store with the next flush.
+    store.write(&shard.tick(NOW).unwrap()).unwrap();
+    assert_eq!(totals(&shard, "gone", 0, NOW), (2, 5.0));
 }

@@ -3,7 +3,8 @@
 //!
 //! Tables:
 //! - `series`: encoded [`SeriesKey`] (name first) → (series id, kind);
-//! - `meta`: `next_series_id`, and `flushed.<shard>` = the last flush of that shard written;
+//! - `meta`: `next_series_id`, and `covered` = the log position the stored buckets cover
+//!   (written in the same transaction as the buckets of the checkpoint at that position);
 //! - `history.<resolution>ms`, one per tier: (block start, series id) → a block of up to
 //!   [`BLOCK_BUCKETS`](super::codec::BLOCK_BUCKETS) buckets (see [`super::codec`]). Keys
 //!   lead with time, so retention deletes one key range and one flush writes neighbouring
@@ -16,13 +17,14 @@ use super::codec::{
 use super::PersistError;
 use crate::aggregate::downsample::{Bucket, ClosedBucket, Flush, TierSpec};
 use crate::model::{Kind, SeriesKey};
-use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const SERIES: TableDefinition<&[u8], (u64, u8)> = TableDefinition::new("series");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const NEXT_ID: &str = "next_series_id";
+const COVERED: &str = "covered";
 
 /// Page cache of the store. Reads of history come from it or the OS page cache; 64 MiB keeps
 /// the working set of recent blocks without making resident memory follow retention.
@@ -68,7 +70,7 @@ pub struct HistoryStore {
     tiers: Vec<TierSpec>,
     names: Vec<&'static str>,
     next_id: AtomicU64,
-    committed: Box<[AtomicU64]>,
+    covered: AtomicU64,
 }
 
 impl std::fmt::Debug for HistoryStore {
@@ -81,8 +83,8 @@ impl std::fmt::Debug for HistoryStore {
 }
 
 impl HistoryStore {
-    /// Opens (or creates) the store in `dir` for these tiers and `shards` shards.
-    pub fn open(dir: &Path, tiers: &[TierSpec], shards: usize) -> Result<Self, PersistError> {
+    /// Opens (or creates) the store in `dir` for these tiers.
+    pub fn open(dir: &Path, tiers: &[TierSpec]) -> Result<Self, PersistError> {
         std::fs::create_dir_all(dir).map_err(|e| PersistError::Io(e.to_string()))?;
         let path = dir.join("history.redb");
         let db = open_db(&path)?;
@@ -93,21 +95,15 @@ impl HistoryStore {
             .map(|t| &*Box::leak(format!("history.{}ms", t.resolution_ms).into_boxed_str()))
             .collect();
         let txn = db.begin_write()?;
-        let (next_id, flushed) = {
+        let (next_id, covered) = {
             txn.open_table(SERIES)?;
             for name in &names {
                 txn.open_table(Blocks::new(name))?;
             }
             let meta = txn.open_table(META)?;
             let next_id = meta.get(NEXT_ID)?.map_or(1, |v| v.value());
-            let mut flushed = Vec::with_capacity(shards);
-            for shard in 0..shards {
-                flushed.push(
-                    meta.get(flushed_key(shard).as_str())?
-                        .map_or(0, |v| v.value()),
-                );
-            }
-            (next_id, flushed)
+            let covered = meta.get(COVERED)?.map_or(0, |v| v.value());
+            (next_id, covered)
         };
         txn.commit()?;
         Ok(HistoryStore {
@@ -116,7 +112,7 @@ impl HistoryStore {
             tiers: tiers.to_vec(),
             names,
             next_id: AtomicU64::new(next_id),
-            committed: flushed.into_iter().map(AtomicU64::new).collect(),
+            covered: AtomicU64::new(covered),
         })
     }
 
@@ -142,29 +138,52 @@ impl HistoryStore {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The last flush of `shard` known written (updated after each commit).
-    pub fn committed(&self, shard: usize) -> u64 {
-        self.committed
-            .get(shard)
-            .map_or(0, |c| c.load(Ordering::Acquire))
+    /// The log position the stored buckets cover (updated after each commit).
+    pub fn covered(&self) -> u64 {
+        self.covered.load(Ordering::Acquire)
     }
 
-    /// Writes one flush in one transaction: its new series, its buckets merged into their
-    /// blocks, and the shard's flush number.
-    pub fn write(&self, flush: &Flush) -> Result<(), PersistError> {
-        let mut txn = self.db.begin_write()?;
-        // History is rebuilt from the write-ahead log after a machine crash; no fsync here.
-        txn.set_durability(Durability::Eventual);
-        {
+    /// Makes the next allocated id larger than `id` (a series restored from a snapshot).
+    pub fn reserve_id(&self, id: u64) {
+        self.next_id.fetch_max(id + 1, Ordering::Relaxed);
+    }
+
+    /// Writes one flush (see [`HistoryStore::write_all`]).
+    pub fn write(&self, flush: &Flush) -> Result<bool, PersistError> {
+        self.write_all(std::slice::from_ref(flush))
+    }
+
+    /// Writes the flushes of a checkpoint (every shard's not known written) in one
+    /// transaction: their new series, their buckets merged into their blocks, and the highest
+    /// position as `covered`. Flushes at or below the position already covered are skipped
+    /// (the store holds them), so that no bucket is merged twice; answers whether anything
+    /// was written. Committed with an fsync.
+    pub fn write_all(&self, flushes: &[Flush]) -> Result<bool, PersistError> {
+        let txn = self.db.begin_write()?;
+        let position = {
+            let mut meta = txn.open_table(META)?;
+            let covered = meta.get(COVERED)?.map_or(0, |v| v.value());
+            let flushes: Vec<&Flush> = flushes.iter().filter(|f| f.seq > covered).collect();
+            let Some(position) = flushes.iter().map(|f| f.seq).max() else {
+                drop(meta);
+                txn.abort()?;
+                return Ok(false);
+            };
             let mut series = txn.open_table(SERIES)?;
-            for s in &flush.series {
+            let mut top_id = self.next_id.load(Ordering::Relaxed);
+            for s in flushes.iter().flat_map(|f| &f.series) {
                 series.insert(encode_key(&s.key).as_slice(), (s.id, kind_byte(s.kind)))?;
+                top_id = top_id.max(s.id + 1);
             }
             let mut tables = Vec::with_capacity(self.tiers.len());
             for tier in 0..self.tiers.len() {
                 tables.push(txn.open_table(self.blocks(tier))?);
             }
-            for group in group_by_block(&flush.buckets, &self.tiers) {
+            let buckets: Vec<ClosedBucket> = flushes
+                .iter()
+                .flat_map(|f| f.buckets.iter().copied())
+                .collect();
+            for group in group_by_block(&buckets, &self.tiers) {
                 let tier = usize::from(group.tier);
                 let Some(table) = tables.get_mut(tier) else {
                     continue;
@@ -175,15 +194,15 @@ impl HistoryStore {
                 let encoded = merge_block(existing, group.block, res, &group.items);
                 table.insert(key, encoded.as_slice())?;
             }
-            let mut meta = txn.open_table(META)?;
-            meta.insert(NEXT_ID, self.next_id.load(Ordering::Relaxed))?;
-            meta.insert(flushed_key(flush.shard).as_str(), flush.seq)?;
-        }
+            self.next_id.fetch_max(top_id, Ordering::Relaxed);
+            let stored_next = meta.get(NEXT_ID)?.map_or(1, |v| v.value());
+            meta.insert(NEXT_ID, stored_next.max(top_id))?;
+            meta.insert(COVERED, position)?;
+            position
+        };
         txn.commit()?;
-        if let Some(c) = self.committed.get(flush.shard) {
-            c.fetch_max(flush.seq, Ordering::Release);
-        }
-        Ok(())
+        self.covered.fetch_max(position, Ordering::Release);
+        Ok(true)
     }
 
     /// Every stored series named `name`.
@@ -227,21 +246,17 @@ impl HistoryStore {
     }
 
     /// The buckets of tier `tier` of the series `ids` that start in `[from, to]` and have not
-    /// aged out at `now_ms`, each series' sorted by start; with the last flush of `shard` the
-    /// read saw written (read in the same transaction).
+    /// aged out at `now_ms`, each series' sorted by start; with the log position the read saw
+    /// covered (read in the same transaction).
     pub fn read(
         &self,
-        shard: usize,
         tier: usize,
         ids: &[u64],
         (from, to): (i64, i64),
         now_ms: i64,
     ) -> Result<(u64, Vec<StoredPoints>), PersistError> {
         let txn = self.db.begin_read()?;
-        let flushed = txn
-            .open_table(META)?
-            .get(flushed_key(shard).as_str())?
-            .map_or(0, |v| v.value());
+        let flushed = txn.open_table(META)?.get(COVERED)?.map_or(0, |v| v.value());
         let Some(spec) = self.tiers.get(tier).copied() else {
             return Ok((flushed, Vec::new()));
         };
@@ -331,10 +346,6 @@ fn open_db(path: &Path) -> Result<Database, PersistError> {
             other => return Ok(other?),
         }
     }
-}
-
-fn flushed_key(shard: usize) -> String {
-    format!("flushed.{shard}")
 }
 
 /// The buckets of one series in one block of one tier.

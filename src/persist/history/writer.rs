@@ -1,26 +1,60 @@
-//! The history writer: a thin actor that writes each shard's flushes to the store, one
-//! transaction per flush, and sweeps aged-out blocks away.
+//! The history writer: a thin actor that writes each checkpoint's flushes to the store, one
+//! transaction per checkpoint, and sweeps aged-out blocks away. A write that fails is logged,
+//! counted (`meterd.history.write_failures`) and retried, in order, before any later one and
+//! every [`RETRY_EVERY`]; until it succeeds, the shards keep its buckets (reads see them) and
+//! every snapshot carries them.
 
 use super::HistoryStore;
 use crate::aggregate::downsample::Flush;
 use crate::clock::SharedClock;
+use crate::telemetry::Counters;
 use actix::{Actor, AsyncContext, Context, Handler, Message};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often blocks past their tier's retention are deleted.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
+/// How often a failed write is tried again when nothing else comes.
+pub const RETRY_EVERY: Duration = Duration::from_secs(1);
+
 /// Owns the writes to the history store (on its own thread: they block on disk).
 pub struct HistoryWriter {
     store: Arc<HistoryStore>,
     clock: SharedClock,
+    counters: Arc<Counters>,
+    /// Checkpoints not written yet, oldest first.
+    waiting: VecDeque<Vec<Flush>>,
 }
 
 impl HistoryWriter {
     /// A writer into `store`; retention is judged by `clock`.
-    pub fn new(store: Arc<HistoryStore>, clock: SharedClock) -> Self {
-        HistoryWriter { store, clock }
+    pub fn new(store: Arc<HistoryStore>, clock: SharedClock, counters: Arc<Counters>) -> Self {
+        HistoryWriter {
+            store,
+            clock,
+            counters,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Writes what waits, in order, until one fails.
+    fn drain(&mut self) {
+        while let Some(flushes) = self.waiting.front() {
+            match self.store.write_all(flushes) {
+                Ok(_) => {
+                    self.waiting.pop_front();
+                }
+                Err(e) => {
+                    self.counters.history_write_failures.fetch_add(1, Relaxed);
+                    let position = flushes.first().map_or(0, |f| f.seq);
+                    tracing::error!(error = %e, position, waiting = self.waiting.len(), "history: write failed; retrying");
+                    return;
+                }
+            }
+        }
     }
 
     fn sweep(&mut self) {
@@ -39,22 +73,24 @@ impl Actor for HistoryWriter {
         ctx.set_mailbox_capacity(usize::MAX >> 4);
         self.sweep();
         ctx.run_interval(SWEEP_EVERY, |w, _| w.sweep());
+        ctx.run_interval(RETRY_EVERY, |w, _| w.drain());
     }
 }
 
-/// Write one flush of a shard.
+/// Write the flushes of one checkpoint (every shard's, at one log position).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Persist(pub Flush);
+pub struct Persist(pub Vec<Flush>);
 
 impl Handler<Persist> for HistoryWriter {
     type Result = ();
 
-    /// Writes the flush; on failure it stays in the shard's flight until given up.
+    /// Writes the flushes after any that wait; a failure keeps them waiting.
     fn handle(&mut self, msg: Persist, _: &mut Context<Self>) {
-        if let Err(e) = self.store.write(&msg.0) {
-            tracing::error!(error = %e, shard = msg.0.shard, seq = msg.0.seq, "history: write failed");
+        if !msg.0.is_empty() {
+            self.waiting.push_back(msg.0);
         }
+        self.drain();
     }
 }
 

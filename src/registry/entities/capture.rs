@@ -7,6 +7,7 @@ use super::series::Interner;
 use super::store::Pending;
 use crate::config::Rules;
 use crate::model::Event;
+use crate::persist::Position;
 use actix::Addr;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -30,9 +31,19 @@ impl EntitySink {
 
     /// Locks the interner, lets `encode` fill a batch with it, and sends the batch.
     pub fn send_with(&self, encode: impl FnOnce(&mut Interner) -> Vec<Pending>) {
+        self.send_at(None, encode);
+    }
+
+    /// [`EntitySink::send_with`] for a batch logged at `position` (sent even when empty, so
+    /// that the keeper knows the position is captured).
+    pub fn send_at(
+        &self,
+        position: Option<Position>,
+        encode: impl FnOnce(&mut Interner) -> Vec<Pending>,
+    ) {
         let batch = encode(&mut self.interner.lock());
-        if !batch.is_empty() {
-            self.keeper.do_send(Capture(batch));
+        if !batch.is_empty() || position.is_some() {
+            self.keeper.do_send(Capture(batch, position));
         }
     }
 
@@ -107,11 +118,11 @@ impl Capturer {
         }
     }
 
-    /// Captures an accepted batch (one lock, one message).
-    pub fn capture(&mut self, events: &[Event]) {
+    /// Captures an accepted batch logged at `position` (one lock, one message).
+    pub fn capture(&mut self, events: &[Event], position: Position) {
         let encoder = &mut self.encoder;
         self.sink
-            .send_with(|interner| encoder.encode(interner, events));
+            .send_at(Some(position), |interner| encoder.encode(interner, events));
     }
 }
 

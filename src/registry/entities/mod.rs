@@ -8,12 +8,14 @@
 
 mod actor;
 mod capture;
+mod durable;
 mod id;
 mod series;
 mod store;
 
-pub use actor::{Capture, EntityKeeper, Read};
+pub use actor::{Capture, Durable, EntityKeeper, Read, SaveEntities};
 pub use capture::{Capturer, Encoder, EntitySink};
+pub use durable::{EntityLog, EntityLogError, EntityReplay};
 pub use id::EntityId;
 pub use series::{Interner, SeriesEntry};
 pub use store::{Entity, EntityStore, Pending, RECORD_BYTES};

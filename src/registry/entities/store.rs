@@ -128,6 +128,51 @@ impl EntityStore {
         dropped
     }
 
+    /// Puts back entity `seq` captured at second `captured_s` (read from disk, in order). A
+    /// gap in sequence numbers (entities dropped before they were written) starts the ring
+    /// afresh at `seq`, so that every id stays the one it was given.
+    pub fn restore(&mut self, seq: u64, entity: Pending, captured_s: u32) {
+        if self.records.is_empty() || seq != self.head_seq + self.records.len() as u64 {
+            self.records.clear();
+            self.head_seq = seq;
+        }
+        self.last_secs = self.last_secs.max(captured_s);
+        self.records.push_back(Record {
+            entry: entity.entry,
+            value: entity.value,
+            timestamp_ms: entity.timestamp_ms,
+            captured_s,
+        });
+        if self.records.len() > self.max {
+            self.records.pop_front();
+            self.head_seq += 1;
+        }
+    }
+
+    /// Continues numbering at `next_seq` and capture seconds at `last_secs` at least (an empty
+    /// ring read back from disk: ids stay unique and ordered across restarts).
+    pub fn resume(&mut self, next_seq: u64, last_secs: u32) {
+        if self.records.is_empty() {
+            self.head_seq = self.head_seq.max(next_seq);
+        }
+        self.last_secs = self.last_secs.max(last_secs);
+    }
+
+    /// The latest capture second stamped.
+    pub fn last_secs(&self) -> u32 {
+        self.last_secs
+    }
+
+    /// Sequence number of the oldest entity held (of the next one when none is).
+    pub fn head_seq(&self) -> u64 {
+        self.head_seq
+    }
+
+    /// Sequence number the next captured entity gets.
+    pub fn next_seq(&self) -> u64 {
+        self.head_seq + self.records.len() as u64
+    }
+
     /// Entities held.
     pub fn len(&self) -> usize {
         self.records.len()
