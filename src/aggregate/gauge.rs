@@ -39,7 +39,8 @@ impl Gauge {
     /// Applies an event: a sample, a delta or a set member, as `op` says.
     pub fn apply(&mut self, value: f64, op: Op, timestamp_ms: i64) {
         match op {
-            Op::Observe => self.set(value, timestamp_ms),
+            // A distribution (never sent to a gauge) reads as its value, its sum.
+            Op::Observe | Op::Distribution(_) => self.set(value, timestamp_ms),
             Op::GaugeDelta => self.add(value, timestamp_ms),
             Op::SetMember(hash) => self.insert_member(hash),
         }

@@ -1,7 +1,7 @@
 //! The series one shard owns: a plain map from key to aggregate and downsampler, with apply,
 //! read and drain. The history side (ticks, history reads) is in `shard_history.rs`.
 
-use super::downsample::{Downsampler, TierSpec};
+use super::downsample::{Bucket, Downsampler, TierSpec};
 use super::shard_history::{HistorySetup, ShardHistory};
 use super::{AggregateSettings, SeriesState};
 use crate::config::Tier;
@@ -122,19 +122,31 @@ impl ShardState {
                     self.series.entry(e.key).or_insert(fresh)
                 }
             };
-            series.state.apply(e.value, e.op, e.timestamp_ms, now_nanos);
-            let sample = match (e.op, &series.state) {
-                // Deltas and set members: history keeps the gauge's resulting value.
-                (Op::GaugeDelta | Op::SetMember(_), SeriesState::Gauge(g)) => {
-                    g.value().unwrap_or(0.0)
-                }
-                _ => e.value,
+            // A distribution reaches history as its count, sum, min and max.
+            let summary = match &e.op {
+                Op::Distribution(d) if d.is_consistent() => Some(Bucket::of_distribution(
+                    d.count,
+                    d.sum,
+                    d.min,
+                    d.max,
+                    e.timestamp_ms,
+                )),
+                _ => None,
             };
-            series.down.record(
+            let gauge_op = matches!(e.op, Op::GaugeDelta | Op::SetMember(_));
+            series.state.apply(e.value, e.op, e.timestamp_ms, now_nanos);
+            let samples = match (summary, &series.state) {
+                (Some(bucket), _) => bucket,
+                // Deltas and set members: history keeps the gauge's resulting value.
+                (None, SeriesState::Gauge(g)) if gauge_op => {
+                    Bucket::of(g.value().unwrap_or(0.0), e.timestamp_ms)
+                }
+                (None, _) => Bucket::of(e.value, e.timestamp_ms),
+            };
+            series.down.record_bucket(
                 series.id,
                 &tiers,
-                sample,
-                e.timestamp_ms,
+                samples,
                 now_ms,
                 self.history.book.pending_mut(),
             );

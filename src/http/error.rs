@@ -91,6 +91,9 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Malformed(m) => ApiError::bad_request("malformed_body", m),
             IngestError::BadRequest(m) => ApiError::bad_request("bad_request", m),
+            IngestError::TooLarge(m) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", m)
+            }
             IngestError::Invalid(details) | IngestError::InvalidLines(details) => {
                 ApiError::bad_request("invalid_batch", message).with_details(details)
             }

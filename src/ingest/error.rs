@@ -26,6 +26,9 @@ pub enum IngestError {
     /// The request itself is wrong (a bad header, an empty body): fix it.
     #[error("{0}")]
     BadRequest(String),
+    /// The body, once inflated, is larger than `limits.max_body_bytes`: send smaller batches.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// Gathers per-item results into one all-or-nothing answer: every event, or every bad index
