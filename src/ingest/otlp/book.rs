@@ -54,7 +54,7 @@ enum Last {
 /// unseen series).
 #[derive(Debug)]
 pub struct CumulativeBook {
-    entries: HashMap<SeriesKey, Entry>,
+    entries: HashMap<SeriesKey, Entry, foldhash::fast::RandomState>,
     since_nanos: u64,
     capacity: usize,
 }
@@ -74,7 +74,7 @@ impl CumulativeBook {
     /// An empty book created at `now_ms` (epoch), holding at most `capacity` series.
     pub fn new(now_ms: i64, capacity: usize) -> Self {
         CumulativeBook {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             since_nanos: u64::try_from(now_ms).unwrap_or(0).saturating_mul(1_000_000),
             capacity: capacity.max(8),
         }
@@ -175,10 +175,16 @@ impl CumulativeBook {
             last,
             seen_ms: now_ms,
         };
-        if !self.entries.contains_key(key) && self.entries.len() >= self.capacity {
-            self.evict();
-        }
-        let before = self.entries.insert(key.clone(), entry.clone());
+        let before = match self.entries.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, entry.clone())),
+            None => {
+                if self.entries.len() >= self.capacity {
+                    self.evict();
+                }
+                self.entries.insert(key.clone(), entry.clone());
+                None
+            }
+        };
         undo.0.push((key.clone(), before, entry));
     }
 

@@ -3,7 +3,7 @@
 //! value (to record in meterd's histogram).
 
 use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, HistogramDataPoint};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// One histogram point, in the terms meterd records and subtracts.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ pub fn explicit(p: &HistogramDataPoint) -> Result<Buckets, String> {
         ));
     }
     let (min, max) = (p.min.filter(|v| v.is_finite()), p.max.filter(|v| v.is_finite()));
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = foldhash::fast::FixedState::with_seed(0x6f74_6c70).build_hasher();
     0u8.hash(&mut hasher);
     for b in bounds {
         b.to_bits().hash(&mut hasher);
@@ -82,7 +82,7 @@ pub fn exponential(p: &ExponentialHistogramDataPoint) -> Result<Buckets, String>
         return Err(format!("exponential scale {} is outside -10..=20", p.scale));
     }
     let (min, max) = (p.min.filter(|v| v.is_finite()), p.max.filter(|v| v.is_finite()));
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    let mut hasher = foldhash::fast::FixedState::with_seed(0x6f74_6c70).build_hasher();
     1u8.hash(&mut hasher);
     p.scale.hash(&mut hasher);
     p.zero_threshold.to_bits().hash(&mut hasher);

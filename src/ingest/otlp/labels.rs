@@ -23,6 +23,36 @@ pub fn metric_name(name: &str) -> String {
     out
 }
 
+/// An OTLP unit (UCUM) as meterd's unit word, so that output formats scale and name it as
+/// they do for every metric (`ms` → `milliseconds`, rendered in seconds in Prometheus text;
+/// `By` → `bytes`). `1` (dimensionless), `{annotations}` and empty units are no unit; any
+/// other unit is kept as given.
+pub fn unit(ucum: &str) -> Option<String> {
+    let ucum = ucum.trim();
+    let word = match ucum {
+        "" | "1" => return None,
+        u if u.starts_with('{') => return None,
+        "ns" => "nanoseconds",
+        "us" => "microseconds",
+        "ms" => "milliseconds",
+        "s" => "seconds",
+        "min" => "minutes",
+        "h" => "hours",
+        "d" => "days",
+        "bit" => "bits",
+        "By" => "bytes",
+        "kBy" | "KBy" => "kilobytes",
+        "MBy" => "megabytes",
+        "GBy" => "gigabytes",
+        "KiBy" => "kibibytes",
+        "MiBy" => "mebibytes",
+        "GiBy" => "gibibytes",
+        "%" => "percent",
+        other => other,
+    };
+    Some(word.to_owned())
+}
+
 /// An attribute key as a tag key (`[A-Za-z_][A-Za-z0-9_]*`, Prometheus's label rule): every
 /// other character becomes `_` (`http.method` → `http_method`), and a key starting with a
 /// digit gets a `key_` prefix, as Prometheus's OTLP translation does.
@@ -39,6 +69,10 @@ pub fn tag_key(key: &str) -> String {
         }
     }));
     out
+}
+
+fn is_tag_key(key: &str) -> bool {
+    crate::model::valid_tag_key(key)
 }
 
 /// An attribute value as tag text: strings as they are, numbers and booleans as written in
@@ -104,12 +138,25 @@ pub fn resource_tags(attributes: &[KeyValue]) -> Tags {
 
 /// A point's tags: its attributes (keys made tag keys, empty values dropped) over the
 /// resource's tags (a point attribute of the same key wins), sorted by key, keys unique. Two
-/// attributes whose keys become the same tag key keep the later one.
-pub fn point_tags(resource: &Tags, attributes: &[KeyValue]) -> Tags {
-    let mut tags: Tags = resource.clone();
+/// attributes whose keys become the same tag key keep the later one. The attributes' strings
+/// are moved, not copied, where they can be.
+pub fn point_tags(resource: &Tags, attributes: Vec<KeyValue>) -> Tags {
+    let mut tags: Tags = Vec::with_capacity(resource.len() + attributes.len());
+    tags.extend(resource.iter().cloned());
     for kv in attributes {
-        if let Some(v) = tag_value(kv.value.as_ref()) {
-            tags.push((tag_key(&kv.key), v));
+        let value = match kv.value {
+            Some(AnyValue {
+                value: Some(Value::StringValue(s)),
+            }) => (!s.is_empty()).then_some(s),
+            other => tag_value(other.as_ref()),
+        };
+        if let Some(v) = value {
+            let key = if is_tag_key(&kv.key) {
+                kv.key
+            } else {
+                tag_key(&kv.key)
+            };
+            tags.push((key, v));
         }
     }
     // Stable: among equal keys the later entry (a point attribute) stays last; keep it.
@@ -147,6 +194,10 @@ mod tests {
         assert_eq!(metric_name("9lives"), "_9lives");
         assert_eq!(tag_key("http.response.status_code"), "http_response_status_code");
         assert_eq!(tag_key("0x"), "key_0x");
+        assert_eq!(unit("ms").as_deref(), Some("milliseconds"));
+        assert_eq!(unit("By").as_deref(), Some("bytes"));
+        assert_eq!(unit("Cel").as_deref(), Some("Cel"));
+        assert_eq!((unit("1"), unit("{request}"), unit(" ")), (None, None, None));
     }
 
     #[test]
@@ -173,7 +224,7 @@ mod tests {
                 ("job".to_owned(), "shop/checkout".to_owned())
             ]
         );
-        let tags = point_tags(&resource, &[kv("http.method", s("GET")), kv("job", s("mine"))]);
+        let tags = point_tags(&resource, vec![kv("http.method", s("GET")), kv("job", s("mine"))]);
         assert_eq!(
             tags,
             vec![

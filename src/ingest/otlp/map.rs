@@ -4,7 +4,7 @@
 
 use super::book::{Advance, CumulativeBook, Undo};
 use super::buckets::{self, Buckets};
-use super::labels::{metric_name, point_tags, resource_tags};
+use super::labels::{self, metric_name, point_tags, resource_tags};
 use crate::ingest::IngestContext;
 use crate::model::{
     valid_name, Distribution, Event, Kind, Metadata, Op, Scope, SeriesKey, Tags,
@@ -71,8 +71,10 @@ pub fn map_request(
     for rm in request.resource_metrics {
         let resource = resource_tags(rm.resource.as_ref().map_or(&[], |r| &r.attributes[..]));
         for sm in rm.scope_metrics {
-            for metric in sm.metrics {
-                MetricMapper::new(&metric, &resource, ctx).map(metric.data.as_ref(), book, &mut out);
+            for mut metric in sm.metrics {
+                // Points are consumed: their attribute strings become tags without copies.
+                let data = metric.data.take();
+                MetricMapper::new(&metric, &resource, ctx).map(data, book, &mut out);
             }
         }
     }
@@ -85,7 +87,8 @@ struct MetricMapper<'a> {
     /// The name as sent, for messages.
     sent: &'a str,
     resource: &'a Tags,
-    meta: Option<Box<Metadata>>,
+    /// Taken by the metric's first event.
+    meta: std::cell::Cell<Option<Box<Metadata>>>,
     ctx: &'a IngestContext<'a>,
 }
 
@@ -93,11 +96,7 @@ impl<'a> MetricMapper<'a> {
     fn new(metric: &'a Metric, resource: &'a Tags, ctx: &'a IngestContext<'a>) -> Self {
         let name = metric_name(&metric.name);
         let rule = ctx.pipeline.rule_for(&name);
-        // OTLP units are UCUM; `1` (dimensionless) and `{annotations}` are no units to render.
-        let unit = Some(metric.unit.trim())
-            .filter(|u| !u.is_empty() && *u != "1" && !u.starts_with('{'))
-            .map(str::to_owned)
-            .or_else(|| rule.and_then(|r| r.unit.clone()));
+        let unit = labels::unit(&metric.unit).or_else(|| rule.and_then(|r| r.unit.clone()));
         let description = Some(metric.description.trim())
             .filter(|d| !d.is_empty())
             .map(str::to_owned)
@@ -111,13 +110,13 @@ impl<'a> MetricMapper<'a> {
             name,
             sent: &metric.name,
             resource,
-            meta: (!meta.is_empty()).then(|| Box::new(meta)),
+            meta: std::cell::Cell::new((!meta.is_empty()).then(|| Box::new(meta))),
             ctx,
         }
     }
 
-    fn map(&self, data: Option<&Data>, book: &mut CumulativeBook, out: &mut Mapped) {
-        let points = match data {
+    fn map(&self, data: Option<Data>, book: &mut CumulativeBook, out: &mut Mapped) {
+        let points = match &data {
             None => 0,
             Some(Data::Gauge(g)) => g.data_points.len(),
             Some(Data::Sum(s)) => s.data_points.len(),
@@ -139,7 +138,7 @@ impl<'a> MetricMapper<'a> {
         match data {
             None => {}
             Some(Data::Gauge(g)) => {
-                for p in &g.data_points {
+                for p in g.data_points {
                     self.number(p, NumberAs::Gauge, book, out);
                 }
             }
@@ -161,26 +160,29 @@ impl<'a> MetricMapper<'a> {
                     (false, true) => NumberAs::GaugeDelta,
                     (false, false) => NumberAs::Gauge,
                 };
-                for p in &s.data_points {
+                for p in s.data_points {
                     self.number(p, how, book, out);
                 }
             }
             Some(Data::Histogram(h)) => {
-                for p in &h.data_points {
-                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, &p.attributes);
-                    self.histogram(common, h.aggregation_temporality, buckets::explicit(p), book, out);
+                for mut p in h.data_points {
+                    let attributes = std::mem::take(&mut p.attributes);
+                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, attributes);
+                    self.histogram(common, h.aggregation_temporality, buckets::explicit(&p), book, out);
                 }
             }
             Some(Data::ExponentialHistogram(h)) => {
-                for p in &h.data_points {
-                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, &p.attributes);
-                    self.histogram(common, h.aggregation_temporality, buckets::exponential(p), book, out);
+                for mut p in h.data_points {
+                    let attributes = std::mem::take(&mut p.attributes);
+                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, attributes);
+                    self.histogram(common, h.aggregation_temporality, buckets::exponential(&p), book, out);
                 }
             }
             Some(Data::Summary(s)) => {
-                for p in &s.data_points {
-                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, &p.attributes);
-                    self.summary(common, p, out);
+                for mut p in s.data_points {
+                    let attributes = std::mem::take(&mut p.attributes);
+                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, attributes);
+                    self.summary(common, &p, out);
                 }
             }
         }
@@ -188,7 +190,7 @@ impl<'a> MetricMapper<'a> {
 
     /// The series key and timestamp of a point, or why it is rejected; `None` inside for a
     /// point flagged as having no recorded value (skipped).
-    fn locate(&self, c: &Common, name: &str, extra: Option<(&str, String)>) -> Result<Option<(SeriesKey, i64)>, String> {
+    fn locate(&self, c: &mut Common, name: &str) -> Result<Option<(SeriesKey, i64)>, String> {
         if c.flags & NO_RECORDED_VALUE != 0 {
             return Ok(None);
         }
@@ -198,12 +200,7 @@ impl<'a> MetricMapper<'a> {
             i64::try_from(c.time_unix_nano / 1_000_000).unwrap_or(i64::MAX)
         };
         self.ctx.check_timestamp(timestamp_ms)?;
-        let mut tags = point_tags(self.resource, c.attributes);
-        if let Some((k, v)) = extra {
-            tags.retain(|t| t.0 != k);
-            let at = tags.partition_point(|t| t.0.as_str() < k);
-            tags.insert(at, (k.to_owned(), v));
-        }
+        let tags = point_tags(self.resource, std::mem::take(&mut c.attributes));
         let max_tags = self.ctx.pipeline.limits.max_tags;
         if tags.len() > max_tags {
             return Err(format!("{} tags, at most {max_tags} allowed", tags.len()));
@@ -218,6 +215,8 @@ impl<'a> MetricMapper<'a> {
         Ok(Some((key, timestamp_ms)))
     }
 
+    /// An event; the metric's metadata rides on its first event only (the first writer sets
+    /// metadata, and a batch is applied whole).
     fn event(&self, key: SeriesKey, kind: Kind, value: f64, op: Op, timestamp_ms: i64) -> Event {
         Event {
             key,
@@ -225,13 +224,13 @@ impl<'a> MetricMapper<'a> {
             value,
             op,
             timestamp_ms,
-            meta: self.meta.clone(),
+            meta: self.meta.take(),
         }
     }
 
-    fn number(&self, p: &NumberDataPoint, how: NumberAs, book: &mut CumulativeBook, out: &mut Mapped) {
-        let c = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, &p.attributes);
-        let (key, ts) = match self.locate(&c, &self.name, None) {
+    fn number(&self, p: NumberDataPoint, how: NumberAs, book: &mut CumulativeBook, out: &mut Mapped) {
+        let mut c = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, p.attributes);
+        let (key, ts) = match self.locate(&mut c, &self.name) {
             Ok(Some(found)) => found,
             Ok(None) => return,
             Err(why) => return out.reject(self.sent, why),
@@ -270,13 +269,13 @@ impl<'a> MetricMapper<'a> {
 
     fn histogram(
         &self,
-        c: Common,
+        mut c: Common,
         temporality: i32,
         point: Result<Buckets, String>,
         book: &mut CumulativeBook,
         out: &mut Mapped,
     ) {
-        let (key, ts) = match self.locate(&c, &self.name, None) {
+        let (key, ts) = match self.locate(&mut c, &self.name) {
             Ok(Some(found)) => found,
             Ok(None) => return,
             Err(why) => return out.reject(self.sent, why),
@@ -316,39 +315,44 @@ impl<'a> MetricMapper<'a> {
     /// `<name>.sum` with the values as sent.
     fn summary(
         &self,
-        c: Common,
+        mut c: Common,
         p: &opentelemetry_proto::tonic::metrics::v1::SummaryDataPoint,
         out: &mut Mapped,
     ) {
-        let mut events = Vec::with_capacity(p.quantile_values.len() + 2);
-        let mut push = |name: &str, extra: Option<(&str, String)>, value: f64| -> Result<bool, String> {
-            if !value.is_finite() {
-                return Err(format!("value {value} is not finite"));
-            }
-            match self.locate(&c, name, extra)? {
-                Some((key, ts)) => {
-                    events.push(self.event(key, Kind::Gauge, value, Op::Observe, ts));
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
+        let (base, ts) = match self.locate(&mut c, &self.name) {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(why) => return out.reject(self.sent, why),
         };
-        let result = (|| {
-            if !push(&format!("{}.count", self.name), None, p.count as f64)? {
-                return Ok(());
+        let max_tags = self.ctx.pipeline.limits.max_tags;
+        let mut values = Vec::with_capacity(p.quantile_values.len() + 2);
+        for q in &p.quantile_values {
+            if !(0.0..=1.0).contains(&q.quantile) {
+                let why = format!("quantile {} is outside [0, 1]", q.quantile);
+                return out.reject(self.sent, why);
             }
-            push(&format!("{}.sum", self.name), None, p.sum)?;
-            for q in &p.quantile_values {
-                if !(0.0..=1.0).contains(&q.quantile) {
-                    return Err(format!("quantile {} is outside [0, 1]", q.quantile));
-                }
-                push(&self.name, Some(("quantile", q.quantile.to_string())), q.value)?;
+            let mut key = base.clone();
+            key.tags.retain(|t| t.0 != "quantile");
+            let at = key.tags.partition_point(|t| t.0.as_str() < "quantile");
+            key.tags.insert(at, ("quantile".to_owned(), q.quantile.to_string()));
+            if key.tags.len() > max_tags {
+                let why = format!("{} tags, at most {max_tags} allowed", key.tags.len());
+                return out.reject(self.sent, why);
             }
-            Ok(())
-        })();
-        match result {
-            Ok(()) => out.events.append(&mut events),
-            Err(why) => out.reject(self.sent, why),
+            values.push((key, q.value));
+        }
+        for (suffix, value) in [("count", p.count as f64), ("sum", p.sum)] {
+            let mut key = base.clone();
+            key.name = format!("{}.{suffix}", self.name);
+            values.push((key, value));
+        }
+        if let Some((_, bad)) = values.iter().find(|(_, v)| !v.is_finite()) {
+            return out.reject(self.sent, format!("value {bad} is not finite"));
+        }
+        // Quantiles first: the metric's metadata goes with its first event, under its own name.
+        for (key, value) in values {
+            out.events
+                .push(self.event(key, Kind::Gauge, value, Op::Observe, ts));
         }
     }
 }
@@ -367,15 +371,15 @@ enum NumberAs {
 }
 
 /// The fields every kind of data point has.
-struct Common<'a> {
+struct Common {
     flags: u32,
     time_unix_nano: u64,
     start: u64,
-    attributes: &'a [KeyValue],
+    attributes: Vec<KeyValue>,
 }
 
-impl<'a> Common<'a> {
-    fn of(flags: u32, time_unix_nano: u64, start: u64, attributes: &'a [KeyValue]) -> Self {
+impl Common {
+    fn of(flags: u32, time_unix_nano: u64, start: u64, attributes: Vec<KeyValue>) -> Self {
         Common {
             flags,
             time_unix_nano,

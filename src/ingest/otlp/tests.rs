@@ -116,7 +116,7 @@ fn cumulative_counters_become_increments_once_per_export() {
                 ("job".to_owned(), "cart".to_owned())
             ]
         );
-        assert_eq!(e.meta.as_ref().unwrap().unit.as_deref(), Some("ms"));
+        assert_eq!(e.meta.as_ref().unwrap().unit.as_deref(), Some("milliseconds"));
         increments.push(e.value);
     }
     assert_eq!(increments, vec![3.0, 0.0, 7.0]);
@@ -235,9 +235,9 @@ fn summaries_become_gauges() {
     assert_eq!(
         got,
         vec![
+            ("rpc".to_owned(), 2.0, Some("0.5".to_owned())),
             ("rpc.count".to_owned(), 4.0, None),
-            ("rpc.sum".to_owned(), 10.0, None),
-            ("rpc".to_owned(), 2.0, Some("0.5".to_owned()))
+            ("rpc.sum".to_owned(), 10.0, None)
         ]
     );
 }
