@@ -10,8 +10,8 @@ use meterd::model::ServicePath;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric,
-    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    metric::Data, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -36,7 +36,12 @@ fn kv(key: &str, value: String) -> KeyValue {
 /// exports them: cumulative counters, up-down counters, gauges, and histograms with the SDK's
 /// 15 default bounds (two metrics of each kind in every five).
 fn request() -> ExportMetricsServiceRequest {
-    let attrs = |m: usize, p: usize| vec![kv("host", format!("web{p}")), kv("http.route", format!("/api/v{m}"))];
+    let attrs = |m: usize, p: usize| {
+        vec![
+            kv("host", format!("web{p}")),
+            kv("http.route", format!("/api/v{m}")),
+        ]
+    };
     let number = |m: usize, p: usize, v: f64| NumberDataPoint {
         attributes: attrs(m, p),
         start_time_unix_nano: NOW_NS - 60_000_000_000,

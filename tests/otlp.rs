@@ -11,8 +11,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics,
+    metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
 use prost::Message;
 use serde_json::{json, Value};
@@ -92,7 +91,10 @@ fn gauge_request(name: &str, values: &[f64]) -> Vec<u8> {
 
 #[test]
 fn the_opentelemetry_python_sdk_exports_and_meterd_shows_what_it_recorded() {
-    let present = python_can_import("python3", "opentelemetry.exporter.otlp.proto.http.metric_exporter");
+    let present = python_can_import(
+        "python3",
+        "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    );
     if !peer(
         "opentelemetry-sdk",
         present,
@@ -131,7 +133,10 @@ fn the_opentelemetry_python_sdk_exports_and_meterd_shows_what_it_recorded() {
                 // MicroProfile JSON shows the sum as the mean.
                 let want = stats["sum"].as_f64().unwrap() / stats["count"].as_f64().unwrap();
                 let mean = value["mean"].as_f64().unwrap();
-                assert!((mean - want).abs() <= want.abs() * 1e-12, "{key} mean {mean} vs {want}");
+                assert!(
+                    (mean - want).abs() <= want.abs() * 1e-12,
+                    "{key} mean {mean} vs {want}"
+                );
             }
             _ => assert_eq!(value.as_f64(), want.as_f64(), "{key} in {got:#}"),
         }
@@ -141,7 +146,8 @@ fn the_opentelemetry_python_sdk_exports_and_meterd_shows_what_it_recorded() {
     let options: Value = serde_json::from_str(&options).unwrap();
     assert_eq!(options["shop.latency"]["unit"], "milliseconds", "{options}");
     assert_eq!(options["shop.latency"]["description"], "Checkout latency");
-    let latency = &got["shop.latency;instance=i-1;job=checkout;route=/pay;service=shop;servicePath=/"];
+    let latency =
+        &got["shop.latency;instance=i-1;job=checkout;route=/pay;service=shop;servicePath=/"];
     let p50 = latency["p50"].as_f64().unwrap();
     assert!((3.0..=999.5).contains(&p50), "{latency}");
 }
@@ -167,16 +173,25 @@ fn json_and_protobuf_answer_in_their_encoding_with_partial_success() {
     );
     assert_eq!((status, ct.as_str()), (200, "application/json"));
     let answer: Value = serde_json::from_slice(&answer).unwrap();
-    assert_eq!(answer["partialSuccess"]["rejectedDataPoints"], 1, "{answer}");
+    assert_eq!(
+        answer["partialSuccess"]["rejectedDataPoints"], 1,
+        "{answer}"
+    );
     let message = answer["partialSuccess"]["errorMessage"].as_str().unwrap();
-    assert!(message.contains("http.requests") && message.contains("negative"), "{message}");
+    assert!(
+        message.contains("http.requests") && message.contains("negative"),
+        "{message}"
+    );
     let got = server.get_json("/metrics/application");
     assert_eq!(got["http.requests;http_method=GET;job=api"], 4, "{got}");
 
     // Protobuf, gzip: a full success is an empty ExportMetricsServiceResponse.
     let (status, ct, answer) = post(
         &server,
-        &[("Content-Type", "application/x-protobuf"), ("Content-Encoding", "gzip")],
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "gzip"),
+        ],
         &gzip(&gauge_request("room.temp", &[20.5])),
     );
     assert_eq!((status, ct.as_str()), (200, "application/x-protobuf"));
@@ -187,11 +202,17 @@ fn json_and_protobuf_answer_in_their_encoding_with_partial_success() {
         &[("Content-Type", "application/x-protobuf")],
         &gauge_request("room.temp", &[f64::NAN, 21.0]),
     );
-    let partial = ExportMetricsServiceResponse::decode(&*answer).unwrap().partial_success.unwrap();
+    let partial = ExportMetricsServiceResponse::decode(&*answer)
+        .unwrap()
+        .partial_success
+        .unwrap();
     assert_eq!(partial.rejected_data_points, 1);
     assert_eq!(server.get_json("/metrics/application")["room.temp"], 21.0);
     let own = server.get_json("/metrics/vendor/meterd.events.rejected");
-    assert_eq!(own["meterd.events.rejected"], 2, "rejected points are counted: {own}");
+    assert_eq!(
+        own["meterd.events.rejected"], 2,
+        "rejected points are counted: {own}"
+    );
 }
 
 #[test]
@@ -204,7 +225,10 @@ fn refused_bodies_apply_nothing_and_answer_a_status() {
     assert_eq!((status, ct.as_str()), (400, "application/json"));
     let st: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(st["code"], 3, "INVALID_ARGUMENT: {st}");
-    assert!(st["message"].as_str().unwrap().contains("OTLP/JSON"), "{st}");
+    assert!(
+        st["message"].as_str().unwrap().contains("OTLP/JSON"),
+        "{st}"
+    );
 
     let mut truncated = gauge_request("never", &[1.0]);
     truncated.truncate(truncated.len() - 3);
@@ -214,10 +238,16 @@ fn refused_bodies_apply_nothing_and_answer_a_status() {
 
     let (status, _, body) = post(&server, &[("Content-Type", "text/plain")], b"x");
     assert_eq!(status, 415);
-    common::assert_error(std::str::from_utf8(&body).unwrap(), "unsupported_media_type");
+    common::assert_error(
+        std::str::from_utf8(&body).unwrap(),
+        "unsupported_media_type",
+    );
     let (status, _, _) = post(
         &server,
-        &[("Content-Type", "application/x-protobuf"), ("Content-Encoding", "br")],
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "br"),
+        ],
         &gauge_request("never", &[1.0]),
     );
     assert_eq!(status, 415);
@@ -227,7 +257,10 @@ fn refused_bodies_apply_nothing_and_answer_a_status() {
     assert!(bomb.len() < 64 << 10);
     let (status, _, body) = post(
         &server,
-        &[("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
         &bomb,
     );
     assert_eq!(status, 413);
@@ -235,7 +268,10 @@ fn refused_bodies_apply_nothing_and_answer_a_status() {
     assert_eq!(st["code"], 8, "RESOURCE_EXHAUSTED: {st}");
     let (status, _, _) = post(
         &server,
-        &[("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
         b"not gzip at all",
     );
     assert_eq!(status, 400);

@@ -322,10 +322,17 @@ mod tests {
         assert_eq!(view.count, 1001);
         assert_eq!(view.sum, 500_500.0 + 500.5);
         assert_eq!((view.min, view.max), (1.0, 1000.0));
-        assert!((view.stddev - 288.674_990_257_210_6).abs() < 2.0, "{}", view.stddev);
+        assert!(
+            (view.stddev - 288.674_990_257_210_6).abs() < 2.0,
+            "{}",
+            view.stddev
+        );
         for (q, got) in view.quantiles {
             let want = q * 1000.0;
-            assert!((got - want).abs() <= 50.0 + want * 0.01, "p{q}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 50.0 + want * 0.01,
+                "p{q}: {got} vs {want}"
+            );
         }
         let before = h.count();
         h.record_distribution(&Distribution {

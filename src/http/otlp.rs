@@ -47,7 +47,11 @@ async fn post_metrics(
         Some("gzip") => true,
         Some(other) => {
             let message = format!("Content-Encoding {other:?} is not supported (gzip is)");
-            return Ok(status_answer(StatusCode::UNSUPPORTED_MEDIA_TYPE, &message, encoding));
+            return Ok(status_answer(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &message,
+                encoding,
+            ));
         }
     };
     let limit = state.pipeline.limits.max_body_bytes;

@@ -297,11 +297,18 @@ mod tests {
         assert_eq!(add(&mut book, start, 5.0), Ok(Advance::Counted(5.0)));
         assert_eq!(add(&mut book, start, 5.0), Ok(Advance::Counted(0.0)));
         assert_eq!(add(&mut book, start, 8.0), Ok(Advance::Counted(3.0)));
-        assert_eq!(add(&mut book, start, 2.0), Ok(Advance::Baseline), "a decrease");
+        assert_eq!(
+            add(&mut book, start, 2.0),
+            Ok(Advance::Baseline),
+            "a decrease"
+        );
         assert_eq!(add(&mut book, start, 4.0), Ok(Advance::Counted(2.0)));
         // The exporter restarted: a new start time, counted from zero.
         assert_eq!(add(&mut book, start + 10, 1.0), Ok(Advance::Counted(1.0)));
-        assert!(add(&mut book, start, 9.0).is_err(), "a point from before the restart");
+        assert!(
+            add(&mut book, start, 9.0).is_err(),
+            "a point from before the restart"
+        );
     }
 
     #[test]
@@ -309,9 +316,18 @@ mod tests {
         let mut book = CumulativeBook::new(T0, 100);
         let mut undo = Undo::default();
         let old = (T0 as u64 - 1000) * NS;
-        assert_eq!(book.sum(&key("c"), old, 50.0, T0, &mut undo), Ok(Advance::Baseline));
-        assert_eq!(book.sum(&key("c"), old, 52.0, T0, &mut undo), Ok(Advance::Counted(2.0)));
-        assert_eq!(book.sum(&key("z"), 0, 3.0, T0, &mut undo), Ok(Advance::Baseline));
+        assert_eq!(
+            book.sum(&key("c"), old, 50.0, T0, &mut undo),
+            Ok(Advance::Baseline)
+        );
+        assert_eq!(
+            book.sum(&key("c"), old, 52.0, T0, &mut undo),
+            Ok(Advance::Counted(2.0))
+        );
+        assert_eq!(
+            book.sum(&key("z"), 0, 3.0, T0, &mut undo),
+            Ok(Advance::Baseline)
+        );
     }
 
     #[test]
@@ -326,12 +342,18 @@ mod tests {
         book.undo(refused);
         assert_eq!(book.len(), 1);
         let mut again = Undo::default();
-        assert_eq!(book.sum(&key("a"), start, 9.0, T0, &mut again), Ok(Advance::Counted(4.0)));
+        assert_eq!(
+            book.sum(&key("a"), start, 9.0, T0, &mut again),
+            Ok(Advance::Counted(4.0))
+        );
         let mut late = Undo::default();
         book.sum(&key("a"), start, 10.0, T0, &mut late).unwrap();
         book.undo(again);
         let mut probe = Undo::default();
-        assert_eq!(book.sum(&key("a"), start, 10.0, T0, &mut probe), Ok(Advance::Counted(0.0)));
+        assert_eq!(
+            book.sum(&key("a"), start, 10.0, T0, &mut probe),
+            Ok(Advance::Counted(0.0))
+        );
     }
 
     #[test]
@@ -341,16 +363,29 @@ mod tests {
         let start = T0 as u64 * NS;
         let k = key("h");
         let first = hist(&[(1, 2), (3, 1)], 10.0);
-        assert_eq!(book.histogram(&k, start, first.clone(), T0, &mut undo), Ok(Advance::Counted(first)));
-        let Ok(Advance::Counted(d)) =
-            book.histogram(&k, start, hist(&[(0, 1), (1, 2), (3, 4)], 25.0), T0, &mut undo)
-        else {
+        assert_eq!(
+            book.histogram(&k, start, first.clone(), T0, &mut undo),
+            Ok(Advance::Counted(first))
+        );
+        let Ok(Advance::Counted(d)) = book.histogram(
+            &k,
+            start,
+            hist(&[(0, 1), (1, 2), (3, 4)], 25.0),
+            T0,
+            &mut undo,
+        ) else {
             panic!("not counted");
         };
         assert_eq!(d.buckets, vec![(0, 0.0, 1), (3, 3.0, 3)]);
         assert_eq!((d.count, d.sum), (4, 15.0));
         // A bucket that lost values cannot be subtracted.
-        let lost = book.histogram(&k, start, hist(&[(0, 1), (1, 1), (3, 9)], 30.0), T0, &mut undo);
+        let lost = book.histogram(
+            &k,
+            start,
+            hist(&[(0, 1), (1, 1), (3, 9)], 30.0),
+            T0,
+            &mut undo,
+        );
         assert_eq!(lost, Ok(Advance::Baseline));
     }
 
@@ -359,10 +394,14 @@ mod tests {
         let mut book = CumulativeBook::new(T0, 16);
         let mut undo = Undo::default();
         for i in 0..40 {
-            book.sum(&key(&format!("s{i}")), 1, 1.0, T0 + i, &mut undo).unwrap();
+            book.sum(&key(&format!("s{i}")), 1, 1.0, T0 + i, &mut undo)
+                .unwrap();
         }
         assert!(book.len() <= 16, "{}", book.len());
         let mut probe = Undo::default();
-        assert_eq!(book.sum(&key("s39"), 1, 2.0, T0, &mut probe), Ok(Advance::Counted(1.0)));
+        assert_eq!(
+            book.sum(&key("s39"), 1, 2.0, T0, &mut probe),
+            Ok(Advance::Counted(1.0))
+        );
     }
 }

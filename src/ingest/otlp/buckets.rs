@@ -39,7 +39,10 @@ pub fn explicit(p: &HistogramDataPoint) -> Result<Buckets, String> {
             bounds.len()
         ));
     }
-    let (min, max) = (p.min.filter(|v| v.is_finite()), p.max.filter(|v| v.is_finite()));
+    let (min, max) = (
+        p.min.filter(|v| v.is_finite()),
+        p.max.filter(|v| v.is_finite()),
+    );
     let mut hasher = foldhash::fast::FixedState::with_seed(0x6f74_6c70).build_hasher();
     0u8.hash(&mut hasher);
     for b in bounds {
@@ -81,7 +84,10 @@ pub fn exponential(p: &ExponentialHistogramDataPoint) -> Result<Buckets, String>
     if !(-10..=20).contains(&p.scale) {
         return Err(format!("exponential scale {} is outside -10..=20", p.scale));
     }
-    let (min, max) = (p.min.filter(|v| v.is_finite()), p.max.filter(|v| v.is_finite()));
+    let (min, max) = (
+        p.min.filter(|v| v.is_finite()),
+        p.max.filter(|v| v.is_finite()),
+    );
     let mut hasher = foldhash::fast::FixedState::with_seed(0x6f74_6c70).build_hasher();
     1u8.hash(&mut hasher);
     p.scale.hash(&mut hasher);
@@ -93,7 +99,12 @@ pub fn exponential(p: &ExponentialHistogramDataPoint) -> Result<Buckets, String>
     }
     for (sign, side) in [(1.0, &p.positive), (-1.0, &p.negative)] {
         let Some(side) = side else { continue };
-        for (i, &n) in side.bucket_counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+        for (i, &n) in side
+            .bucket_counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+        {
             let k = i64::from(side.offset) + i as i64;
             let lo = (k as f64 / per_doubling).exp2();
             let hi = ((k + 1) as f64 / per_doubling).exp2();

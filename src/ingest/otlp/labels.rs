@@ -82,8 +82,9 @@ pub fn tag_value(value: Option<&AnyValue>) -> Option<String> {
         Value::StringValue(s) => s.clone(),
         Value::BoolValue(b) => b.to_string(),
         Value::IntValue(i) => i.to_string(),
-        Value::DoubleValue(d) => serde_json::Number::from_f64(*d)
-            .map_or_else(|| d.to_string(), |n| n.to_string()),
+        Value::DoubleValue(d) => {
+            serde_json::Number::from_f64(*d).map_or_else(|| d.to_string(), |n| n.to_string())
+        }
         Value::BytesValue(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
         Value::ArrayValue(a) => {
             let items: Vec<serde_json::Value> = a
@@ -189,22 +190,49 @@ mod tests {
 
     #[test]
     fn names_keep_dots_and_lose_what_meterd_refuses() {
-        assert_eq!(metric_name("http.server.request.duration"), "http.server.request.duration");
+        assert_eq!(
+            metric_name("http.server.request.duration"),
+            "http.server.request.duration"
+        );
         assert_eq!(metric_name("a/b c"), "a_b_c");
         assert_eq!(metric_name("9lives"), "_9lives");
-        assert_eq!(tag_key("http.response.status_code"), "http_response_status_code");
+        assert_eq!(
+            tag_key("http.response.status_code"),
+            "http_response_status_code"
+        );
         assert_eq!(tag_key("0x"), "key_0x");
         assert_eq!(unit("ms").as_deref(), Some("milliseconds"));
         assert_eq!(unit("By").as_deref(), Some("bytes"));
         assert_eq!(unit("Cel").as_deref(), Some("Cel"));
-        assert_eq!((unit("1"), unit("{request}"), unit(" ")), (None, None, None));
+        assert_eq!(
+            (unit("1"), unit("{request}"), unit(" ")),
+            (None, None, None)
+        );
     }
 
     #[test]
     fn values_as_text() {
-        assert_eq!(tag_value(Some(&AnyValue { value: Some(Value::IntValue(-3)) })).unwrap(), "-3");
-        assert_eq!(tag_value(Some(&AnyValue { value: Some(Value::DoubleValue(0.5)) })).unwrap(), "0.5");
-        assert_eq!(tag_value(Some(&AnyValue { value: Some(Value::BoolValue(true)) })).unwrap(), "true");
+        assert_eq!(
+            tag_value(Some(&AnyValue {
+                value: Some(Value::IntValue(-3))
+            }))
+            .unwrap(),
+            "-3"
+        );
+        assert_eq!(
+            tag_value(Some(&AnyValue {
+                value: Some(Value::DoubleValue(0.5))
+            }))
+            .unwrap(),
+            "0.5"
+        );
+        assert_eq!(
+            tag_value(Some(&AnyValue {
+                value: Some(Value::BoolValue(true))
+            }))
+            .unwrap(),
+            "true"
+        );
         assert_eq!(tag_value(Some(&AnyValue { value: Some(s("")) })), None);
         assert_eq!(tag_value(None), None);
     }
@@ -224,7 +252,10 @@ mod tests {
                 ("job".to_owned(), "shop/checkout".to_owned())
             ]
         );
-        let tags = point_tags(&resource, vec![kv("http.method", s("GET")), kv("job", s("mine"))]);
+        let tags = point_tags(
+            &resource,
+            vec![kv("http.method", s("GET")), kv("job", s("mine"))],
+        );
         assert_eq!(
             tags,
             vec![

@@ -6,9 +6,7 @@ use super::book::{Advance, CumulativeBook, Undo};
 use super::buckets::{self, Buckets};
 use super::labels::{self, metric_name, point_tags, resource_tags};
 use crate::ingest::IngestContext;
-use crate::model::{
-    valid_name, Distribution, Event, Kind, Metadata, Op, Scope, SeriesKey, Tags,
-};
+use crate::model::{valid_name, Distribution, Event, Kind, Metadata, Op, Scope, SeriesKey, Tags};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -130,7 +128,10 @@ impl<'a> MetricMapper<'a> {
             for _ in 0..points {
                 out.reject(
                     self.sent,
-                    format!("the name must be 1 to {} bytes after mapping", max.saturating_sub(6)),
+                    format!(
+                        "the name must be 1 to {} bytes after mapping",
+                        max.saturating_sub(6)
+                    ),
                 );
             }
             return;
@@ -149,7 +150,10 @@ impl<'a> MetricMapper<'a> {
                     Ok(AggregationTemporality::Cumulative) => false,
                     _ => {
                         for _ in &s.data_points {
-                            out.reject(self.sent, "the sum's aggregation temporality is unspecified");
+                            out.reject(
+                                self.sent,
+                                "the sum's aggregation temporality is unspecified",
+                            );
                         }
                         return;
                     }
@@ -167,21 +171,48 @@ impl<'a> MetricMapper<'a> {
             Some(Data::Histogram(h)) => {
                 for mut p in h.data_points {
                     let attributes = std::mem::take(&mut p.attributes);
-                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, attributes);
-                    self.histogram(common, h.aggregation_temporality, buckets::explicit(&p), book, out);
+                    let common = Common::of(
+                        p.flags,
+                        p.time_unix_nano,
+                        p.start_time_unix_nano,
+                        attributes,
+                    );
+                    self.histogram(
+                        common,
+                        h.aggregation_temporality,
+                        buckets::explicit(&p),
+                        book,
+                        out,
+                    );
                 }
             }
             Some(Data::ExponentialHistogram(h)) => {
                 for mut p in h.data_points {
                     let attributes = std::mem::take(&mut p.attributes);
-                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, attributes);
-                    self.histogram(common, h.aggregation_temporality, buckets::exponential(&p), book, out);
+                    let common = Common::of(
+                        p.flags,
+                        p.time_unix_nano,
+                        p.start_time_unix_nano,
+                        attributes,
+                    );
+                    self.histogram(
+                        common,
+                        h.aggregation_temporality,
+                        buckets::exponential(&p),
+                        book,
+                        out,
+                    );
                 }
             }
             Some(Data::Summary(s)) => {
                 for mut p in s.data_points {
                     let attributes = std::mem::take(&mut p.attributes);
-                    let common = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, attributes);
+                    let common = Common::of(
+                        p.flags,
+                        p.time_unix_nano,
+                        p.start_time_unix_nano,
+                        attributes,
+                    );
                     self.summary(common, &p, out);
                 }
             }
@@ -228,8 +259,19 @@ impl<'a> MetricMapper<'a> {
         }
     }
 
-    fn number(&self, p: NumberDataPoint, how: NumberAs, book: &mut CumulativeBook, out: &mut Mapped) {
-        let mut c = Common::of(p.flags, p.time_unix_nano, p.start_time_unix_nano, p.attributes);
+    fn number(
+        &self,
+        p: NumberDataPoint,
+        how: NumberAs,
+        book: &mut CumulativeBook,
+        out: &mut Mapped,
+    ) {
+        let mut c = Common::of(
+            p.flags,
+            p.time_unix_nano,
+            p.start_time_unix_nano,
+            p.attributes,
+        );
         let (key, ts) = match self.locate(&mut c, &self.name) {
             Ok(Some(found)) => found,
             Ok(None) => return,
@@ -247,20 +289,27 @@ impl<'a> MetricMapper<'a> {
             NumberAs::Gauge => self.event(key, Kind::Gauge, value, Op::Observe, ts),
             NumberAs::GaugeDelta => self.event(key, Kind::Gauge, value, Op::GaugeDelta, ts),
             NumberAs::Increment if value < 0.0 => {
-                return out.reject(self.sent, format!("a monotonic delta sum cannot be negative ({value})"))
+                return out.reject(
+                    self.sent,
+                    format!("a monotonic delta sum cannot be negative ({value})"),
+                )
             }
             NumberAs::Increment => self.event(key, Kind::Counter, value, Op::Observe, ts),
             NumberAs::Cumulative if value < 0.0 => {
-                return out.reject(self.sent, format!("a monotonic sum cannot be negative ({value})"))
+                return out.reject(
+                    self.sent,
+                    format!("a monotonic sum cannot be negative ({value})"),
+                )
             }
             NumberAs::Cumulative => {
                 let now = self.ctx.now_ms;
-                let increment = match book.sum(&key, p.start_time_unix_nano, value, now, &mut out.undo) {
-                    Ok(Advance::Counted(d)) => d,
-                    // The series is still created (reading 0 until the next point).
-                    Ok(Advance::Baseline) => 0.0,
-                    Err(why) => return out.reject(self.sent, why),
-                };
+                let increment =
+                    match book.sum(&key, p.start_time_unix_nano, value, now, &mut out.undo) {
+                        Ok(Advance::Counted(d)) => d,
+                        // The series is still created (reading 0 until the next point).
+                        Ok(Advance::Baseline) => 0.0,
+                        Err(why) => return out.reject(self.sent, why),
+                    };
                 self.event(key, Kind::Counter, increment, Op::Observe, ts)
             }
         };
@@ -293,7 +342,12 @@ impl<'a> MetricMapper<'a> {
                     Err(why) => return out.reject(self.sent, why),
                 }
             }
-            _ => return out.reject(self.sent, "the histogram's aggregation temporality is unspecified"),
+            _ => {
+                return out.reject(
+                    self.sent,
+                    "the histogram's aggregation temporality is unspecified",
+                )
+            }
         };
         if delta.count == 0 {
             return;
@@ -306,9 +360,18 @@ impl<'a> MetricMapper<'a> {
             buckets: delta.buckets.iter().map(|b| (b.1, b.2)).collect(),
         };
         if !dist.is_consistent() {
-            return out.reject(self.sent, "the histogram's count, sum, min, max and buckets disagree");
+            return out.reject(
+                self.sent,
+                "the histogram's count, sum, min, max and buckets disagree",
+            );
         }
-        out.events.push(self.event(key, Kind::Histogram, dist.sum, Op::Distribution(Box::new(dist)), ts));
+        out.events.push(self.event(
+            key,
+            Kind::Histogram,
+            dist.sum,
+            Op::Distribution(Box::new(dist)),
+            ts,
+        ));
     }
 
     /// A summary: a gauge per quantile (tag `quantile`), and gauges `<name>.count` and
@@ -334,7 +397,8 @@ impl<'a> MetricMapper<'a> {
             let mut key = base.clone();
             key.tags.retain(|t| t.0 != "quantile");
             let at = key.tags.partition_point(|t| t.0.as_str() < "quantile");
-            key.tags.insert(at, ("quantile".to_owned(), q.quantile.to_string()));
+            key.tags
+                .insert(at, ("quantile".to_owned(), q.quantile.to_string()));
             if key.tags.len() > max_tags {
                 let why = format!("{} tags, at most {max_tags} allowed", key.tags.len());
                 return out.reject(self.sent, why);

@@ -37,7 +37,8 @@ fn run(body: &[u8], encoding: Encoding) {
 fn number() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<i64>().prop_map(|n| json!(n.to_string())),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(json!("NaN"), Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(json!("NaN"), Value::Number)),
         Just(json!("Infinity")),
         Just(json!(-1)),
         Just(json!("x")),
@@ -48,7 +49,13 @@ fn number() -> impl Strategy<Value = Value> {
 /// An OTLP/JSON request of any shape the schema allows, with wild numbers.
 fn otlp_json() -> impl Strategy<Value = Value> {
     let now = (NOW_MS as u64 * 1_000_000).to_string();
-    let point = (number(), number(), number(), 0u32..4, prop::collection::vec(number(), 0..5))
+    let point = (
+        number(),
+        number(),
+        number(),
+        0u32..4,
+        prop::collection::vec(number(), 0..5),
+    )
         .prop_map(move |(a, b, c, flags, counts)| {
             json!({
                 "timeUnixNano": now, "startTimeUnixNano": "1", "flags": flags,
@@ -66,9 +73,8 @@ fn otlp_json() -> impl Strategy<Value = Value> {
             json!({ "name": "m.x", key: body })
         },
     );
-    prop::collection::vec(data, 0..4).prop_map(|metrics| {
-        json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": metrics}]}]})
-    })
+    prop::collection::vec(data, 0..4)
+        .prop_map(|metrics| json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": metrics}]}]}))
 }
 
 proptest! {

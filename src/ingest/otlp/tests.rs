@@ -7,12 +7,11 @@ use crate::ingest::IngestContext;
 use crate::model::{Event, Kind, Op, ServicePath};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, number_data_point, AggregationTemporality, Gauge, Histogram,
-    HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary,
-    SummaryDataPoint,
-};
 use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric::Data, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use std::sync::LazyLock;
@@ -101,7 +100,12 @@ fn cumulative_counters_become_increments_once_per_export() {
     let start = NOW_NS - 500_000_000;
     let mut increments = Vec::new();
     for v in [3.0, 3.0, 10.0] {
-        let req = request(vec![sum("orders", true, CUMULATIVE, vec![number(v, start, vec![kv("http.method", "GET")])])]);
+        let req = request(vec![sum(
+            "orders",
+            true,
+            CUMULATIVE,
+            vec![number(v, start, vec![kv("http.method", "GET")])],
+        )]);
         let m = map_request(req, &ctx(), &mut book);
         assert_eq!(m.rejected, 0);
         let e = one(&m.events);
@@ -116,7 +120,10 @@ fn cumulative_counters_become_increments_once_per_export() {
                 ("job".to_owned(), "cart".to_owned())
             ]
         );
-        assert_eq!(e.meta.as_ref().unwrap().unit.as_deref(), Some("milliseconds"));
+        assert_eq!(
+            e.meta.as_ref().unwrap().unit.as_deref(),
+            Some("milliseconds")
+        );
         increments.push(e.value);
     }
     assert_eq!(increments, vec![3.0, 0.0, 7.0]);
@@ -129,7 +136,12 @@ fn sums_and_gauges_by_monotonicity_and_temporality() {
         sum("d", true, DELTA, vec![number(2.5, 0, vec![])]),
         sum("ud", false, CUMULATIVE, vec![number(-4.0, 0, vec![])]),
         sum("udd", false, DELTA, vec![number(-1.0, 0, vec![])]),
-        metric("g", Data::Gauge(Gauge { data_points: vec![number(7.5, 0, vec![])] })),
+        metric(
+            "g",
+            Data::Gauge(Gauge {
+                data_points: vec![number(7.5, 0, vec![])],
+            }),
+        ),
     ]);
     let m = map_request(req, &ctx(), &mut book);
     let got: Vec<(&str, Kind, f64, Op)> = m
@@ -159,15 +171,28 @@ fn bad_points_are_rejected_alone_and_counted() {
     let mut ancient = number(1.0, 0, vec![]);
     ancient.time_unix_nano = 1;
     let req = request(vec![
-        sum("ok", true, DELTA, vec![number(1.0, 0, vec![]), number(f64::NAN, 0, vec![]), stale]),
-        sum("neg", true, DELTA, vec![number(-1.0, 0, vec![]), no_value, ancient]),
+        sum(
+            "ok",
+            true,
+            DELTA,
+            vec![number(1.0, 0, vec![]), number(f64::NAN, 0, vec![]), stale],
+        ),
+        sum(
+            "neg",
+            true,
+            DELTA,
+            vec![number(-1.0, 0, vec![]), no_value, ancient],
+        ),
         sum("unspecified", true, 0, vec![number(1.0, 0, vec![])]),
     ]);
     let m = map_request(req, &ctx(), &mut book);
     assert_eq!(m.events.len(), 1);
     assert_eq!(m.rejected, 5);
     let message = m.message();
-    assert!(message.starts_with("5 data point(s) rejected: metric \"ok\": value NaN"), "{message}");
+    assert!(
+        message.starts_with("5 data point(s) rejected: metric \"ok\": value NaN"),
+        "{message}"
+    );
     assert!(message.contains("temporality"), "{message}");
 }
 
@@ -194,16 +219,32 @@ fn cumulative_histograms_record_the_values_since_the_last_export() {
             }),
         )])
     };
-    let first = map_request(hist(point(vec![1, 2, 0], 75.0, 5.0, 40.0)), &ctx(), &mut book);
+    let first = map_request(
+        hist(point(vec![1, 2, 0], 75.0, 5.0, 40.0)),
+        &ctx(),
+        &mut book,
+    );
     let e = one(&first.events);
     assert_eq!(e.kind, Kind::Histogram);
-    let Op::Distribution(d) = &e.op else { panic!("{e:?}") };
+    let Op::Distribution(d) = &e.op else {
+        panic!("{e:?}")
+    };
     assert_eq!((d.count, d.sum, d.min, d.max), (3, 75.0, 5.0, 40.0));
     assert_eq!(d.buckets, vec![(7.5, 1), (25.0, 2)]);
-    let again = map_request(hist(point(vec![1, 2, 0], 75.0, 5.0, 40.0)), &ctx(), &mut book);
+    let again = map_request(
+        hist(point(vec![1, 2, 0], 75.0, 5.0, 40.0)),
+        &ctx(),
+        &mut book,
+    );
     assert!(again.events.is_empty(), "nothing new");
-    let more = map_request(hist(point(vec![1, 3, 1], 475.0, 5.0, 380.0)), &ctx(), &mut book);
-    let Op::Distribution(d) = &one(&more.events).op else { panic!() };
+    let more = map_request(
+        hist(point(vec![1, 3, 1], 475.0, 5.0, 380.0)),
+        &ctx(),
+        &mut book,
+    );
+    let Op::Distribution(d) = &one(&more.events).op else {
+        panic!()
+    };
     assert_eq!((d.count, d.sum, d.max), (2, 400.0, 380.0));
     assert_eq!(d.buckets, vec![(55.0, 1), (240.0, 1)]);
 }
@@ -218,7 +259,10 @@ fn summaries_become_gauges() {
                 time_unix_nano: NOW_NS,
                 count: 4,
                 sum: 10.0,
-                quantile_values: vec![ValueAtQuantile { quantile: 0.5, value: 2.0 }],
+                quantile_values: vec![ValueAtQuantile {
+                    quantile: 0.5,
+                    value: 2.0,
+                }],
                 ..Default::default()
             }],
         }),
@@ -228,7 +272,12 @@ fn summaries_become_gauges() {
         .events
         .iter()
         .map(|e| {
-            let q = e.key.tags.iter().find(|t| t.0 == "quantile").map(|t| t.1.clone());
+            let q = e
+                .key
+                .tags
+                .iter()
+                .find(|t| t.0 == "quantile")
+                .map(|t| t.1.clone());
             (e.key.name.clone(), e.value, q)
         })
         .collect();
@@ -265,10 +314,21 @@ fn otlp_json_with_its_quirks_decodes_like_protobuf() {
     let m = map_request(req, &ctx(), &mut CumulativeBook::new(NOW_MS - 1000, 10));
     assert_eq!(m.rejected, 0, "{}", m.message());
     assert_eq!(m.events.len(), 2);
-    assert_eq!((m.events[0].key.name.as_str(), m.events[0].value), ("my.counter", 5.0));
-    assert_eq!(m.events[0].key.tags[1], ("my_attr".to_owned(), "42".to_owned()));
-    assert!(m.events[0].meta.as_ref().unwrap().unit.is_none(), "unit 1 is no unit");
-    let Op::Distribution(d) = &m.events[1].op else { panic!() };
+    assert_eq!(
+        (m.events[0].key.name.as_str(), m.events[0].value),
+        ("my.counter", 5.0)
+    );
+    assert_eq!(
+        m.events[0].key.tags[1],
+        ("my_attr".to_owned(), "42".to_owned())
+    );
+    assert!(
+        m.events[0].meta.as_ref().unwrap().unit.is_none(),
+        "unit 1 is no unit"
+    );
+    let Op::Distribution(d) = &m.events[1].op else {
+        panic!()
+    };
     assert_eq!((d.count, d.sum, d.min, d.max), (2, 2.0, 0.0, 2.0));
     assert!(decode(b"{\"resourceMetrics\":7}", Encoding::Json).is_err());
     assert!(decode(b"\xff\xff\xff", Encoding::Protobuf).is_err());

@@ -67,10 +67,11 @@ pub fn decode(body: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceReq
 /// The success answer: `ExportMetricsServiceResponse`, with `partialSuccess` when points were
 /// rejected (or a warning is given).
 pub fn response(rejected: u64, message: &str, encoding: Encoding) -> Vec<u8> {
-    let partial_success = (rejected > 0 || !message.is_empty()).then(|| ExportMetricsPartialSuccess {
-        rejected_data_points: i64::try_from(rejected).unwrap_or(i64::MAX),
-        error_message: message.to_owned(),
-    });
+    let partial_success =
+        (rejected > 0 || !message.is_empty()).then(|| ExportMetricsPartialSuccess {
+            rejected_data_points: i64::try_from(rejected).unwrap_or(i64::MAX),
+            error_message: message.to_owned(),
+        });
     let answer = ExportMetricsServiceResponse { partial_success };
     match encoding {
         Encoding::Protobuf => answer.encode_to_vec(),
@@ -95,14 +96,14 @@ pub struct Status {
 /// The `google.rpc.Code` closest to an HTTP error status.
 pub fn rpc_code(http_status: u16) -> i32 {
     match http_status {
-        400 => 3,        // INVALID_ARGUMENT
-        401 => 16,       // UNAUTHENTICATED
-        403 => 7,        // PERMISSION_DENIED
-        404 => 5,        // NOT_FOUND
-        409 => 6,        // ALREADY_EXISTS (a type conflict with an existing series)
-        413 | 429 => 8,  // RESOURCE_EXHAUSTED
-        503 => 14,       // UNAVAILABLE
-        _ => 2,          // UNKNOWN
+        400 => 3,       // INVALID_ARGUMENT
+        401 => 16,      // UNAUTHENTICATED
+        403 => 7,       // PERMISSION_DENIED
+        404 => 5,       // NOT_FOUND
+        409 => 6,       // ALREADY_EXISTS (a type conflict with an existing series)
+        413 | 429 => 8, // RESOURCE_EXHAUSTED
+        503 => 14,      // UNAVAILABLE
+        _ => 2,         // UNKNOWN
     }
 }
 
@@ -148,8 +149,14 @@ mod tests {
         assert_eq!(gunzip(&gzip(b"hello"), 5).unwrap(), b"hello");
         let bomb = gzip(&vec![0u8; 50 << 20]);
         assert!(bomb.len() < 100 << 10, "{}", bomb.len());
-        assert!(matches!(gunzip(&bomb, 1 << 20), Err(OtlpError::TooLarge(_))));
-        assert!(matches!(gunzip(b"not gzip", 100), Err(OtlpError::Malformed(_))));
+        assert!(matches!(
+            gunzip(&bomb, 1 << 20),
+            Err(OtlpError::TooLarge(_))
+        ));
+        assert!(matches!(
+            gunzip(b"not gzip", 100),
+            Err(OtlpError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -162,7 +169,8 @@ mod tests {
         );
         let empty = response(0, "", Encoding::Protobuf);
         assert!(empty.is_empty(), "a full success is an empty message");
-        let pb = ExportMetricsServiceResponse::decode(&*response(2, "x", Encoding::Protobuf)).unwrap();
+        let pb =
+            ExportMetricsServiceResponse::decode(&*response(2, "x", Encoding::Protobuf)).unwrap();
         assert_eq!(pb.partial_success.unwrap().rejected_data_points, 2);
         let st = Status::decode(&*status(400, "bad", Encoding::Protobuf)).unwrap();
         assert_eq!((st.code, st.message.as_str()), (3, "bad"));
