@@ -279,3 +279,95 @@ fn refused_bodies_apply_nothing_and_answer_a_status() {
     let (_, _, got) = server.get("/metrics/application", Some("application/json"));
     assert!(!got.contains("never"), "nothing applied: {got}");
 }
+
+/// A cumulative counter point for `name` (start time now, so that it counts whole).
+fn cumulative(name: &str, start: u64, value: f64) -> Vec<u8> {
+    use opentelemetry_proto::tonic::metrics::v1::Sum;
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: name.to_owned(),
+                    data: Some(Data::Sum(Sum {
+                        data_points: vec![NumberDataPoint {
+                            start_time_unix_nano: start,
+                            time_unix_nano: now_ns(),
+                            value: Some(number_data_point::Value::AsDouble(value)),
+                            ..Default::default()
+                        }],
+                        aggregation_temporality: 2,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn a_refused_batch_leaves_the_cumulative_baseline_as_it_was() {
+    let server = Server::with(|o| o.pipeline.limits.max_series_per_service = 1);
+    let pb = [("Content-Type", "application/x-protobuf")];
+    server.push(json!([{"name": "first", "type": "gauge", "value": 1}]));
+    let start = now_ns();
+    // A second series is beyond the limit: 429, nothing applied, and the 5 not remembered.
+    let (status, ct, body) = post(&server, &pb, &cumulative("second", start, 5.0));
+    assert_eq!((status, ct.as_str()), (429, "application/x-protobuf"));
+    assert_eq!(Status::decode(&*body).unwrap().code, 8);
+    let (status, _, _) = server.request("DELETE", "/api/v1/series?name=first");
+    assert_eq!(status, 200);
+    let (status, _, _) = post(&server, &pb, &cumulative("second", start, 5.0));
+    assert_eq!(status, 200);
+    let (status, _, _) = post(&server, &pb, &cumulative("second", start, 7.0));
+    assert_eq!(status, 200);
+    assert_eq!(server.get_json("/metrics/application")["second"], 7.0);
+}
+
+#[test]
+fn tokens_guard_the_route_and_a_bound_token_pushes_to_its_service_only() {
+    let tokens = meterd::config::Tokens::parse(
+        r#"
+[[token]]
+secret = "ingest-city-secret-0123456789"
+role = "ingest"
+service = "smart_city"
+
+[[token]]
+secret = "read-secret-0123456789"
+role = "read"
+"#,
+        "tokens.toml",
+    )
+    .unwrap();
+    let server = Server::with(|o| o.tokens = Some(tokens));
+    let body = gauge_request("city.temp", &[18.0]);
+    let bearer = |t: &str| format!("Bearer {t}");
+    let ingest = bearer("ingest-city-secret-0123456789");
+    let read = bearer("read-secret-0123456789");
+    let ct = ("Content-Type", "application/x-protobuf");
+    assert_eq!(post(&server, &[ct], &body).0, 401);
+    assert_eq!(post(&server, &[ct, ("Authorization", &read)], &body).0, 403);
+    let other = [ct, ("Authorization", &ingest), ("Fiware-Service", "other")];
+    assert_eq!(
+        post(&server, &other, &body).0,
+        403,
+        "not the token's service"
+    );
+    // Without the header the points go to the token's service.
+    assert_eq!(
+        post(&server, &[ct, ("Authorization", &ingest)], &body).0,
+        200
+    );
+    let text = ureq::get(&server.url("/metrics/application"))
+        .set("Authorization", &read)
+        .set("Accept", "application/json")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(text.contains("city.temp;service=smart_city"), "{text}");
+}
