@@ -120,7 +120,7 @@ fn the_opentelemetry_python_sdk_exports_and_meterd_shows_what_it_recorded() {
 
     let got = server.get_json("/metrics/application");
     let expected = report["expected"].as_object().unwrap();
-    assert_eq!(expected.len(), 6);
+    assert_eq!(expected.len(), 7);
     for (series, want) in expected {
         let key = format!("{series};service=shop;servicePath=/");
         let value = &got[&key];

@@ -4,7 +4,7 @@ Usage: python3 otel_metrics.py ENDPOINT      (e.g. http://127.0.0.1:4318/v1/metr
 
 Three meter providers, one after the other, as three runs of an instrumented program:
   A. cumulative temporality (the SDK's default), gzip: a counter, an up-down counter, a
-     histogram and an observable gauge, recorded and exported over several rounds, the last
+     histogram, an exponential histogram and an observable gauge, recorded and exported over several rounds, the last
      export repeating the one before it unchanged;
   B. cumulative again, a new provider (a restarted program: a new start time) adding to A's
      counter;
@@ -20,6 +20,7 @@ from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricExportResult,
@@ -40,7 +41,7 @@ class CountingExporter(OTLPMetricExporter):
         return result
 
 
-def provider(compression, temporality=None):
+def provider(compression, temporality=None, views=()):
     exporter = CountingExporter(
         endpoint=endpoint,
         headers={"Fiware-Service": "shop"},
@@ -50,7 +51,7 @@ def provider(compression, temporality=None):
     # Exports happen only when flushed (the interval is an hour).
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
     resource = Resource.create({"service.name": "checkout", "service.instance.id": "i-1"})
-    return MeterProvider(metric_readers=[reader], resource=resource)
+    return MeterProvider(metric_readers=[reader], resource=resource, views=list(views))
 
 
 def flush(p):
@@ -60,12 +61,16 @@ def flush(p):
 
 expected = {}
 
-# A: cumulative, gzip.
-a = provider(Compression.Gzip)
+# A: cumulative, gzip; "shop.payload" is an exponential histogram.
+payload_view = View(
+    instrument_name="shop.payload", aggregation=ExponentialBucketHistogramAggregation()
+)
+a = provider(Compression.Gzip, views=[payload_view])
 meter = a.get_meter("shop.checkout", "1.0")
 orders = meter.create_counter("shop.orders", unit="{order}", description="Orders placed")
 queue = meter.create_up_down_counter("shop.queue.depth")
 latency = meter.create_histogram("shop.latency", unit="ms", description="Checkout latency")
+payload = meter.create_histogram("shop.payload", unit="By")
 temperature = [21.5]
 
 
@@ -77,13 +82,14 @@ meter.create_observable_gauge("shop.temperature", callbacks=[read_temperature], 
 
 card = {"payment.method": "card"}
 rounds = [
-    # (orders, queue changes, latencies, temperature)
-    ([3, 2], [5, -2], [12.5, 80.0], 21.5),
-    ([4], [-1], [3.0, 250.0, 999.5], 22.0),
-    ([], [], [], 19.25),
+    # (orders, queue changes, latencies, temperature, payload sizes)
+    ([3, 2], [5, -2], [12.5, 80.0], 21.5, [512.0, 0.0]),
+    ([4], [-1], [3.0, 250.0, 999.5], 22.0, [3.0, 70_000.0]),
+    ([], [], [], 19.25, [0.75]),
 ]
 recorded = []
-for add_orders, changes, values, temp in rounds:
+sizes_recorded = []
+for add_orders, changes, values, temp, sizes_now in rounds:
     for n in add_orders:
         orders.add(n, card)
     for c in changes:
@@ -91,6 +97,9 @@ for add_orders, changes, values, temp in rounds:
     for v in values:
         latency.record(v, {"route": "/pay"})
         recorded.append(v)
+    for v in sizes_now:
+        payload.record(v)
+        sizes_recorded.append(v)
     temperature[0] = temp
     flush(a)
 flush(a)  # the same cumulative values once more
@@ -111,6 +120,12 @@ expected["shop.latency;instance=i-1;job=checkout;route=/pay"] = {
     "sum": sum(recorded),
     "min": min(recorded),
     "max": max(recorded),
+}
+expected["shop.payload;instance=i-1;job=checkout"] = {
+    "count": len(sizes_recorded),
+    "sum": sum(sizes_recorded),
+    "min": min(sizes_recorded),
+    "max": max(sizes_recorded),
 }
 
 # C: delta temporality, no compression.

@@ -31,6 +31,7 @@ enum Last {
     Value(f64),
     Histogram {
         layout: u64,
+        scale: Option<i32>,
         count: u64,
         sum: f64,
         buckets: Vec<(i64, u64)>,
@@ -122,6 +123,7 @@ impl CumulativeBook {
     ) -> Result<Advance<Buckets>, String> {
         let last = Last::Histogram {
             layout: point.layout,
+            scale: point.scale,
             count: point.count,
             sum: point.sum,
             buckets: point.buckets.iter().map(|b| (b.0, b.2)).collect(),
@@ -213,10 +215,13 @@ enum Previous<'a> {
 }
 
 /// `point - prev` for two cumulative histograms of one start time, or `None` when they do not
-/// subtract (another layout, or a count that went down).
+/// subtract (another layout, a count that went down, an exponential scale that went up). An
+/// exponential histogram whose scale went down (the SDK halves its resolution as its range
+/// grows) subtracts the previous buckets merged into the new scale.
 fn subtract(point: &Buckets, prev: &Last) -> Option<Buckets> {
     let Last::Histogram {
         layout,
+        scale,
         count,
         sum,
         buckets,
@@ -227,6 +232,27 @@ fn subtract(point: &Buckets, prev: &Last) -> Option<Buckets> {
     if *layout != point.layout || point.count < *count {
         return None;
     }
+    let merged;
+    let buckets = match (*scale, point.scale) {
+        (Some(from), Some(to)) if from > to => {
+            let mut rescaled: Vec<(i64, u64)> = buckets
+                .iter()
+                .map(|&(id, n)| (super::buckets::rescale(id, from, to), n))
+                .collect();
+            rescaled.sort_by_key(|b| b.0);
+            rescaled.dedup_by(|later, first| {
+                let same = later.0 == first.0;
+                if same {
+                    first.1 += later.1;
+                }
+                same
+            });
+            merged = rescaled;
+            &merged
+        }
+        (from, to) if from == to => buckets,
+        _ => return None,
+    };
     let mut before = buckets.iter().peekable();
     let mut delta = Vec::with_capacity(point.buckets.len());
     for &(id, rep, n) in &point.buckets {
@@ -256,6 +282,7 @@ fn subtract(point: &Buckets, prev: &Last) -> Option<Buckets> {
     }
     Some(Buckets {
         layout: point.layout,
+        scale: point.scale,
         buckets: delta,
         count: point.count - count,
         sum: point.sum - sum,
@@ -279,6 +306,7 @@ mod tests {
     fn hist(buckets: &[(i64, u64)], sum: f64) -> Buckets {
         Buckets {
             layout: 7,
+            scale: None,
             buckets: buckets.iter().map(|&(id, n)| (id, id as f64, n)).collect(),
             count: buckets.iter().map(|b| b.1).sum(),
             sum,
@@ -387,6 +415,27 @@ mod tests {
             &mut undo,
         );
         assert_eq!(lost, Ok(Advance::Baseline));
+    }
+
+    #[test]
+    fn an_exponential_histogram_that_lost_resolution_still_subtracts() {
+        let mut book = CumulativeBook::new(T0, 100);
+        let mut undo = Undo::default();
+        let k = key("e");
+        let exp = |scale, buckets: &[(i64, u64)]| Buckets {
+            scale: Some(scale),
+            ..hist(buckets, 0.0)
+        };
+        // Scale 1: positive buckets 2 and 3 (ids 9 and 13); then scale 0 merges them into 1.
+        let first = exp(1, &[(9, 1), (13, 2)]);
+        book.histogram(&k, 1, first, T0, &mut undo).unwrap();
+        let Ok(Advance::Counted(d)) = book.histogram(&k, 1, exp(0, &[(5, 4)]), T0, &mut undo)
+        else {
+            panic!("not counted");
+        };
+        assert_eq!((d.count, d.buckets.len(), d.buckets[0].2), (1, 1, 1));
+        let up = book.histogram(&k, 1, exp(1, &[(9, 2), (13, 3)]), T0, &mut undo);
+        assert_eq!(up, Ok(Advance::Baseline), "a scale never goes back up");
     }
 
     #[test]

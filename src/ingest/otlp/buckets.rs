@@ -8,9 +8,12 @@ use std::hash::{BuildHasher, Hash, Hasher};
 /// One histogram point, in the terms meterd records and subtracts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Buckets {
-    /// A hash of the bucket layout (explicit bounds, or exponential scale and zero threshold):
+    /// A hash of the bucket layout (explicit bounds, or an exponential zero threshold):
     /// counts of two points subtract only when their layouts are equal.
     pub layout: u64,
+    /// The scale of an exponential point (`None` for explicit bounds): a point of a lower
+    /// scale subtracts a previous one of a higher scale by merging its buckets first.
+    pub scale: Option<i32>,
     /// `(id, representative value, count)` of each non-empty bucket, sorted by id.
     pub buckets: Vec<(i64, f64, u64)>,
     /// Number of values.
@@ -90,7 +93,6 @@ pub fn exponential(p: &ExponentialHistogramDataPoint) -> Result<Buckets, String>
     );
     let mut hasher = foldhash::fast::FixedState::with_seed(0x6f74_6c70).build_hasher();
     1u8.hash(&mut hasher);
-    p.scale.hash(&mut hasher);
     p.zero_threshold.to_bits().hash(&mut hasher);
     let per_doubling = f64::powi(2.0, p.scale);
     let mut buckets = Vec::new();
@@ -122,7 +124,20 @@ pub fn exponential(p: &ExponentialHistogramDataPoint) -> Result<Buckets, String>
             b.1 = b.1.min(m);
         }
     }
-    finish(hasher.finish(), narrowed, p.count, p.sum, min, max)
+    let mut b = finish(hasher.finish(), narrowed, p.count, p.sum, min, max)?;
+    b.scale = Some(p.scale);
+    Ok(b)
+}
+
+/// The id at scale `to` of the exponential bucket `id` of scale `from` (`from >= to`): bucket
+/// `k` of scale `s` lies within bucket `k >> (s - t)` of scale `t`.
+pub fn rescale(id: i64, from: i32, to: i32) -> i64 {
+    let (k, side) = (id.div_euclid(4), id.rem_euclid(4));
+    if side == 0 {
+        return id;
+    }
+    let shift = u32::try_from(from - to).unwrap_or(0).min(63);
+    (k >> shift) * 4 + side
 }
 
 /// Checks the counts and fills in what the point did not carry.
@@ -164,6 +179,7 @@ fn finish(
     let max = max.unwrap_or_else(|| reps().fold(f64::NEG_INFINITY, f64::max));
     Ok(Buckets {
         layout,
+        scale: None,
         buckets,
         count,
         sum,
@@ -221,6 +237,12 @@ mod tests {
         let b = exponential(&p).unwrap();
         assert_eq!(b.buckets, vec![(-2, -0.75, 1), (0, 0.0, 1), (5, 3.0, 2)]);
         assert_eq!((b.min, b.max), (-0.75, 3.0));
+        // At scale -1 (base 4) positive bucket 1 of scale 0, (2, 4], lies in bucket 0, (1, 4];
+        // negative bucket -1, [-1, -0.5), in negative bucket -1, [-1, -0.25).
+        assert_eq!(rescale(5, 0, -1), 1);
+        assert_eq!(rescale(-2, 0, -1), -2);
+        assert_eq!(rescale(4 * 7 + 1, 3, 1), 4 + 1);
+        assert_eq!(rescale(0, 3, 1), 0);
         let mut far = p.clone();
         far.positive = Some(ExpBuckets {
             offset: i32::MAX,
