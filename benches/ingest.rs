@@ -1,5 +1,5 @@
-//! Hot paths of native ingest: decode + validate + route a 100-event JSON batch, and apply it to
-//! a shard's state.
+//! Hot paths of native ingest: decode + validate + route a 100-event JSON batch, the registry's
+//! type check of it (the collector's admission), and apply it to a shard's state.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use meterd::aggregate::ShardState;
@@ -7,6 +7,7 @@ use meterd::collector::route;
 use meterd::config::Pipeline;
 use meterd::ingest::{json::decode_json, IngestContext};
 use meterd::model::ServicePath;
+use meterd::registry::Registry;
 
 #[path = "common/batch.rs"]
 mod common_batch;
@@ -30,6 +31,11 @@ fn ingest(c: &mut Criterion) {
         })
     });
     let events = decode_json(body.as_bytes(), &ctx).unwrap();
+    let mut registry = Registry::default();
+    registry.admit(&events).unwrap();
+    group.bench_function("registry_admit_100", |b| {
+        b.iter(|| registry.admit(black_box(&events)).unwrap())
+    });
     let mut state = ShardState::new(pipeline.aggregate_settings());
     let mut now = 0u64;
     group.bench_function("apply_100", |b| {

@@ -36,6 +36,7 @@ fn parse(c: &mut Criterion) {
         now_ms: 1_700_000_000_000,
         max_name_bytes: 255,
         max_tags: 32,
+        max_tag_value_bytes: 1024,
         longest_retention_ms: 0,
     };
     let mut group = c.benchmark_group("statsd_parse");

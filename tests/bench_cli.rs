@@ -114,3 +114,60 @@ fn refuses_remote_targets_and_unbounded_runs() {
     let out = bench(&["--duration", "2h"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn plot_draws_the_latency_distribution() {
+    let server = Server::start();
+    let target = server.url("");
+    let dir = common::TempDir::new();
+    let file = dir.0.join("latency.svg");
+    let out = bench(&[
+        "--target",
+        &target,
+        "--requests",
+        "200",
+        "--batch",
+        "5",
+        "--connections",
+        "2",
+        "--duration",
+        "30s",
+        "--quiet",
+        "--plot",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(&file).unwrap();
+    assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"));
+    // One data line (the only 2-pixel polyline), a caption with the run, both axes named.
+    assert_eq!(svg.matches("stroke-width=\"2\"").count(), 1, "{svg}");
+    assert!(svg.contains("200 requests, 2 connections"), "{svg}");
+    assert!(svg.contains("latency (ms)") && svg.contains("percentile"));
+    // Percentile ticks up to the decade past what 200 requests measure (p99.5).
+    for tick in ["p0", "p90", "p99", "p99.9"] {
+        assert!(
+            svg.contains(&format!("\n{tick}\n")),
+            "{tick} missing: {svg}"
+        );
+    }
+    // A hover point per plotted quantile, the last one the maximum.
+    let points = svg.matches("class=\"mdp\"").count();
+    assert!(points >= 10, "{points} points");
+    assert!(svg.contains("p99.5: "), "{svg}");
+
+    // StatsD measures no latency: --plot is refused before anything runs.
+    let out = bench(&[
+        "--target",
+        "udp://127.0.0.1:8125",
+        "--mode",
+        "statsd",
+        "--plot",
+        "x.svg",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--plot"));
+}

@@ -101,8 +101,10 @@ fn each_limit_mode() {
     let t0 = (NOW - 60_000) / 1000;
     assert_eq!(
         first["dps"],
-        json!({t0.to_string(): 10, (t0 + 30).to_string(): 50})
+        json!({t0.to_string(): "10.0", (t0 + 30).to_string(): "50.0"}),
+        "dps values are strings in Java's spelling, as seed 000 shows them"
     );
+    assert_eq!(first["summary"], json!(30), "summary is a number");
 
     let above = ok(&server, &metric_json(Some("max:above:2")));
     assert_eq!(lines(&above), pairs(&[("tm3", 90.0), ("tm1", 50.0)]));
@@ -148,6 +150,95 @@ fn both_body_forms_and_the_seed_example() {
     );
     assert_eq!(v["metrics"][0]["summary"], json!(0.5));
     assert_eq!(v["metrics"][0]["tags"], json!({}));
+}
+
+/// Seed 000's example line: six delays 600 s apart (its values, ending now) and their mean.
+fn seed_job() -> (Server, Value) {
+    let (server, _clock) = Server::at(NOW, |_| {});
+    let values = [
+        492_900_000.0,
+        493_500_160.0,
+        494_100_352.0,
+        494_700_544.0,
+        495_300_736.0,
+        495_900_896.0,
+    ];
+    let events: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            json!({"name": "blink.bayes_team.ss2.delay", "type": "gauge", "value": v,
+                   "timestamp": NOW - 3_000_000 + 600_000 * i as i64})
+        })
+        .collect();
+    server.push(Value::Array(events));
+    let body = json!({"start": NOW - 3_600_000, "end": NOW, "limit": "avg:sample:50",
+        "queries": [{"downsample": "10m-avg", "metric": "blink.bayes_team.ss2.delay",
+        "aggregator": "max"}]});
+    (server, body)
+}
+
+const SEED_PATH: &str = "/api/v2/projects/bayes_team/jobs/ss2/metric";
+
+#[test]
+fn the_seed_example_answer_in_json() {
+    let (server, body) = seed_job();
+    let (status, v) = call(&server, SEED_PATH, &body);
+    assert_eq!(status, 200, "{v}");
+    let line = &v["metrics"][0];
+    let t0 = (NOW - 3_000_000) / 1000;
+    let dps: Vec<(String, Value)> = line["dps"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let seed = [
+        "4.929E+8",
+        "4.9350016E+8",
+        "494100352",
+        "494700544",
+        "495300736",
+        "495900896",
+    ];
+    let want: Vec<(String, Value)> = seed
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((t0 + 600 * i as i64).to_string(), json!(s)))
+        .collect();
+    assert_eq!(dps, want);
+    assert_eq!(line["summary"], json!(494_400_448), "the seed's summary");
+    let mut shown = v.clone();
+    shown["requestId"] = json!("<uuid>");
+    golden(
+        "blink_seed.json",
+        &serde_json::to_string_pretty(&shown).unwrap(),
+    );
+}
+
+#[test]
+fn the_seed_example_answer_in_xml() {
+    let (server, body) = seed_job();
+    let answer = |accept: &str| {
+        let resp = ureq::post(&server.url(SEED_PATH))
+            .set("Content-Type", "application/json")
+            .set("Accept", accept)
+            .send_string(&body.to_string())
+            .unwrap();
+        let ct = resp.content_type().to_owned();
+        (ct, resp.into_string().unwrap())
+    };
+    let (ct, xml) = answer("application/xml");
+    assert_eq!(ct, "application/xml");
+    let id_line = xml.lines().next().unwrap();
+    let id = id_line
+        .strip_prefix("<requestId>")
+        .and_then(|l| l.strip_suffix("</requestId>"))
+        .unwrap_or_else(|| panic!("{xml}"));
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    golden("blink_seed.xml", &xml.replace(id, "<uuid>"));
+    let (ct, _) = answer("application/json, application/xml;q=0.5");
+    assert_eq!(ct, "application/json", "JSON when preferred");
 }
 
 #[test]

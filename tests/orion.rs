@@ -134,7 +134,7 @@ fn push_naming_cases(server: &Server) {
     }
     for bad in [
         json!({"service": "bad service"}),
-        json!({"servicePath": "/x/"}),
+        json!({"servicePath": "/x//"}),
         json!({"servicePath": "/1/2/3/4/5/6/7/8/9/10/11"}),
     ] {
         let mut event = one.clone();
@@ -148,6 +148,180 @@ fn push_naming_cases(server: &Server) {
         let err = assert_error(&body, "invalid_batch");
         assert_eq!(err["error"]["details"][0]["index"], 1, "{body}");
     }
+}
+
+/// Orion's `tenantCheck` and `servicePathCheck`, applied to the headers as written; meterd's
+/// own names for the defaults are no exception.
+#[test]
+fn fiware_headers_follow_orions_rules_as_written() {
+    let server = no_self_metrics();
+    let one = json!({"name": "hits", "type": "counter", "value": 1});
+    let refused = |headers: &[(&str, &str)], code: &str, message: &str| {
+        let (status, answer) = call(&server, "POST", "/api/v1/events", Some(&one), headers);
+        let mut statsd =
+            ureq::post(&server.url("/api/v1/statsd")).set("Content-Type", "text/plain");
+        for (k, v) in headers {
+            statsd = statsd.set(k, v);
+        }
+        let statsd = match statsd.send_string("hits:1|c") {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap()),
+            Err(e) => panic!("transport error: {e}"),
+        };
+        for (path, (status, answer)) in [("events", (status, answer)), ("statsd", statsd)] {
+            assert_eq!(status, 400, "{path} {headers:?}: {answer}");
+            let err = assert_error(&answer, code);
+            let text = err["error"]["message"].as_str().unwrap();
+            assert!(text.contains(message), "{headers:?}: {text}");
+        }
+    };
+    let (service, path) = ("Fiware-Service", "Fiware-ServicePath");
+    let cases = [
+        (
+            service,
+            "default-service".to_owned(),
+            "bad_service",
+            "bad character in tenant name",
+        ),
+        (
+            service,
+            "a.b".to_owned(),
+            "bad_service",
+            "bad character in tenant name",
+        ),
+        (service, "s".repeat(51), "bad_service", "bad length"),
+        (
+            path,
+            "/root-subserv".to_owned(),
+            "bad_service_path",
+            "illegal character",
+        ),
+        (
+            path,
+            "root".to_owned(),
+            "bad_service_path",
+            "must begin with /",
+        ),
+        (
+            path,
+            "//a".to_owned(),
+            "bad_service_path",
+            "empty component",
+        ),
+        (
+            path,
+            "/a,/b-c".to_owned(),
+            "bad_service_path",
+            "illegal character",
+        ),
+        (
+            path,
+            ["/a"; 11].join(","),
+            "bad_service_path",
+            "too many service paths",
+        ),
+        (
+            path,
+            format!("{}/#", "/x".repeat(10)),
+            "bad_service_path",
+            "too many components",
+        ),
+        (
+            path,
+            format!("/{}", "x".repeat(51)),
+            "bad_service_path",
+            "too long",
+        ),
+    ];
+    for (header, value, code, message) in &cases {
+        refused(&[(header, value.as_str())], code, message);
+    }
+    // Accepted as Orion accepts them: lower-cased, a trailing '/' dropped, the first of up to
+    // ten paths, 50-character names and components, nine levels plus '#'.
+    let long = "s".repeat(50);
+    let component = format!("/{}", "c".repeat(50));
+    let nine = format!("{}/#", "/x".repeat(9));
+    let ten = ["/first"; 10].join(",");
+    for (svc, sp) in [
+        ("SmartCity", "/gardens/"),
+        ("smartcity", ten.as_str()),
+        (long.as_str(), component.as_str()),
+        ("deep", nine.as_str()),
+    ] {
+        push_as(
+            &server,
+            &[("Fiware-Service", svc), ("Fiware-ServicePath", sp)],
+            json!([one]),
+        );
+    }
+    push_as(&server, &[], json!([one]));
+    let v = tree(&server, "/admin/metrics");
+    let subservs = |svc: &str| {
+        let mut keys: Vec<String> = v["services"][svc]["subservs"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{svc} in {v}"))
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(subservs("smartcity"), ["first", "gardens"]);
+    assert_eq!(subservs(&long), [&component[1..]]);
+    assert_eq!(subservs("deep"), ["x/x/x/x/x/x/x/x/x"]);
+    assert_eq!(subservs("default-service"), ["root-subserv"]);
+    assert_eq!(v["services"].as_object().unwrap().len(), 4, "{v}");
+
+    // Reading the tree: the header follows the same rule; `?service=` names meterd's node.
+    let (status, body) = call(
+        &server,
+        "GET",
+        "/admin/metrics",
+        None,
+        &[("Fiware-Service", "default-service")],
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_error(&body, "bad_service");
+    let only = tree(&server, "/admin/metrics?service=default-service");
+    assert_eq!(only["services"]["default-service"]["sum"]["hits"], 1);
+}
+
+/// A token bound to `default-service` (the tokens file may name it) still pushes there and
+/// reads it: the token guard names its service in `Fiware-Service`, a value Orion's header
+/// rule alone would refuse.
+#[test]
+fn a_token_bound_to_the_default_service_pushes_and_reads_there() {
+    let file = r#"
+[[token]]
+secret = "default-ingest-0123456789"
+role = "ingest"
+service = "default-service"
+
+[[token]]
+secret = "default-read-0123456789"
+role = "read"
+service = "default-service"
+"#;
+    let tokens = meterd::config::Tokens::parse(file, "tokens.toml").unwrap();
+    let server = Server::with(|o| {
+        o.tokens = Some(tokens);
+        o.self_metrics = false;
+    });
+    let ingest = [("Authorization", "Bearer default-ingest-0123456789")];
+    push_as(
+        &server,
+        &ingest,
+        json!([{"name": "hits", "type": "counter"}]),
+    );
+    let statsd = ureq::post(&server.url("/api/v1/statsd"))
+        .set(ingest[0].0, ingest[0].1)
+        .set("Content-Type", "text/plain")
+        .send_string("hits:2|c");
+    assert_eq!(statsd.map(|r| r.status()).ok(), Some(200));
+    let read = [("Authorization", "Bearer default-read-0123456789")];
+    let (status, body) = call(&server, "GET", "/admin/metrics", None, &read);
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["services"]["default-service"]["sum"]["hits"], 3, "{v}");
 }
 
 #[test]

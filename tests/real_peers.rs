@@ -1,14 +1,17 @@
 //! meterd against real peers, as users run them: the `statsd` Python client library sending over
 //! UDP, and Debian's Prometheus server scraping `/metrics` and answering through its own HTTP
-//! API. `.ci/run` installs both.
+//! API. `.ci/run` installs both; without them these tests print `skipped: ...` and pass (and fail
+//! under `METERD_REQUIRE_PEERS=1`, which `.ci/run` sets). The Python client is put into a
+//! virtualenv under `target/tmp/` when it is not installed and pip can fetch it.
 
 mod common;
 
+use common::peers;
 use common::udp::udp_server;
 use common::{Server, TempDir};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,16 +26,64 @@ fn samples(text: &str) -> HashMap<String, f64> {
         .collect()
 }
 
+/// The `statsd` client library the test pins, as pip names it.
+const STATSD_PIN: &str = "statsd==4.0.1";
+
+/// A Python that can `import statsd`: the system's `python3`, else a virtualenv under
+/// `target/tmp/` with the pinned client (made here when `venv` and pip's index are reachable).
+fn python_with_statsd() -> Option<PathBuf> {
+    let system = peers::which("python3")?;
+    if peers::python_can_import("python3", "statsd") {
+        return Some(system);
+    }
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("peers-venv");
+    let python = venv.join("bin/python3");
+    let quiet = |cmd: &mut Command| {
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !python.is_file() && !quiet(Command::new("python3").args(["-m", "venv"]).arg(&venv)) {
+        return None;
+    }
+    let can_import = |python: &Path| peers::python_can_import(&python.to_string_lossy(), "statsd");
+    if !can_import(&python) {
+        // Fails fast without a network: no retries, a short timeout.
+        quiet(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--retries",
+            "0",
+            "--timeout",
+            "15",
+            STATSD_PIN,
+        ]));
+    }
+    can_import(&python).then_some(python)
+}
+
 #[test]
 fn the_statsd_python_client_over_udp() {
+    let python = python_with_statsd();
+    if !peers::peer(
+        "python statsd",
+        python.is_some(),
+        "python3 with the statsd 4.0.1 package: `pip install statsd==4.0.1`; .ci/run installs it",
+    ) {
+        return;
+    }
     let server = udp_server();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/statsd_client.py");
     let addr = server.udp_addr();
-    let out = Command::new("python3")
+    let out = Command::new(python.unwrap())
         .arg(&script)
         .args([addr.ip().to_string(), addr.port().to_string()])
         .output()
-        .expect("python3 must be installed");
+        .expect("the python found above runs");
     assert!(
         out.status.success(),
         "the statsd client failed (.ci/run installs it with pip): {}",
@@ -109,6 +160,14 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 #[test]
 fn prometheus_scrapes_meterd_and_finds_the_values_exact() {
+    let prometheus = peers::which("prometheus");
+    if !peers::peer(
+        "prometheus",
+        prometheus.is_some(),
+        "the Prometheus server, Debian package prometheus; .ci/run installs it",
+    ) {
+        return;
+    }
     let server = Server::start();
     let body = "prom.requests:7|c\nprom.temperature:21.5|g\nprom.latency:100:200|ms\n\
                 prom.hits:3|c|#route:/orders\n";
@@ -128,7 +187,7 @@ fn prometheus_scrapes_meterd_and_finds_the_values_exact() {
     )
     .unwrap();
     let port = free_port();
-    let child = Command::new("/usr/bin/prometheus")
+    let child = Command::new(prometheus.unwrap())
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
@@ -139,7 +198,7 @@ fn prometheus_scrapes_meterd_and_finds_the_values_exact() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("Debian's prometheus must be installed (.ci/run installs it)");
+        .expect("the prometheus found above starts");
     let _prometheus = Killed(child);
     let api = format!("http://127.0.0.1:{port}/api/v1");
 

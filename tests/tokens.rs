@@ -311,7 +311,9 @@ fn a_service_bound_token_pushes_and_reads_its_service_only() {
 }
 
 #[test]
-fn refused_requests_count_as_traffic_of_their_service() {
+/// A refused request proved no right to the service it names: it counts as traffic of
+/// `default-service`, never of the service it claims (which anyone could name).
+fn refused_requests_count_under_the_default_service() {
     let server = server();
     let city = [("Fiware-Service", "smart_city")];
     assert_eq!(call(&server, "GET", "/metrics", None, &city, None).0, 401);
@@ -327,19 +329,19 @@ fn refused_requests_count_as_traffic_of_their_service() {
         .0,
         401
     );
-    let (status, body) = call(
-        &server,
-        "GET",
-        "/admin/metrics?service=smart_city",
-        Some(ADMIN),
-        &[],
-        None,
+    let farm = [("Fiware-Service", "farm")];
+    assert_eq!(
+        call(&server, "GET", "/metrics", Some(READ_CITY), &farm, None).0,
+        403
     );
+    let (status, body) = call(&server, "GET", "/admin/metrics", Some(ADMIN), &[], None);
     assert_eq!(status, 200, "{body}");
     let tree: Value = serde_json::from_str(&body).unwrap();
-    let sum = &tree["services"]["smart_city"]["sum"];
-    assert_eq!(sum["incomingTransactions"], 2, "{tree}");
-    assert_eq!(sum["incomingTransactionErrors"], 2, "{tree}");
+    assert!(tree["services"].get("smart_city").is_none(), "{tree}");
+    assert!(tree["services"].get("farm").is_none(), "{tree}");
+    let sum = &tree["services"]["default-service"]["sum"];
+    assert_eq!(sum["incomingTransactions"], 3, "{tree}");
+    assert_eq!(sum["incomingTransactionErrors"], 3, "{tree}");
 }
 
 #[test]

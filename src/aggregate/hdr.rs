@@ -64,9 +64,9 @@ impl Magnitudes {
         }
     }
 
-    /// The `rank`-th smallest magnitude (1-based, `1..=len`), as the highest value equivalent
-    /// to it at the histogram's precision.
-    pub(super) fn at_rank(&self, rank: u64) -> u64 {
+    /// The `rank`-th smallest magnitude (1-based, `1..=len`), read as the `end` of the
+    /// HdrHistogram bucket that holds it.
+    pub(super) fn at_rank(&self, rank: u64, end: End) -> u64 {
         let n = self.len();
         if n == 0 {
             return 0;
@@ -74,18 +74,18 @@ impl Magnitudes {
         // ceil((rank - ½) / n · n) = rank, robust to rounding in the quantile arithmetic.
         let quantile = (rank.clamp(1, n) as f64 - 0.5) / n as f64;
         match self {
-            Magnitudes::Narrow(h) => h.value_at_quantile(quantile),
-            Magnitudes::Wide(h) => h.value_at_quantile(quantile),
+            Magnitudes::Narrow(h) => end.of(h, h.value_at_quantile(quantile)),
+            Magnitudes::Wide(h) => end.of(h, h.value_at_quantile(quantile)),
         }
     }
 
     /// The magnitudes at several ranks in one pass over the counts: for each `(rank, slot)`
     /// (ranks 1-based), `(slot, value)` with the same value [`at_rank`](Self::at_rank) gives.
-    pub(super) fn at_ranks(&self, ranks: &mut [(u64, usize)]) -> Vec<(usize, u64)> {
+    pub(super) fn at_ranks(&self, ranks: &mut [(u64, usize)], end: End) -> Vec<(usize, u64)> {
         ranks.sort_unstable();
         match self {
-            Magnitudes::Narrow(h) => walk_ranks(h, ranks),
-            Magnitudes::Wide(h) => walk_ranks(h, ranks),
+            Magnitudes::Narrow(h) => walk_ranks(h, ranks, end),
+            Magnitudes::Wide(h) => walk_ranks(h, ranks, end),
         }
     }
 
@@ -98,25 +98,45 @@ impl Magnitudes {
     }
 }
 
+/// Which end of its HdrHistogram bucket a magnitude is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum End {
+    /// The smallest magnitude the bucket holds.
+    Lowest,
+    /// The largest magnitude the bucket holds.
+    Highest,
+}
+
+impl End {
+    /// This end of the bucket that holds `magnitude`.
+    fn of<T: Counter>(self, h: &Hdr<T>, magnitude: u64) -> u64 {
+        match self {
+            End::Lowest => h.lowest_equivalent(magnitude),
+            End::Highest => h.highest_equivalent(magnitude),
+        }
+    }
+}
+
 /// One ascending walk over the recorded buckets, answering every rank (sorted) on the way.
-fn walk_ranks<T: Counter>(h: &Hdr<T>, ranks: &[(u64, usize)]) -> Vec<(usize, u64)> {
+fn walk_ranks<T: Counter>(h: &Hdr<T>, ranks: &[(u64, usize)], end: End) -> Vec<(usize, u64)> {
     let mut out = Vec::with_capacity(ranks.len());
     let mut next = 0;
     let mut seen = 0u64;
     for bucket in h.iter_recorded() {
         seen += bucket.count_at_value().as_u64();
         while next < ranks.len() && ranks[next].0 <= seen {
-            out.push((
-                ranks[next].1,
-                h.highest_equivalent(bucket.value_iterated_to()),
-            ));
+            out.push((ranks[next].1, end.of(h, bucket.value_iterated_to())));
             next += 1;
         }
         if next == ranks.len() {
             break;
         }
     }
-    out.extend(ranks[next..].iter().map(|&(_, slot)| (slot, h.max())));
+    out.extend(
+        ranks[next..]
+            .iter()
+            .map(|&(_, slot)| (slot, end.of(h, h.max()))),
+    );
     out
 }
 
@@ -155,8 +175,9 @@ mod tests {
         counts.record(7, settings.highest_trackable);
         assert!(matches!(counts, Magnitudes::Wide(_)));
         assert_eq!(counts.len(), u64::from(u32::MAX) + 1);
-        assert_eq!(counts.at_rank(4), 7);
-        assert!(counts.at_rank(5) >= 1_000_000);
+        assert_eq!(counts.at_rank(4, End::Lowest), 7);
+        assert!(counts.at_rank(5, End::Highest) >= 1_000_000);
+        assert!(counts.at_rank(5, End::Lowest) <= 1_000_000);
     }
 
     #[test]
@@ -170,7 +191,7 @@ mod tests {
             let mut counts = Magnitudes::new(&settings);
             counts.record(u64::MAX, settings.highest_trackable);
             assert_eq!(counts.len(), 1);
-            let top = counts.at_rank(1);
+            let top = counts.at_rank(1, End::Highest);
             assert!((1000..=1010).contains(&top), "{top}");
         }
     }

@@ -1,7 +1,7 @@
 //! A distribution of recorded values: HdrHistogram counts for quantiles, with count, sum, min,
 //! max, mean and standard deviation kept exactly beside them.
 
-use super::hdr::Magnitudes;
+use super::hdr::{End, Magnitudes};
 use crate::model::{Distribution, HistogramView};
 
 /// How a [`Histogram`] sizes its HdrHistogram.
@@ -35,8 +35,18 @@ impl Default for HistogramSettings {
 /// Count, sum, min and max are kept exactly, the mean is `sum / count` and the population
 /// standard deviation comes from Welford's running sum of squared deviations.
 ///
-/// Quantiles follow Dropwizard's snapshot: the value at rank `min(⌊q·n⌋ + 1, n)`, clamped
-/// into `[min, max]`; with the default two significant digits they are within 1 %.
+/// Quantiles are nearest-rank: `q` reads the value of rank `⌈q·n⌉` among the `n` sorted values
+/// (rank 1 for `q = 0`; a `q·n` that is an integer up to floating-point rounding counts as that
+/// integer). This is what the MicroProfile Metrics TCK expects of its 200-value data sets
+/// (`HistogramTest`, `TimerTest`: p50 = 48 and 480, p75 = 75, p99 = 98, ...), and what its
+/// reference's weighted snapshot answers for them: that snapshot returns the last value whose
+/// running sum of weights before it is at most `q`, and its 200 equal weights (the double
+/// nearest 1/200, slightly above it) sum past `q` just before rank `q·n + 1`. The highest rank
+/// reads the exact maximum; any other reads the lowest value of its HdrHistogram bucket
+/// (negative values: the lowest value, i.e. the largest magnitude), clamped into `[min, max]`,
+/// so a value HdrHistogram holds exactly (every integer below 256 with the default two
+/// significant digits, every even one below 512, ...) comes back as it went in, and any other
+/// at most 1 % below it.
 ///
 /// Memory, with the default settings (`u32` counters, widened to `u64` only past 2³² samples):
 /// nothing before the first value; 512 counters (2 KiB) once values up to 1 000 were seen;
@@ -184,15 +194,17 @@ impl Histogram {
         if self.count == 0 {
             return 0.0;
         }
-        let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
-        let rank = ((q * self.count as f64).floor() as u64 + 1).min(self.count);
+        let rank = nearest_rank(q, self.count);
+        if rank == self.count {
+            return self.max;
+        }
         let negatives = self.negative.as_ref().map_or(0, |neg| neg.len());
         let value = match (&self.negative, &self.positive) {
             (Some(neg), _) if rank <= negatives => {
                 // Ascending values are descending magnitudes.
-                -(neg.at_rank(negatives - rank + 1) as f64)
+                -(neg.at_rank(negatives - rank + 1, End::Highest) as f64)
             }
-            (_, Some(pos)) => pos.at_rank(rank - negatives) as f64,
+            (_, Some(pos)) => pos.at_rank(rank - negatives, End::Lowest) as f64,
             // Unreachable: every value recorded went to one side or the other.
             _ => 0.0,
         };
@@ -225,10 +237,12 @@ impl Histogram {
         }
         let negatives = self.negative.as_ref().map_or(0, |neg| neg.len());
         let (mut neg_ranks, mut pos_ranks) = (Vec::new(), Vec::new());
+        let mut highest = Vec::new();
         for (slot, &q) in qs.iter().enumerate() {
-            let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
-            let rank = ((q * self.count as f64).floor() as u64 + 1).min(self.count);
-            if rank <= negatives {
+            let rank = nearest_rank(q, self.count);
+            if rank == self.count {
+                highest.push(slot);
+            } else if rank <= negatives {
                 // Ascending values are descending magnitudes.
                 neg_ranks.push((negatives - rank + 1, slot));
             } else {
@@ -236,17 +250,20 @@ impl Histogram {
             }
         }
         if let Some(neg) = &self.negative {
-            for (slot, magnitude) in neg.at_ranks(&mut neg_ranks) {
+            for (slot, magnitude) in neg.at_ranks(&mut neg_ranks, End::Highest) {
                 out[slot] = -(magnitude as f64);
             }
         }
         if let Some(pos) = &self.positive {
-            for (slot, magnitude) in pos.at_ranks(&mut pos_ranks) {
+            for (slot, magnitude) in pos.at_ranks(&mut pos_ranks, End::Lowest) {
                 out[slot] = magnitude as f64;
             }
         }
         for v in &mut out {
             *v = v.clamp(self.min, self.max);
+        }
+        for slot in highest {
+            out[slot] = self.max;
         }
         out
     }
@@ -259,6 +276,21 @@ impl Histogram {
             .map(|side| side.heap_bytes())
             .sum()
     }
+}
+
+/// The nearest rank of quantile `q` (clamped into `[0, 1]`; NaN reads as 0) among `n ≥ 1`
+/// values: `⌈q·n⌉`, at least 1. A product within a few ulps of an integer is that integer, so
+/// `0.07 · 100` (7.000000000000001 in floating point) is rank 7, not 8.
+fn nearest_rank(q: f64, n: u64) -> u64 {
+    let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
+    let product = q * n as f64;
+    let integer = product.round();
+    let rank = if (product - integer).abs() <= product * 4.0 * f64::EPSILON {
+        integer
+    } else {
+        product.ceil()
+    };
+    (rank as u64).clamp(1, n)
 }
 
 #[cfg(test)]
@@ -368,8 +400,54 @@ mod tests {
         let view = h.view(&QUANTILES);
         assert_eq!((view.count, view.min, view.max), (2, -1624.0, 26.0));
         assert_eq!((view.mean, view.stddev), (-799.0, 825.0));
-        assert!(view.quantiles.iter().all(|&(_, v)| v == 26.0));
+        // p50 is rank ⌈0.5 · 2⌉ = 1 (the seed's 26 is rank 2: its snapshot's weights 1/2 are
+        // exact, so its running sum reaches 0.5 exactly and it takes the next value; with the
+        // TCK's 200 values it does not, and meterd follows the TCK).
+        assert_eq!(view.quantiles[0], (0.5, -1624.0));
+        assert!(view.quantiles[1..].iter().all(|&(_, v)| v == 26.0));
         assert_eq!(h.quantile(0.0), -1624.0);
+    }
+
+    /// `HistogramTest.SAMPLE_INT_DATA` of the MicroProfile Metrics TCK (1.1).
+    const TCK_INT_DATA: [u16; 200] = [
+        0, 1, 2, 2, 2, 3, 3, 3, 3, 3, 4, 5, 5, 6, 7, 7, 7, 8, 9, 9, 10, 11, 11, 12, 12, 12, 12, 13,
+        13, 13, 13, 14, 14, 15, 15, 17, 18, 18, 20, 20, 20, 21, 22, 22, 22, 24, 24, 25, 25, 27, 27,
+        27, 27, 27, 27, 27, 28, 28, 29, 30, 31, 31, 32, 32, 33, 33, 36, 36, 36, 36, 37, 38, 38, 38,
+        39, 40, 40, 41, 42, 42, 42, 43, 44, 44, 44, 45, 45, 45, 46, 46, 46, 46, 47, 47, 47, 47, 47,
+        47, 48, 48, 49, 49, 50, 51, 52, 52, 52, 53, 54, 54, 55, 56, 56, 57, 57, 59, 59, 60, 61, 61,
+        62, 62, 63, 64, 64, 64, 65, 66, 66, 66, 67, 67, 68, 68, 70, 71, 71, 71, 71, 72, 72, 72, 72,
+        73, 73, 74, 74, 74, 75, 75, 76, 76, 76, 77, 78, 78, 78, 80, 80, 81, 82, 82, 82, 83, 83, 84,
+        84, 85, 87, 87, 88, 88, 88, 89, 89, 89, 89, 90, 91, 92, 92, 92, 93, 94, 95, 95, 95, 96, 96,
+        96, 96, 97, 97, 97, 97, 98, 98, 98, 99, 99,
+    ];
+
+    #[test]
+    fn the_tck_data_sets_read_the_tck_quantiles() {
+        for scale in [1.0, 10.0] {
+            let mut h = Histogram::new(HistogramSettings::default());
+            for v in TCK_INT_DATA {
+                h.record(f64::from(v) * scale);
+            }
+            let got = h.quantiles(&QUANTILES);
+            // 750 falls in HdrHistogram's bucket 748..=751 (two significant digits).
+            let want = if scale == 1.0 {
+                [48.0, 75.0, 96.0, 98.0, 98.0, 99.0]
+            } else {
+                [480.0, 748.0, 960.0, 980.0, 980.0, 990.0]
+            };
+            assert_eq!(got, want, "scale {scale}");
+        }
+    }
+
+    #[test]
+    fn nearest_rank_is_the_ceiling_robust_to_rounding() {
+        assert_eq!(nearest_rank(0.5, 200), 100);
+        assert_eq!(nearest_rank(0.999, 200), 200);
+        assert_eq!(nearest_rank(0.07, 100), 7);
+        assert_eq!(nearest_rank(0.0, 5), 1);
+        assert_eq!(nearest_rank(1.0, 5), 5);
+        assert_eq!(nearest_rank(f64::NAN, 5), 1);
+        assert_eq!(nearest_rank(0.5, 3), 2);
     }
 
     #[test]
@@ -380,7 +458,7 @@ mod tests {
         }
         assert_eq!(h.quantile(0.0), -500.0);
         assert!((h.quantile(0.1) - -400.0).abs() <= 4.0);
-        assert_eq!(h.quantile(0.5), 0.0);
+        assert_eq!(h.quantile(0.5), -1.0, "rank 500 of -500..=499");
         assert!((h.quantile(0.9) - 400.0).abs() <= 4.0);
         assert_eq!(h.quantile(1.0), 499.0);
         assert_eq!(h.mean(), -0.5);
@@ -424,7 +502,12 @@ mod tests {
         h.record(2.5);
         assert_eq!(h.sum(), 2.75);
         assert_eq!(h.view(&[]).min, 0.25);
-        assert_eq!(h.quantile(0.5), 2.5, "3 clamped to the exact maximum");
+        assert_eq!(h.quantile(0.5), 0.25, "0 clamped to the exact minimum");
+        assert_eq!(
+            h.quantile(0.75),
+            2.5,
+            "the highest rank reads the exact maximum"
+        );
     }
 
     proptest! {

@@ -56,6 +56,9 @@ pub struct BenchArgs {
     /// Allow a target that is not a loopback address.
     #[arg(long)]
     pub allow_remote: bool,
+    /// Also draw the latency distribution (percentiles) as an SVG chart into this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 /// The hard ceiling of any run, whatever the flags say.
@@ -78,6 +81,9 @@ impl BenchArgs {
             return Err("--connections is at most 4096".into());
         }
         let udp = self.target.starts_with("udp://");
+        if udp && self.plot.is_some() {
+            return Err("--plot draws HTTP latencies; statsd mode measures none".into());
+        }
         if udp != (self.mode == Mode::Statsd) {
             return Err("statsd mode takes a udp:// target; the other modes take http://".into());
         }

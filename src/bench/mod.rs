@@ -22,7 +22,25 @@ pub fn run(args: &BenchArgs) -> Result<Report, String> {
         Mode::Statsd => udp_load::run(args)?,
         _ => http_load::run(args)?,
     };
+    if let Some(path) = &args.plot {
+        plot(&report, args, path)?;
+    }
     Ok(report)
+}
+
+/// Writes the latency distribution of `report` as an SVG chart to `path`.
+pub fn plot(report: &Report, args: &BenchArgs, path: &std::path::Path) -> Result<(), String> {
+    if report.distribution.is_empty() {
+        return Err("--plot: no request was measured, so there is no latency to draw".into());
+    }
+    let title = format!(
+        "meterd bench --mode {}: {} requests, {} connections, {:.0} requests/s",
+        report.mode, report.requests, args.connections, report.requests_per_second
+    );
+    let mut svg = String::new();
+    crate::render::chart::latency_chart(&mut svg, &title, &report.distribution, (900, 480))
+        .map_err(|e| e.to_string())?;
+    std::fs::write(path, svg).map_err(|e| format!("--plot {}: {e}", path.display()))
 }
 
 /// Refuses targets off this machine unless `--allow-remote` was given.

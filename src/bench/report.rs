@@ -1,5 +1,6 @@
 //! The end-of-run report: throughput, errors by status and latency percentiles.
 
+use crate::render::chart::LatencyPoint;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -25,6 +26,30 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     /// Latency percentiles in milliseconds: p50, p90, p99, p999, max (empty for UDP).
     pub latency_ms: BTreeMap<String, f64>,
+    /// The latency distribution for `--plot`: from p0 toward the tail, as far as the number
+    /// of requests measures it, then the maximum.
+    #[serde(skip)]
+    pub distribution: Vec<LatencyPoint>,
+}
+
+/// Points of the distribution: 8 per decade of the tail (p90, p99, p99.9, ...), while there
+/// are enough requests to tell the quantile from the maximum, then the maximum itself.
+fn distribution(h: &Histogram<u64>) -> Vec<LatencyPoint> {
+    let n = h.len() as f64;
+    let ms = |v: u64| v as f64 / 1000.0;
+    let mut points: Vec<LatencyPoint> = (0..)
+        .map(|k| 1.0 - 10f64.powf(-f64::from(k) / 8.0))
+        .take_while(|q| 1.0 / (1.0 - q) < n)
+        .map(|quantile| LatencyPoint {
+            quantile,
+            ms: ms(h.value_at_quantile(quantile)),
+        })
+        .collect();
+    points.push(LatencyPoint {
+        quantile: 1.0 - 1.0 / n.max(2.0),
+        ms: ms(h.max()),
+    });
+    points
 }
 
 impl Report {
@@ -39,7 +64,9 @@ impl Report {
     ) -> Self {
         let seconds = elapsed.as_secs_f64().max(1e-9);
         let mut latency_ms = BTreeMap::new();
+        let mut points = Vec::new();
         if let Some(h) = latency_us.filter(|h| !h.is_empty()) {
+            points = distribution(h);
             for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
                 latency_ms.insert(name.to_owned(), h.value_at_quantile(q) as f64 / 1000.0);
             }
@@ -54,6 +81,7 @@ impl Report {
             events_per_second: events as f64 / seconds,
             errors,
             latency_ms,
+            distribution: points,
         }
     }
 }

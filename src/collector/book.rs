@@ -126,6 +126,41 @@ impl SeriesBook {
         Ok(plan)
     }
 
+    /// The indexes of the events whose series is new and finds no room under `pipeline`'s
+    /// limits, new series taking the room in the order they come: what a lenient batch (StatsD
+    /// over UDP) leaves out so that the rest of it fits. Changes nothing.
+    pub fn over_limits(&self, events: &[Event], pipeline: &Pipeline) -> Vec<usize> {
+        let limits = &pipeline.limits;
+        let mut room = limits.max_series.saturating_sub(self.len());
+        let mut service_room: HashMap<&str, usize> = HashMap::new();
+        let mut fresh: HashMap<u64, bool> = HashMap::new();
+        let mut over = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            let h = e.key.stable_hash();
+            if self.entries.contains_key(&h) {
+                continue;
+            }
+            let fits = *fresh.entry(h).or_insert_with(|| {
+                let service = e.key.service.as_str();
+                let left = service_room.entry(service).or_insert_with(|| {
+                    limits
+                        .max_series_per_service
+                        .saturating_sub(self.service_len(service))
+                });
+                let fits = room > 0 && *left > 0;
+                if fits {
+                    room -= 1;
+                    *left -= 1;
+                }
+                fits
+            });
+            if !fits {
+                over.push(i);
+            }
+        }
+        over
+    }
+
     /// Records a planned batch admitted at `now_ms`: new series are added (their idle limit
     /// looked up once, in `pipeline`'s rules), and every series touched is stamped.
     pub fn commit(&mut self, events: &[Event], plan: &Plan, now_ms: i64, pipeline: &Pipeline) {
@@ -293,6 +328,24 @@ mod tests {
         assert_eq!((breach.limit, breach.max), ("max_series", 3));
         assert_eq!(book.remove([ev("b", "x").key.stable_hash()]), 1);
         admit(&mut book, &p, &[ev("c", "x")]).unwrap();
+    }
+
+    #[test]
+    fn over_limits_names_only_the_new_series_without_room() {
+        let p = pipeline(4, 2);
+        let mut book = SeriesBook::default();
+        admit(&mut book, &p, &[ev("a", "x"), ev("b", "x")]).unwrap();
+        let batch = [
+            ev("a", "x"), // known
+            ev("a", "y"), // fits: a's second
+            ev("a", "z"), // over a's limit
+            ev("a", "y"), // y again: fits
+            ev("b", "y"), // fits: the fourth in all
+            ev("c", "x"), // over max_series
+            ev("a", "z"), // z again: over
+        ];
+        assert_eq!(book.over_limits(&batch, &p), vec![2, 5, 6]);
+        assert_eq!(book.len(), 2, "nothing changes");
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! Lenient admission for StatsD over UDP: one datagram's type conflict must not cost the other
-//! datagrams of its batch, and there is no one to answer, so conflicting events are left out
-//! and counted while the rest is admitted, logged and routed like any batch.
+//! Lenient admission for StatsD over UDP: one datagram's type conflict, or a new series beyond
+//! a series limit, must not cost the other datagrams of its batch, and there is no one to
+//! answer, so those events are left out and counted while the rest is admitted, logged and
+//! routed like any batch.
 
 use super::{Collector, CollectorError};
 use crate::model::Event;
 use crate::persist::confirmed;
 use actix::{Context, Handler, Message, ResponseFuture};
 
-/// Admit what can be admitted of a batch: events whose type conflicts with their metric's are
-/// left out and counted as refused; the rest goes through the same admission as [`Ingest`]
+/// Admit what can be admitted of a batch: events whose type conflicts with their metric's, and
+/// events of new series beyond a series limit, are left out and counted as refused; the rest goes through the same admission as [`Ingest`]
 /// (limits, the write-ahead log, routing). Answered once the log confirms.
 ///
 /// [`Ingest`]: super::Ingest
@@ -34,19 +35,18 @@ impl Handler<IngestLenient> for Collector {
     fn handle(&mut self, msg: IngestLenient, _: &mut Context<Self>) -> Self::Result {
         let mut events = msg.0;
         let conflicts = self.admission.registry().read().conflicts(&events);
+        let conflicts: Vec<usize> = conflicts.iter().map(|c| c.index).collect();
+        leave_out(&mut events, &conflicts);
+        let over = self
+            .admission
+            .book()
+            .over_limits(&events, self.admission.pipeline());
+        leave_out(&mut events, &over);
         let mut outcome = LenientOutcome {
-            refused: conflicts.len(),
+            refused: conflicts.len() + over.len(),
             ..LenientOutcome::default()
         };
-        if !conflicts.is_empty() {
-            // The conflicts come in index order.
-            let mut bad = conflicts.iter().map(|c| c.index).peekable();
-            let mut index = 0;
-            events.retain(|_| {
-                let keep = bad.next_if_eq(&index).is_none();
-                index += 1;
-                keep
-            });
+        if outcome.refused > 0 {
             self.counters.events_refused(outcome.refused);
         }
         let n = events.len();
@@ -64,4 +64,18 @@ impl Handler<IngestLenient> for Collector {
             outcome
         })
     }
+}
+
+/// Removes the events at `indexes` (in ascending order) from `events`.
+fn leave_out(events: &mut Vec<Event>, indexes: &[usize]) {
+    if indexes.is_empty() {
+        return;
+    }
+    let mut bad = indexes.iter().copied().peekable();
+    let mut index = 0;
+    events.retain(|_| {
+        let keep = bad.next_if_eq(&index).is_none();
+        index += 1;
+        keep
+    });
 }

@@ -4,7 +4,7 @@
 
 use super::admission::Admission;
 use super::book::SeriesBook;
-use super::checkpoint::{restore_registry, BOOK_SECTION, REGISTRY_SECTION, SERIES_SECTIONS};
+use super::checkpoint::{restore_registry, BOOK_SECTION, SERIES_SECTIONS};
 use super::route::{route, shard_of};
 use crate::aggregate::{decode_series, ShardState};
 use crate::clock::SharedClock;
@@ -87,10 +87,9 @@ pub fn recover(
                 shards[shard_of(&key, n)].insert(key, state);
             }
         }
-        if let Some(bytes) = image.section(REGISTRY_SECTION) {
-            restore_registry(&mut registry.write(), bytes)
-                .map_err(|e| RecoverError::Section(REGISTRY_SECTION.into(), e))?;
-        }
+        let keys = shards.iter().flat_map(|s| s.iter().map(|(k, _)| k));
+        restore_registry(&mut registry.write(), image, keys)
+            .map_err(|(section, e)| RecoverError::Section(section, e))?;
         book_bytes = image.section(BOOK_SECTION);
     }
     let default_ms = image.as_ref().map_or(now_ms, |i| i.cut.taken_ms);

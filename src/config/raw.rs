@@ -58,7 +58,9 @@ pub(super) struct RawLimits {
     pub max_series_per_service: Option<Spanned<usize>>,
     pub max_tags: Option<Spanned<usize>>,
     pub max_name_bytes: Option<Spanned<usize>>,
+    pub max_tag_value_bytes: Option<Spanned<usize>>,
     pub max_body_bytes: Option<Spanned<usize>>,
+    pub body_timeout: Option<RawDuration>,
     pub max_query_points: Option<Spanned<usize>>,
     pub series_ttl: Option<RawDuration>,
 }

@@ -59,10 +59,16 @@ pub struct Limits {
     pub max_series_per_service: usize,
     /// `max_tags = 32`: tags on one event.
     pub max_tags: usize,
-    /// `max_name_bytes = 255`: bytes in a metric name, 1 to 255.
+    /// `max_name_bytes = 255`: bytes in a metric name, 1 to 255; also the limit of a tag key.
     pub max_name_bytes: usize,
+    /// `max_tag_value_bytes = 1024`: bytes in one tag value, at least 1.
+    pub max_tag_value_bytes: usize,
     /// `max_body_bytes = 16777216`: bytes in one ingest request body (16 MiB). At least 1.
     pub max_body_bytes: usize,
+    /// `body_timeout = "10s"`: the longest time a request body may take to arrive, from the
+    /// moment meterd starts reading it. A client slower than that gets 408 and its
+    /// connection is closed (a stalled upload holds a connection for no longer). More than 0.
+    pub body_timeout: Duration,
     /// `max_query_points = 1000000`: data points one query may return. At least 1.
     pub max_query_points: usize,
     /// `series_ttl = "30d"` (unset by default): forget a series after this long without
@@ -77,7 +83,9 @@ impl Default for Limits {
             max_series_per_service: 100_000,
             max_tags: 32,
             max_name_bytes: 255,
+            max_tag_value_bytes: 1024,
             max_body_bytes: 16 * 1024 * 1024,
+            body_timeout: Duration::from_secs(10),
             max_query_points: 1_000_000,
             series_ttl: None,
         }

@@ -172,6 +172,17 @@ impl Tokens {
                     );
                     continue;
                 }
+                // Orion reads an empty `Fiware-Service` as the default service; a binding
+                // must name one on purpose, so an empty one is a mistake, not a default.
+                (Some(s), _) if s.get_ref().trim().is_empty() => {
+                    report(
+                        s.span(),
+                        "service is empty: name the service this token is bound to \
+                         (e.g. \"default-service\"), or leave the key out for every service"
+                            .into(),
+                    );
+                    continue;
+                }
                 (Some(s), _) => match parse_service(s.get_ref()) {
                     Ok(service) => Some(service),
                     Err(message) => {
@@ -286,6 +297,13 @@ service = "bad-name"
         assert!(err.contains("t.toml:3: secret must be 16"), "{err}");
         assert!(err.contains("t.toml:9: admin tokens"), "{err}");
         assert!(err.contains("t.toml:14: service"), "{err}");
+        let err = Tokens::parse(
+            "[[token]]\nsecret = \"0123456789abcdefg\"\nrole = \"read\"\nservice = \" \"\n",
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("t:4: service is empty"), "{err}");
         assert!(!err.contains("secret-0123"), "{err}");
         let err = Tokens::parse(
             "[[token]]\nsecret = \"0123456789abcdefg\"\nrole = \"root\"\n",

@@ -235,6 +235,13 @@ impl Checker<'_> {
                 1,
                 Some(255),
             ),
+            max_tag_value_bytes: self.within(
+                "limits.max_tag_value_bytes",
+                raw.max_tag_value_bytes,
+                d.max_tag_value_bytes,
+                1,
+                None,
+            ),
             max_body_bytes: self.within(
                 "limits.max_body_bytes",
                 raw.max_body_bytes,
@@ -242,6 +249,10 @@ impl Checker<'_> {
                 1,
                 None,
             ),
+            body_timeout: raw
+                .body_timeout
+                .and_then(|t| self.positive_duration("limits.body_timeout", &t))
+                .unwrap_or(d.body_timeout),
             max_query_points: self.within(
                 "limits.max_query_points",
                 raw.max_query_points,

@@ -42,6 +42,15 @@ pub const ROUTE_CLASSES: &[(&str, &str, Class)] = &[
     ("POST", "/api/suggest", Class::Read),
     ("POST", "/api/aggregators", Class::Read),
     ("POST", "/api/v2/projects/*/jobs/*/metric", Class::Read),
+    // The dashboard: the page and its files hold no data (a browser loads them to ask for a
+    // token); `""` is the root `/`, whose trailing slash the matcher trims.
+    ("GET", "", Class::Open),
+    ("GET", "/ui", Class::Open),
+    ("GET", "/ui/app.js", Class::Open),
+    ("GET", "/ui/style.css", Class::Open),
+    ("GET", "/ui/chart.svg", Class::Read),
+    ("GET", "/ui/api/catalog", Class::Read),
+    ("GET", "/ui/api/health", Class::Read),
     // OTLP/HTTP metrics are pushed.
     ("POST", "/v1/metrics", Class::Ingest),
 ];
@@ -161,13 +170,11 @@ fn authorize(
     );
     if !fits {
         let needs = match class {
-            Class::Read => "read",
-            Class::Ingest => "ingest",
-            Class::Admin | Class::Open => "admin",
+            Class::Read => "role \"read\" or \"admin\"",
+            Class::Ingest => "role \"ingest\" or \"admin\"",
+            Class::Admin | Class::Open => "role \"admin\"",
         };
-        return Err(forbidden(format!(
-            "this route needs a token with role {needs:?} (or \"admin\")"
-        )));
+        return Err(forbidden(format!("this route needs a token with {needs}")));
     }
     if token.service.is_some() && !SERVICE_SCOPED.iter().any(|p| matches(p, path)) {
         return Err(forbidden(
@@ -189,6 +196,22 @@ fn authorize(
     })
 }
 
+/// The path the router will match: percent-decoded by actix's own rules (everything but
+/// `%2F`, `%25` and `%2B`), so that `/api/%71uery` is classed as `/api/query`, the route it
+/// reaches. The guard runs before routing, where this is the whole path.
+pub fn route_path(req: &ServiceRequest) -> &str {
+    req.match_info().as_str()
+}
+
+/// The secret of an `Authorization: Bearer <secret>` header; the scheme is case-insensitive
+/// (RFC 9110, section 11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(secret.trim())
+}
+
 /// The middleware (`actix_web::middleware::from_fn(guard)`).
 pub async fn guard(
     mut req: ServiceRequest,
@@ -200,7 +223,8 @@ pub async fn guard(
     let Some((tokens, counters)) = tokens else {
         return next.call(req).await;
     };
-    let class = classify(req.method(), req.path(), req.query_string());
+    let path = route_path(&req).to_owned();
+    let class = classify(req.method(), &path, req.query_string());
     if class == Class::Open {
         return next.call(req).await;
     }
@@ -208,11 +232,7 @@ pub async fn guard(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+        .and_then(bearer);
     let service_header = req
         .headers()
         .get("fiware-service")
@@ -221,7 +241,7 @@ pub async fn guard(
         presented.and_then(|p| tokens.find(p)),
         presented.is_some(),
         class,
-        req.path(),
+        &path,
         service_header,
     );
     match decided {

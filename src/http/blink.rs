@@ -1,16 +1,17 @@
 //! Blink `GetInstanceMetric` (seed 000): `POST /api/v2/projects/{projectName}/jobs/{jobName}/metric`.
 //! Every answer, errors included, carries a `requestId`; errors add Alibaba's `code` and
-//! `message` next to meterd's usual `error` object.
+//! `message` next to meterd's usual `error` object. `Accept: application/xml` (preferred over
+//! JSON) gets the seed's XML form of a successful answer; errors are always JSON.
 
 use super::body::read_body;
 use super::history::{last_sample, run_query};
 use super::{ApiError, AppState};
 use crate::query::blink::{finish, parse, Line};
-use crate::render::opentsdb::dps_object;
-use actix_web::http::StatusCode;
+use crate::render::blink::{blink_json, write_blink_xml};
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A job with no sample for this long is not running.
 pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -59,13 +60,41 @@ async fn instance_metric(
 ) -> HttpResponse {
     let request_id = uuid::Uuid::new_v4().to_string().to_uppercase();
     let (project, job) = path.into_inner();
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let xml = prefers_xml(accept);
     match answer(&req, payload, &project, &job, params.into_inner(), &state).await {
-        Ok(lines) => HttpResponse::Ok().json(json!({
-            "requestId": request_id,
-            "metrics": lines.iter().map(line_json).collect::<Vec<_>>(),
-        })),
+        Ok(lines) if xml => {
+            let mut body = String::with_capacity(256 * (lines.len() + 1));
+            write_blink_xml(&mut body, &request_id, &lines);
+            HttpResponse::Ok()
+                .content_type("application/xml; charset=utf-8")
+                .body(body)
+        }
+        Ok(lines) => HttpResponse::Ok().json(blink_json(&request_id, &lines)),
         Err(e) => blink_error(&request_id, e),
     }
+}
+
+/// Whether `Accept` ranks `application/xml` (or `text/xml`) above JSON (`application/json`,
+/// `application/*`, `*/*`); no header means JSON.
+fn prefers_xml(accept: Option<&str>) -> bool {
+    let (mut xml, mut json) = (0.0f32, 0.0f32);
+    for item in accept.unwrap_or("").split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| p.strip_prefix("q="))
+            .map_or(1.0, |v| v.parse().unwrap_or(0.0));
+        match media.as_str() {
+            "application/xml" | "text/xml" => xml = xml.max(q),
+            "application/json" | "application/*" | "*/*" => json = json.max(q),
+            _ => {}
+        }
+    }
+    xml > 0.0 && xml > json
 }
 
 async fn answer(
@@ -99,11 +128,17 @@ async fn answer(
     Ok(finish(results, query.limit))
 }
 
-fn line_json(line: &Line) -> Value {
-    json!({
-        "metricName": line.series.metric,
-        "dps": dps_object(&line.series.dps, line.series.fill),
-        "summary": line.summary.map_or(Value::Null, crate::render::number::json_number),
-        "tags": line.series.tags,
-    })
+#[cfg(test)]
+mod tests {
+    use super::prefers_xml;
+
+    #[test]
+    fn xml_only_when_preferred() {
+        assert!(prefers_xml(Some("application/xml")));
+        assert!(prefers_xml(Some("text/xml, application/json;q=0.5")));
+        assert!(!prefers_xml(None));
+        assert!(!prefers_xml(Some("application/json, application/xml")));
+        assert!(!prefers_xml(Some("*/*")));
+        assert!(!prefers_xml(Some("application/xml;q=0")));
+    }
 }

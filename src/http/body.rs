@@ -1,13 +1,55 @@
 //! Reading request bodies under the pipeline's size limit, and Orion tenancy headers.
 
 use super::ApiError;
-use crate::model::{parse_service, ServicePath};
-use actix_web::http::StatusCode;
+use crate::config::Limits;
+use crate::model::{parse_service_header, ServicePath};
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
+use std::io::Write;
 
-/// Reads the whole body, refusing with 413 as soon as it exceeds `limit` bytes.
+/// Reads the whole body, refusing with 413 as soon as it exceeds `limit` bytes
+/// (`limits.max_body_bytes`), and with 408 (closing the connection) when it has not all arrived within
+/// `limits.body_timeout` of the handler starting to read it.
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let state = req.app_data::<web::Data<super::AppState>>();
+    let timeout = state.map_or(Limits::default().body_timeout, |s| {
+        s.pipeline.limits.body_timeout
+    });
+    let encoding = Encoding::of(req)?;
+    match tokio::time::timeout(timeout, read_within(req, payload, limit)).await {
+        Ok(read) => encoding.decode(read?, limit).inspect_err(|e| {
+            if let Some(state) = state {
+                if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                    state
+                        .counters
+                        .refused_body_size
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                state.counters.batch_rejected(0);
+            }
+        }),
+        Err(_) => {
+            if let Some(state) = state {
+                state.counters.batch_rejected(0);
+            }
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the body did not arrive within {} ms (limits.body_timeout); send it whole and promptly",
+                    timeout.as_millis()
+                ),
+            ))
+        }
+    }
+}
+
+async fn read_within(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -46,6 +88,105 @@ pub async fn read_body(
     Ok(body)
 }
 
+/// A `Fiware-Service` value by Orion's rule ([`parse_service_header`]), except the service of
+/// the request's bound token: the token guard names it in this header, and the tokens file's
+/// binding (`default-service` included) was validated when it was loaded.
+pub fn service_header(req: &HttpRequest, raw: &str) -> Result<String, String> {
+    match super::bound_service(req) {
+        Some(bound) if bound == raw => Ok(bound),
+        _ => parse_service_header(raw),
+    }
+}
+
+/// A body's `Content-Encoding`: meterd decodes gzip and deflate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Identity,
+    Gzip,
+    Deflate,
+}
+
+impl Encoding {
+    /// The request's encoding; 415 naming any other.
+    fn of(req: &HttpRequest) -> Result<Encoding, ApiError> {
+        let Some(value) = req.headers().get(header::CONTENT_ENCODING) else {
+            return Ok(Encoding::Identity);
+        };
+        let name = value.to_str().unwrap_or("?").trim();
+        match name.to_ascii_lowercase().as_str() {
+            "" | "identity" => Ok(Encoding::Identity),
+            "gzip" | "x-gzip" => Ok(Encoding::Gzip),
+            "deflate" => Ok(Encoding::Deflate),
+            _ => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_encoding",
+                format!(
+                    "Content-Encoding {name:?} is not supported: send the body as is, gzip or deflate"
+                ),
+            )),
+        }
+    }
+
+    /// The decoded body; 413 as soon as it grows beyond `limit` bytes, 400 when it does not
+    /// decode.
+    fn decode(self, body: web::BytesMut, limit: usize) -> Result<web::BytesMut, ApiError> {
+        let out = Capped {
+            buf: Vec::new(),
+            limit,
+        };
+        let decoded = match self {
+            Encoding::Identity => return Ok(body),
+            Encoding::Gzip => write_all(flate2::write::GzDecoder::new(out), &body, |d| d.finish()),
+            Encoding::Deflate => {
+                write_all(flate2::write::ZlibDecoder::new(out), &body, |d| d.finish())
+            }
+        };
+        match decoded {
+            Ok(out) => Ok(web::BytesMut::from(&out.buf[..])),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the decoded body is larger than the limit of {limit} bytes (limits.max_body_bytes)"
+                ),
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                "bad_encoding",
+                format!("the body does not decode as its Content-Encoding says: {e}"),
+            )),
+        }
+    }
+}
+
+fn write_all<W: Write>(
+    mut decoder: W,
+    body: &[u8],
+    finish: impl FnOnce(W) -> std::io::Result<Capped>,
+) -> std::io::Result<Capped> {
+    decoder.write_all(body)?;
+    finish(decoder)
+}
+
+/// A buffer that refuses to grow beyond its limit (`FileTooLarge`).
+struct Capped {
+    buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The request's `Fiware-Service` and `Fiware-ServicePath`, validated by Orion's rules.
 pub fn tenancy(req: &HttpRequest) -> Result<(String, ServicePath), ApiError> {
     let header = |name: &str| -> Result<&str, ApiError> {
@@ -56,7 +197,7 @@ pub fn tenancy(req: &HttpRequest) -> Result<(String, ServicePath), ApiError> {
                 .map_err(|_| ApiError::bad_request("bad_service", format!("{name} is not ASCII"))),
         }
     };
-    let service = parse_service(header("fiware-service")?)
+    let service = service_header(req, header("fiware-service")?)
         .map_err(|m| ApiError::bad_request("bad_service", m))?;
     let path = ServicePath::parse(header("fiware-servicepath")?)
         .map_err(|m| ApiError::bad_request("bad_service_path", m))?;

@@ -1,7 +1,10 @@
 //! The one place where errors become HTTP statuses and DESIGN.md's JSON error body.
+//!
+//! An answer stays small whatever the request: `details` lists at most the first 100 causes
+//! and `"omitted": K` counts the rest; input quoted in a message is cut to 64 bytes + `…`.
 
 use crate::collector::CollectorError;
-use crate::ingest::{IngestError, ItemError};
+use crate::ingest::{clip_echoes, IngestError, ItemError, ItemErrors};
 use crate::persist::WalError;
 use crate::query::odsl::ParamError;
 use actix_web::http::{header, StatusCode};
@@ -18,8 +21,11 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for a person.
     pub message: String,
-    /// One entry per cause where there are several (e.g. the bad events of a batch).
+    /// One entry per cause where there are several (e.g. the bad events of a batch): at most
+    /// the first `MAX_DETAILS` (100).
     pub details: Vec<ItemError>,
+    /// Causes beyond those listed in `details`, answered as `"omitted": K`.
+    pub omitted: usize,
     /// Seconds for `Retry-After` (503).
     pub retry_after: Option<u32>,
 }
@@ -32,6 +38,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            omitted: 0,
             retry_after: None,
         }
     }
@@ -46,17 +53,24 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// Attaches details.
-    pub fn with_details(mut self, details: Vec<ItemError>) -> Self {
-        self.details = details;
-        self
+    /// Attaches details: the first `MAX_DETAILS`, the rest counted as omitted.
+    pub fn with_details(self, details: impl Into<ItemErrors>) -> Self {
+        let details = details.into();
+        ApiError {
+            omitted: details.omitted(),
+            details: details.into_listed(),
+            ..self
+        }
     }
 
-    /// The JSON body.
+    /// The JSON body. Input echoed in the message is cut short (`MAX_ECHO` bytes).
     pub fn body(&self) -> serde_json::Value {
-        let mut error = json!({"code": self.code, "message": self.message});
+        let mut error = json!({"code": self.code, "message": clip_echoes(&self.message)});
         if !self.details.is_empty() {
             error["details"] = json!(self.details);
+        }
+        if self.omitted > 0 {
+            error["omitted"] = json!(self.omitted);
         }
         json!({ "error": error })
     }
@@ -81,6 +95,10 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a late body may still come: it cannot be told from a next request.
+            resp.force_close();
+        }
         resp.json(self.body())
     }
 }
@@ -91,9 +109,6 @@ impl From<IngestError> for ApiError {
         match e {
             IngestError::Malformed(m) => ApiError::bad_request("malformed_body", m),
             IngestError::BadRequest(m) => ApiError::bad_request("bad_request", m),
-            IngestError::TooLarge(m) => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", m)
-            }
             IngestError::Invalid(details) | IngestError::InvalidLines(details) => {
                 ApiError::bad_request("invalid_batch", message).with_details(details)
             }

@@ -23,7 +23,7 @@ async fn post_events(
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-ndjson"));
+        .is_some_and(is_ndjson);
     let decode = if ndjson {
         json::decode_ndjson
     } else {
@@ -31,6 +31,15 @@ async fn post_events(
     };
     let n = ingest_body(&req, payload, &state, decode).await?;
     Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
+}
+
+/// Whether a `Content-Type` names NDJSON: `application/x-ndjson` or `application/ndjson`,
+/// in any case, with or without parameters (media types are case-insensitive, RFC 9110 8.3.1).
+fn is_ndjson(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    ["application/x-ndjson", "application/ndjson"]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 /// The path every HTTP ingest route shares: read the body under `limits.max_body_bytes`, take
@@ -88,7 +97,7 @@ pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiEr
 /// Counts a batch refused before it reached the collector.
 pub fn count_refusal(state: &AppState, e: &IngestError) {
     let n = match e {
-        IngestError::Invalid(items) | IngestError::InvalidLines(items) => items.len(),
+        IngestError::Invalid(items) | IngestError::InvalidLines(items) => items.total(),
         _ => 1,
     };
     state.counters.batch_rejected(n);

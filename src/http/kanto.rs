@@ -8,7 +8,7 @@ use crate::stream::outbox::Outbox;
 use crate::stream::request::parse_query;
 use crate::stream::{Conversation, StreamError, Streams};
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -57,6 +57,11 @@ async fn websocket(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Frames over the limit are refused as their headers arrive, before their payload.
+    let mut limited = super::frame_limit::limit_frames(payload, MAX_REQUEST_BYTES);
+    let payload = web::Payload::from_request(&req, &mut limited)
+        .await
+        .map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
     let (response, session, incoming) = actix_ws::handle(&req, payload).map_err(|e| {
         ApiError::bad_request(
             "not_websocket",
@@ -104,10 +109,7 @@ async fn converse(
                     return;
                 }
                 Some(Err(error)) => {
-                    let code = match error {
-                        actix_ws::ProtocolError::Overflow => CloseCode::Size,
-                        _ => CloseCode::Protocol,
-                    };
+                    let code = close_code(&error);
                     let reason = CloseReason {
                         code,
                         description: Some(error.to_string()),
@@ -124,6 +126,18 @@ async fn converse(
                 return;
             }
         }
+    }
+}
+
+/// The close code for a broken stream: 1009 for a frame or message over the limit, 1007
+/// for text that is not UTF-8, 1002 for any other protocol error.
+fn close_code(error: &actix_ws::ProtocolError) -> CloseCode {
+    match error {
+        e if super::frame_limit::is_refusal(e) => CloseCode::Size,
+        actix_ws::ProtocolError::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            CloseCode::Invalid
+        }
+        _ => CloseCode::Protocol,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The MicroProfile Metrics API (seed 001): `GET` and `OPTIONS` on `/metrics[/{scope}[/{name}]]`.
 
-use super::negotiate::{negotiate, Format};
+use super::negotiate::{accepts_json, negotiate, Format};
 use super::{ApiError, AppState};
 use crate::model::{Scope, Snapshot};
 use crate::registry::Selector;
@@ -12,8 +12,28 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     for path in ["/metrics", "/metrics/{scope}", "/metrics/{scope}/{name}"] {
         cfg.route(path, web::get().to(metrics))
-            .route(path, web::method(Method::OPTIONS).to(metrics));
+            .route(path, web::head().to(metrics))
+            .route(path, web::method(Method::OPTIONS).to(metrics))
+            .route(path, web::route().to(not_allowed));
     }
+}
+
+/// 405 with `Allow` for any other method on a `/metrics` path (registered last).
+async fn not_allowed(req: HttpRequest) -> HttpResponse {
+    let mut resp = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed here: use GET, HEAD or OPTIONS",
+            req.method()
+        ),
+    )
+    .error_response_json();
+    resp.headers_mut().insert(
+        header::ALLOW,
+        header::HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    resp
 }
 
 /// What a `/metrics` path selects.
@@ -34,13 +54,20 @@ fn selector(req: &HttpRequest) -> Result<Selector, ApiError> {
 async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let sel = selector(&req)?;
     let options = req.method() == Method::OPTIONS;
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let format = if options {
+        if !accepts_json(accept) {
+            return Err(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not_acceptable",
+                "OPTIONS /metrics answers metadata in application/json only",
+            ));
+        }
         Format::Json
     } else {
-        let accept = req
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok());
         negotiate(accept).ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_ACCEPTABLE,

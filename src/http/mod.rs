@@ -2,9 +2,12 @@
 //! mapping of every error to a status and DESIGN.md's JSON error body.
 
 mod auth;
+#[cfg(test)]
+mod auth_proptests;
 mod blink;
 mod body;
 mod error;
+mod frame_limit;
 mod health;
 mod history;
 mod ingest;
@@ -20,6 +23,7 @@ mod series;
 mod state;
 mod statsd;
 mod traffic;
+mod ui;
 
 pub use auth::{bound_service, check_services, classify, guard, Class, Grant, ROUTE_CLASSES};
 pub use error::ApiError;
@@ -45,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     series::routes(cfg);
     opentsdb::routes(cfg);
     blink::routes(cfg);
+    ui::routes(cfg);
     otlp::routes(cfg);
     cfg.default_service(web::to(not_found));
 }

@@ -51,6 +51,23 @@ pub fn negotiate(accept: Option<&str>) -> Option<Format> {
     best.map(|(_, f)| f)
 }
 
+/// Whether an `OPTIONS` request's `Accept` takes JSON, the only form of metadata
+/// (MicroProfile Metrics 1.x; the TCK's `testPrometheus406ForOptions`): no header, or one that
+/// names `application/json`, `application/*` or `*/*` with a `q` above 0.
+pub fn accepts_json(accept: Option<&str>) -> bool {
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return true;
+    };
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| p.strip_prefix("q="))
+            .map_or(1.0, |v| v.parse::<f32>().unwrap_or(0.0));
+        q > 0.0 && matches!(media.as_str(), "application/json" | "application/*" | "*/*")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +81,15 @@ mod tests {
         assert_eq!(negotiate(Some("text/plain")), Some(Format::Prometheus));
         assert_eq!(negotiate(Some("application/xml")), None);
         assert_eq!(negotiate(Some("text/plain;q=0")), None);
+    }
+
+    #[test]
+    fn metadata_is_json_only() {
+        assert!(accepts_json(None));
+        assert!(accepts_json(Some("application/json")));
+        assert!(accepts_json(Some("text/plain, */*;q=0.1")));
+        assert!(!accepts_json(Some("text/plain")));
+        assert!(!accepts_json(Some("application/openmetrics-text")));
+        assert!(!accepts_json(Some("application/json;q=0")));
     }
 }

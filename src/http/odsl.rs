@@ -46,7 +46,7 @@ fn units(registry: Arc<RwLock<Registry>>) -> impl Fn(&SeriesEntry) -> Option<Str
         s.unit.map(str::to_owned).or_else(|| {
             registry
                 .read()
-                .get(s.scope(), s.name())
+                .get(s.service(), s.scope(), s.name())
                 .and_then(|f| f.meta.unit.clone())
         })
     }

@@ -37,7 +37,7 @@ fn service(req: &HttpRequest, query: &OrionQuery) -> Result<Option<String>, ApiE
                 .to_str()
                 .map_err(|_| bad("Fiware-Service is not ASCII".to_owned()))?;
             (!v.trim().is_empty())
-                .then(|| parse_service(v))
+                .then(|| super::body::service_header(req, v))
                 .transpose()
                 .map_err(bad)?
         }

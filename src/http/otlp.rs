@@ -4,7 +4,8 @@
 //! success answers `ExportMetricsServiceResponse` (with `partialSuccess` when points were
 //! rejected) and an error answers a `google.rpc.Status`, both in the request's encoding
 //! (`application/x-protobuf` or `application/json`). Only a `Content-Type` that is neither
-//! (415) gets meterd's JSON error body, there being no encoding to answer in.
+//! (415) gets meterd's JSON error body, there being no encoding to answer in. Bodies may be
+//! gzip or deflate encoded, as on every ingest route.
 
 use super::ingest::ingest_body;
 use super::{ApiError, AppState};
@@ -37,33 +38,9 @@ async fn post_metrics(
             ),
         ));
     };
-    let gzip = match req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("identity") | Some("") => false,
-        Some("gzip") => true,
-        Some(other) => {
-            let message = format!("Content-Encoding {other:?} is not supported (gzip is)");
-            return Ok(status_answer(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &message,
-                encoding,
-            ));
-        }
-    };
-    let limit = state.pipeline.limits.max_body_bytes;
     let mut outcome = Mapped::default();
+    // `read_body` (under `ingest_body`) inflates gzip and deflate bodies under the body limit.
     let accepted = ingest_body(&req, payload, &state, |body, ctx| {
-        let inflated;
-        let body = if gzip {
-            inflated = wire::gunzip(body, limit).map_err(ingest_error)?;
-            &inflated[..]
-        } else {
-            body
-        };
         let request = wire::decode(body, encoding).map_err(ingest_error)?;
         outcome = otlp::map_request(request, ctx, &mut state.otlp.lock());
         Ok(std::mem::take(&mut outcome.events))
@@ -86,7 +63,6 @@ async fn post_metrics(
 fn ingest_error(e: OtlpError) -> IngestError {
     match e {
         OtlpError::Malformed(m) => IngestError::Malformed(m),
-        OtlpError::TooLarge(_) => IngestError::TooLarge(e.to_string()),
     }
 }
 

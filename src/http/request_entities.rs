@@ -4,7 +4,8 @@
 //! `POST`/`PUT`/`PATCH`, `DeleteRequests` (1) for `DELETE`; each tagged `application` (the
 //! first path segment: `api`, `metrics`, `admin`), `service` (the REST service: the next
 //! segment of the matched route that is neither a version nor a parameter, e.g. `metric`,
-//! `events`), `method` (lower case) and `httpstatus`.
+//! `events`), `method` (lower case; `other` for any method outside the nine of HTTP, so that
+//! clients cannot create a series per made-up method) and `httpstatus`.
 //!
 //! Pipeline rules apply to these names as to pushed ones: a rule with `entities = false`
 //! matching `ReadRequests` turns those entities off.
@@ -122,7 +123,7 @@ impl RequestRecorder {
                 let tags = vec![
                     ("application".to_owned(), s.application),
                     ("httpstatus".to_owned(), s.status.to_string()),
-                    ("method".to_owned(), s.method.as_str().to_ascii_lowercase()),
+                    ("method".to_owned(), method_tag(&s.method).to_owned()),
                     ("service".to_owned(), s.service),
                 ];
                 let mut key = SeriesKey {
@@ -156,6 +157,23 @@ impl RequestRecorder {
             }
             out
         });
+    }
+}
+
+/// The `method` tag: the lower-case name of a standard HTTP method, `other` for any other
+/// (a client chooses the method's text, so each distinct one must not become its own series).
+fn method_tag(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "get",
+        Method::HEAD => "head",
+        Method::POST => "post",
+        Method::PUT => "put",
+        Method::DELETE => "delete",
+        Method::CONNECT => "connect",
+        Method::OPTIONS => "options",
+        Method::TRACE => "trace",
+        Method::PATCH => "patch",
+        _ => "other",
     }
 }
 

@@ -30,6 +30,15 @@ async fn delete_series(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let which = which.into_inner();
+    if [&which.service, &which.name, &which.scope]
+        .into_iter()
+        .any(|v| v.as_deref().is_some_and(|v| v.trim().is_empty()))
+    {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            "service=, name= and scope= need a value: an empty one selects nothing",
+        ));
+    }
     if which.service.is_none() && which.name.is_none() {
         return Err(ApiError::bad_request(
             "bad_request",

@@ -2,8 +2,8 @@
 
 use super::ingest::ingest_body;
 use super::{ApiError, AppState};
-use crate::ingest::statsd::{parse_batch, StatsdContext};
-use crate::ingest::{IngestError, ItemError};
+use crate::ingest::statsd::{parse_batch_into, StatsdContext};
+use crate::ingest::{IngestError, ItemErrors};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -27,19 +27,15 @@ async fn post_statsd(
             now_ms: ctx.now_ms,
             max_name_bytes: ctx.pipeline.limits.max_name_bytes,
             max_tags: ctx.pipeline.limits.max_tags,
+            max_tag_value_bytes: ctx.pipeline.limits.max_tag_value_bytes,
             longest_retention_ms: ctx.longest_retention_ms(),
         };
-        parse_batch(text, &ctx).map_err(|errors| {
-            IngestError::InvalidLines(
-                errors
-                    .into_iter()
-                    .map(|e| ItemError {
-                        index: e.line,
-                        message: e.to_string(),
-                    })
-                    .collect(),
-            )
-        })
+        let mut errors = ItemErrors::default();
+        let events = parse_batch_into(text, &ctx, &mut errors);
+        match errors.is_empty() {
+            true => Ok(events),
+            false => Err(IngestError::InvalidLines(errors)),
+        }
     })
     .await?;
     Ok(HttpResponse::Ok().json(json!({ "accepted": n })))
@@ -54,9 +50,8 @@ fn decode(body: &[u8]) -> Result<&str, IngestError> {
             .filter(|&&b| b == b'\n')
             .count()
             + 1;
-        IngestError::InvalidLines(vec![ItemError {
-            index: line,
-            message: format!("line {line}: not UTF-8 text"),
-        }])
+        let mut errors = ItemErrors::default();
+        errors.push(line, format!("line {line}: not UTF-8 text"));
+        IngestError::InvalidLines(errors)
     })
 }

@@ -1,15 +1,19 @@
 //! The middleware that counts meterd's own traffic per Orion service and subservice (seed 003's
 //! `incomingTransaction*` and `serviceTime`), attributed by the request's `Fiware-Service` and
 //! `Fiware-ServicePath` headers. Requests whose headers break Orion's naming rules are left
-//! out, as Orion leaves them out. It records before the response leaves, so a client that has
-//! its answer finds its request counted.
+//! out, as Orion leaves them out. A request the token guard refuses (401, 403) proved no
+//! right to the service it names, so it counts under `default-service` and `/` rather than
+//! under that service: nobody can fill the table of (service, path) pairs, or charge a tenant
+//! with traffic, without a fitting token. It records before the response leaves, so a client
+//! that has its answer finds its request counted.
 
 use super::AppState;
-use crate::model::{parse_service, ServicePath};
+use crate::model::{parse_service_header, ServicePath, DEFAULT_SERVICE};
 use crate::telemetry::Transaction;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
@@ -24,7 +28,7 @@ fn attribution(req: &ServiceRequest) -> Option<(String, ServicePath)> {
         None => Some(""),
         Some(v) => v.to_str().ok(),
     };
-    let service = parse_service(header("fiware-service")?).ok()?;
+    let service = parse_service_header(header("fiware-service")?).ok()?;
     let path = ServicePath::parse(header("fiware-servicepath")?).ok()?;
     Some((service, path))
 }
@@ -64,29 +68,37 @@ pub async fn count_traffic(
         req.set_payload(payload);
     }
     let result = next.call(req).await;
-    let (response_bytes, error) = match &result {
+    let (response_bytes, status) = match &result {
         Ok(res) => {
             let size = match res.response().body().size() {
                 BodySize::Sized(n) => n,
                 BodySize::None | BodySize::Stream => 0,
             };
-            (
-                size,
-                res.status().is_client_error() || res.status().is_server_error(),
-            )
+            (size, res.status())
         }
-        Err(_) => (0, true),
+        Err(e) => (0, e.as_response_error().status_code()),
     };
     let nanos = state.clock.monotonic_nanos().saturating_sub(started);
-    state.traffic.record(
+    let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+    let (service, path) = match refused {
+        true => (DEFAULT_SERVICE.to_owned(), ServicePath::root()),
+        false => (service, path),
+    };
+    let kept = state.traffic.record(
         &service,
         &path,
         Transaction {
             request_bytes: read.get(),
             response_bytes,
-            error,
+            error: status.is_client_error() || status.is_server_error(),
             nanos,
         },
     );
+    if !kept {
+        state
+            .counters
+            .http_requests_unattributed
+            .fetch_add(1, Relaxed);
+    }
     result
 }

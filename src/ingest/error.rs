@@ -11,6 +11,129 @@ pub struct ItemError {
     pub message: String,
 }
 
+/// At most this many bad items are listed in an error; the rest are only counted, so that
+/// an answer stays small whatever the body (a million bad elements list 100).
+pub const MAX_DETAILS: usize = 100;
+
+/// Longest quoted excerpt of the input (a name, a value, a key) echoed in a message, in
+/// bytes; longer ones are cut and end with `…`.
+pub const MAX_ECHO: usize = 64;
+
+/// Longest message kept for one item, whatever it quotes.
+const MAX_MESSAGE: usize = 1024;
+
+/// The bad items of a batch: the first [`MAX_DETAILS`] with their messages (echoed input cut
+/// by [`clip_echoes`]) and the number of the rest. Dereferences to the listed items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemErrors {
+    listed: Vec<ItemError>,
+    omitted: usize,
+}
+
+impl ItemErrors {
+    /// Records one bad item: listed while there is room, counted after.
+    pub fn push(&mut self, index: usize, message: String) {
+        if self.listed.len() < MAX_DETAILS {
+            let message = clip_echoes(&message);
+            self.listed.push(ItemError { index, message });
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    /// Bad items in all, listed or not.
+    pub fn total(&self) -> usize {
+        self.listed.len() + self.omitted
+    }
+
+    /// Bad items not listed.
+    pub fn omitted(&self) -> usize {
+        self.omitted
+    }
+
+    /// The listed items.
+    pub fn into_listed(self) -> Vec<ItemError> {
+        self.listed
+    }
+}
+
+impl std::ops::Deref for ItemErrors {
+    type Target = [ItemError];
+
+    fn deref(&self) -> &[ItemError] {
+        &self.listed
+    }
+}
+
+impl From<Vec<ItemError>> for ItemErrors {
+    fn from(items: Vec<ItemError>) -> Self {
+        let mut errors = ItemErrors::default();
+        for item in items {
+            errors.push(item.index, item.message);
+        }
+        errors
+    }
+}
+
+/// `message` with every quoted excerpt (between `"` or `` ` ``, as `{:?}` and serde quote
+/// input) longer than [`MAX_ECHO`] bytes cut to that and ended with `…`, and the whole cut to
+/// 1 KiB: an answer never echoes a megabyte name back.
+pub fn clip_echoes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE + 8));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest.as_bytes()[open];
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        // The closing quote: the next one not escaped by a backslash.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, b) in rest.bytes().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b if b == quote => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let inner_end = end.unwrap_or(rest.len());
+        let inner = &rest[..inner_end];
+        if inner.len() > MAX_ECHO {
+            out.push_str(cut(inner, MAX_ECHO));
+            out.push('…');
+        } else {
+            out.push_str(inner);
+        }
+        rest = &rest[inner_end..];
+        if end.is_some() {
+            out.push(quote as char);
+            rest = &rest[1..];
+        }
+        if out.len() > MAX_MESSAGE {
+            break;
+        }
+    }
+    out.push_str(rest);
+    if out.len() > MAX_MESSAGE {
+        let kept = cut(&out, MAX_MESSAGE).len();
+        out.truncate(kept);
+        out.push('…');
+    }
+    out
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// A batch that cannot be accepted; nothing of it is applied.
 #[derive(Debug, Error)]
 pub enum IngestError {
@@ -18,17 +141,14 @@ pub enum IngestError {
     #[error("malformed body: {0}")]
     Malformed(String),
     /// Some events are invalid: fix every listed one and resend the batch.
-    #[error("{} invalid event(s) in the batch; nothing was applied", .0.len())]
-    Invalid(Vec<ItemError>),
+    #[error("{} invalid event(s) in the batch; nothing was applied", .0.total())]
+    Invalid(ItemErrors),
     /// Some lines of a text body (StatsD) are invalid; `index` is the 1-based line number.
-    #[error("{} invalid line(s) in the body; nothing was applied", .0.len())]
-    InvalidLines(Vec<ItemError>),
+    #[error("{} invalid line(s) in the body; nothing was applied", .0.total())]
+    InvalidLines(ItemErrors),
     /// The request itself is wrong (a bad header, an empty body): fix it.
     #[error("{0}")]
     BadRequest(String),
-    /// The body, once inflated, is larger than `limits.max_body_bytes`: send smaller batches.
-    #[error("{0}")]
-    TooLarge(String),
 }
 
 /// Gathers per-item results into one all-or-nothing answer: every event, or every bad index
@@ -38,16 +158,60 @@ pub(crate) fn all_or_nothing<T>(
 ) -> Result<Vec<T>, IngestError> {
     let items = items.into_iter();
     let mut good = Vec::with_capacity(items.size_hint().0);
-    let mut errors = Vec::new();
+    let mut errors = ItemErrors::default();
     for (index, item) in items {
         match item {
-            Ok(v) => good.push(v),
-            Err(message) => errors.push(ItemError { index, message }),
+            Ok(v) if errors.is_empty() => good.push(v),
+            Ok(_) => {}
+            Err(message) => errors.push(index, message),
         }
     }
     if errors.is_empty() {
         Ok(good)
     } else {
         Err(IngestError::Invalid(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_the_first_items_and_counts_the_rest() {
+        let mut errors = ItemErrors::default();
+        for i in 0..1_000_000 {
+            errors.push(i, format!("item {i} is bad"));
+        }
+        assert_eq!(errors.len(), MAX_DETAILS);
+        assert_eq!(errors.total(), 1_000_000);
+        assert_eq!(errors.omitted(), 1_000_000 - MAX_DETAILS);
+        assert_eq!(errors[99].index, 99);
+    }
+
+    #[test]
+    fn long_echoes_are_cut() {
+        let long = "x".repeat(1 << 20);
+        let clipped = clip_echoes(&format!("name {long:?} must match [A-Z]"));
+        assert_eq!(
+            clipped,
+            format!("name \"{}…\" must match [A-Z]", "x".repeat(64))
+        );
+        let clipped = clip_echoes(&format!("unknown field `{long}`, expected `name`"));
+        assert_eq!(
+            clipped,
+            format!("unknown field `{}…`, expected `name`", "x".repeat(64))
+        );
+        // Escaped quotes stay inside; a character is never split.
+        let tricky = format!("value \"{}\\\"{}\" is bad", "é".repeat(40), "y".repeat(10));
+        let clipped = clip_echoes(&tricky);
+        assert!(clipped.starts_with("value \"éé"), "{clipped}");
+        assert!(clipped.ends_with("…\" is bad"), "{clipped}");
+        assert_eq!(
+            clip_echoes("short \"ok\" and `fine`"),
+            "short \"ok\" and `fine`"
+        );
+        let unquoted = clip_echoes(&long);
+        assert!(unquoted.len() <= MAX_MESSAGE + 3, "{}", unquoted.len());
     }
 }

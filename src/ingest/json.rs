@@ -4,11 +4,12 @@
 //! that fails does the slow path walk the items one by one to name every bad index.
 
 use super::context::IngestContext;
-use super::error::{all_or_nothing, IngestError, ItemError};
+use super::error::{all_or_nothing, IngestError, ItemErrors};
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
+use crate::config::Limits;
 use crate::model::{
-    parse_service, valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey,
+    check_tag, check_value, parse_service, valid_name, Event, Kind, Metadata, Op, Scope, SeriesKey,
     ServicePath, Tags,
 };
 use serde::Deserialize;
@@ -66,16 +67,15 @@ pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Inges
 /// indexes count events, and messages name the 1-based line.
 pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
     let mut raws = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors = ItemErrors::default();
     let lines = body.split(|b| *b == b'\n').enumerate();
     for (line_no, line) in lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)) {
-        let index = raws.len() + errors.len();
+        let index = raws.len() + errors.total();
         match serde_json::from_slice::<RawEvent>(line) {
-            Ok(raw) => raws.push(raw),
-            Err(e) => errors.push(ItemError {
-                index,
-                message: format!("line {}: {e}", line_no + 1),
-            }),
+            // Once one line is bad, the others are only checked.
+            Ok(raw) if errors.is_empty() => raws.push(raw),
+            Ok(_) => {}
+            Err(e) => errors.push(index, format!("line {}: {e}", line_no + 1)),
         }
     }
     if !errors.is_empty() {
@@ -85,42 +85,38 @@ pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ing
 }
 
 /// Finds out why the fast path failed: a syntax error for the whole body, or the bad items.
+/// An array is walked one element at a time (each borrowed from the body, never copied into
+/// a tree), so that finding the bad items of a huge body costs no more than the body.
 fn slow_json(body: &[u8]) -> IngestError {
-    let value: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
         Err(e) => return IngestError::Malformed(e.to_string()),
     };
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        obj @ serde_json::Value::Object(_) => vec![obj],
-        _ => {
-            return IngestError::Malformed(
-                "expected a JSON array of events or one event object".into(),
-            )
-        }
+    let mut errors = ItemErrors::default();
+    let walked = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => super::elements::each_element(text, |index, item| {
+            if let Err(e) = serde_json::from_str::<RawEvent>(item) {
+                errors.push(index, strip_position(&e.to_string()));
+            }
+        }),
+        Some(b'{') => serde_json::from_str::<&serde_json::value::RawValue>(text).map(|item| {
+            if let Err(e) = serde_json::from_str::<RawEvent>(item.get()) {
+                errors.push(0, strip_position(&e.to_string()));
+            }
+        }),
+        _ => serde_json::from_str::<serde::de::IgnoredAny>(text).map(|_| ()),
     };
-    let errors = items
-        .iter()
-        .enumerate()
-        .filter_map(|(index, item)| {
-            let text = item.to_string();
-            serde_json::from_str::<RawEvent>(&text)
-                .err()
-                .map(|e| ItemError {
-                    index,
-                    message: strip_position(&e.to_string()),
-                })
-        })
-        .collect::<Vec<_>>();
-    if errors.is_empty() {
-        IngestError::Malformed("the body could not be decoded".into())
-    } else {
-        IngestError::Invalid(errors)
+    match walked {
+        Err(e) => IngestError::Malformed(e.to_string()),
+        Ok(()) if errors.is_empty() => {
+            IngestError::Malformed("expected a JSON array of events or one event object".into())
+        }
+        Ok(()) => IngestError::Invalid(errors),
     }
 }
 
 /// serde_json appends " at line L column C" relative to a re-serialised item: not useful.
-fn strip_position(msg: &str) -> String {
+pub(super) fn strip_position(msg: &str) -> String {
     match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_owned(),
         None => msg.to_owned(),
@@ -147,8 +143,10 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
         (None, Some(k)) => k,
         (None, None) => return Err("type is required (no pipeline rule gives one)".into()),
     };
+    if let Some(v) = raw.value {
+        check_value(v)?;
+    }
     let value = match (raw.value, kind) {
-        (Some(v), _) if !v.is_finite() => return Err(format!("value {v} is not finite")),
         (Some(v), Kind::Counter | Kind::Meter) if v < 0.0 => {
             return Err(format!("a {kind} increment must be >= 0, got {v}"))
         }
@@ -181,7 +179,7 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
         Some(p) => ServicePath::parse(p)?,
         None => ctx.service_path.clone(),
     };
-    let tags = validate_tags(raw.tags.unwrap_or_default(), limits.max_tags)?;
+    let tags = validate_tags(raw.tags.unwrap_or_default(), limits)?;
     let meta = Metadata {
         unit: raw.unit.or_else(|| rule.and_then(|r| r.unit.clone())),
         description: raw
@@ -207,22 +205,19 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
     })
 }
 
-/// Checks tag keys and values and the number of tags; they are already sorted by key.
-pub(super) fn validate_tags(raw: RawTags, max_tags: usize) -> Result<Tags, String> {
-    if raw.len() > max_tags {
+/// Checks tag keys and values (see [`check_tag`]) and the number of tags; they are already
+/// sorted by key.
+pub(super) fn validate_tags(raw: RawTags, limits: &Limits) -> Result<Tags, String> {
+    if raw.len() > limits.max_tags {
         return Err(format!(
-            "{} tags given, at most {max_tags} allowed",
-            raw.len()
+            "{} tags given, at most {} allowed",
+            raw.len(),
+            limits.max_tags
         ));
     }
     let mut tags: Tags = Vec::with_capacity(raw.len());
     for (k, v) in raw.0 {
-        if !valid_tag_key(&k) {
-            return Err(format!("tag key {k:?} must match [A-Za-z_][A-Za-z0-9_]*"));
-        }
-        if v.is_empty() {
-            return Err(format!("tag {k:?} has an empty value"));
-        }
+        check_tag(&k, &v, limits.max_name_bytes, limits.max_tag_value_bytes)?;
         tags.push((k.into_owned(), v.into_owned()));
     }
     Ok(tags)

@@ -27,7 +27,7 @@ fn clean(err: &IngestError, items: usize) {
     assert!(!err.to_string().is_empty());
     if let IngestError::Invalid(details) = err {
         assert!(!details.is_empty());
-        for d in details {
+        for d in details.iter() {
             assert!(d.index < items.max(1), "index {} of {items}", d.index);
             assert!(!d.message.is_empty());
         }

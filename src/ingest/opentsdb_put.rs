@@ -3,12 +3,14 @@
 //! type. All or nothing.
 
 use super::context::IngestContext;
-use super::error::{all_or_nothing, IngestError};
-use super::json::validate_tags;
+use super::elements::each_element;
+use super::error::{all_or_nothing, IngestError, ItemErrors};
+use super::json::{strip_position, validate_tags};
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
-use crate::model::{valid_name, Event, Kind, Op, Scope, SeriesKey};
+use crate::model::{check_value, valid_name, Event, Kind, Op, Scope, SeriesKey};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// One data point as OpenTSDB writes it.
@@ -32,24 +34,44 @@ enum Number {
 }
 
 /// Decodes and validates a put body. Errors name each bad point by its index.
+///
+/// An array is read one element at a time (borrowed from the body), so that the cost of a
+/// body is its events, and the cost of a bad one no more than the body.
 pub fn decode_put(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        obj @ serde_json::Value::Object(_) => vec![obj],
+    let malformed = |e: serde_json::Error| IngestError::Malformed(e.to_string());
+    let text = std::str::from_utf8(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
+    let point = |item: &str| {
+        serde_json::from_str::<RawPoint>(item)
+            .map_err(|e| strip_position(&e.to_string()))
+            .and_then(|raw| validate(raw, ctx))
+    };
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => {
+            let mut events = Vec::new();
+            let mut errors = ItemErrors::default();
+            each_element(text, |index, item| match point(item) {
+                Ok(event) if errors.is_empty() => events.push(event),
+                Ok(_) => {}
+                Err(message) => errors.push(index, message),
+            })
+            .map_err(malformed)?;
+            if errors.is_empty() {
+                Ok(events)
+            } else {
+                Err(IngestError::Invalid(errors))
+            }
+        }
+        Some(b'{') => {
+            let item = serde_json::from_str::<&RawValue>(text).map_err(malformed)?;
+            all_or_nothing([(0, point(item.get()))])
+        }
         _ => {
-            return Err(IngestError::Malformed(
+            serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(malformed)?;
+            Err(IngestError::Malformed(
                 "expected a data point object or an array of them".into(),
             ))
         }
-    };
-    all_or_nothing(items.iter().enumerate().map(|(index, item)| {
-        let decoded = RawPoint::deserialize(item)
-            .map_err(|e| e.to_string())
-            .and_then(|raw| validate(raw, ctx));
-        (index, decoded)
-    }))
+    }
 }
 
 fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
@@ -68,9 +90,7 @@ fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
             .parse::<f64>()
             .map_err(|_| format!("value {t:?} is not a number"))?,
     };
-    if !value.is_finite() {
-        return Err(format!("value {value} is not finite"));
-    }
+    check_value(value)?;
     let rule = ctx.pipeline.rule_for(&metric);
     let kind = rule.and_then(|r| r.kind).unwrap_or(Kind::Gauge);
     if matches!(kind, Kind::Counter | Kind::Meter) && value < 0.0 {
@@ -80,7 +100,7 @@ fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
     }
     let timestamp_ms = to_epoch_millis(raw.timestamp)?;
     ctx.check_timestamp(timestamp_ms)?;
-    let tags = validate_tags(raw.tags, limits.max_tags)?;
+    let tags = validate_tags(raw.tags, limits)?;
     let meta = rule.map(|r| r.metadata()).filter(|m| !m.is_empty());
     Ok(Event {
         key: SeriesKey {

@@ -5,7 +5,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 
-/// A JSON object of string → string, sorted by key; of a repeated key the last value wins.
+/// A JSON object of string → string, sorted by key; a repeated key is refused (naming it).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct RawTags<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
@@ -37,16 +37,14 @@ impl<'de: 'a, 'a> Visitor<'de> for TagsVisitor<'a> {
         while let Some((k, v)) = map.next_entry::<BorrowedStr, BorrowedStr>()? {
             tags.push((k.0, v.0));
         }
-        // Stable: among equal keys the later entry stays later; keep it.
-        tags.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(tags.len());
-        for (k, v) in tags {
-            match out.last_mut() {
-                Some(last) if last.0 == k => last.1 = v,
-                _ => out.push((k, v)),
-            }
+        tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = tags.windows(2).find(|p| p[0].0 == p[1].0) {
+            return Err(serde::de::Error::custom(format_args!(
+                "tag {:?} is given twice",
+                pair[0].0
+            )));
         }
-        Ok(RawTags(out))
+        Ok(RawTags(tags))
     }
 }
 
@@ -80,12 +78,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sorted_last_wins_and_borrowed() {
-        let t: RawTags = serde_json::from_str(r#"{"b":"1","a":"x\"y","b":"2"}"#).unwrap();
+    fn sorted_and_borrowed_and_a_repeated_key_refused() {
+        let t: RawTags = serde_json::from_str(r#"{"b":"2","a":"x\"y"}"#).unwrap();
         assert_eq!(t.0.len(), 2);
         assert_eq!((&*t.0[0].0, &*t.0[0].1), ("a", "x\"y"));
         assert_eq!((&*t.0[1].0, &*t.0[1].1), ("b", "2"));
         assert!(matches!(t.0[1].1, Cow::Borrowed(_)));
+        let e = serde_json::from_str::<RawTags>(r#"{"b":"1","a":"x","b":"2"}"#).unwrap_err();
+        assert!(e.to_string().contains("tag \"b\" is given twice"), "{e}");
         assert!(serde_json::from_str::<RawTags>(r#"{"a":1}"#).is_err());
     }
 }

@@ -32,8 +32,10 @@
 //!   second sample rate, a second tag list and an empty field (`x:1|c||@0.5`).
 //! - Leading and trailing whitespace of a line is ignored, and blank lines are skipped.
 
+use super::ItemErrors;
 use crate::model::{
-    valid_name, valid_tag_key, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath, Tags,
+    check_tag, check_value, valid_name, Event, Kind, Metadata, Op, Scope, SeriesKey, ServicePath,
+    Tags,
 };
 
 /// Where parsed lines go and the limits they must respect.
@@ -49,6 +51,8 @@ pub struct StatsdContext<'a> {
     pub max_name_bytes: usize,
     /// Most tags one event may carry (counted after duplicate keys are merged).
     pub max_tags: usize,
+    /// Longest tag value accepted, in bytes (tag keys: `max_name_bytes`).
+    pub max_tag_value_bytes: usize,
     /// A `|T` timestamp older than this before `now_ms` is refused (the longest tier
     /// retention; 0 = no limit), as is one more than 10 minutes ahead.
     pub longest_retention_ms: i64,
@@ -76,6 +80,21 @@ pub fn parse_batch(text: &str, ctx: &StatsdContext) -> Result<Vec<Event>, Vec<Li
     } else {
         Err(errors)
     }
+}
+
+/// Like [`parse_batch`] for an answer to a client: the bad lines go to `errors` (which lists
+/// the first few as `{line, "line N: why"}` and counts the rest), and the events are only
+/// meaningful when it stays empty; once a line is bad, the others are only checked.
+pub fn parse_batch_into(text: &str, ctx: &StatsdContext, errors: &mut ItemErrors) -> Vec<Event> {
+    // Grown as events come: a body of bad lines reserves nothing.
+    let mut events = Vec::new();
+    parse_lines(text, ctx, &mut events, |line, message| {
+        errors.push(line, LineError { line, message }.to_string());
+    });
+    if !errors.is_empty() {
+        events = Vec::new();
+    }
+    events
 }
 
 /// How many lines a lenient parse saw.
@@ -271,7 +290,7 @@ fn parse_extras<'a>(
             Some(b'#') if has_tags => return Err("the tags are given twice".into()),
             Some(b'#') => {
                 has_tags = true;
-                parse_tags(&field[1..], tags)?;
+                parse_tags(&field[1..], ctx, tags)?;
             }
             Some(b'T') if timestamp_ms.is_some() => {
                 return Err("the timestamp is given twice".into())
@@ -325,7 +344,11 @@ fn parse_timestamp(text: &str) -> Result<i64, String> {
     }
 }
 
-fn parse_tags<'a>(text: &'a str, tags: &mut Vec<(&'a str, &'a str)>) -> Result<(), String> {
+fn parse_tags<'a>(
+    text: &'a str,
+    ctx: &StatsdContext,
+    tags: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(), String> {
     for entry in text.split(',') {
         if entry.is_empty() {
             return Err("empty tag in the tag list: remove the extra ','".into());
@@ -334,15 +357,7 @@ fn parse_tags<'a>(text: &'a str, tags: &mut Vec<(&'a str, &'a str)>) -> Result<(
         if key.is_empty() {
             return Err(format!("tag {} has an empty key", shown(entry)));
         }
-        if !valid_tag_key(key) {
-            return Err(format!(
-                "tag key {} must match [A-Za-z_][A-Za-z0-9_]* (tags become labels)",
-                shown(key)
-            ));
-        }
-        if value.is_empty() {
-            return Err(format!("tag {} has an empty value", shown(entry)));
-        }
+        check_tag(key, value, ctx.max_name_bytes, ctx.max_tag_value_bytes)?;
         tags.push((key, value));
     }
     Ok(())
@@ -400,9 +415,10 @@ fn sample(ty: Type, text: &str, rate: f64) -> Result<(f64, Op), String> {
                 ));
             }
             let scaled = value / rate;
-            if !scaled.is_finite() {
+            if check_value(scaled).is_err() {
                 return Err(format!(
-                    "value {} divided by the sample rate {rate} is too large",
+                    "value {} divided by the sample rate {rate} is too large: meterd takes \
+                     values up to ±1e100",
                     shown_raw(text)
                 ));
             }
@@ -421,7 +437,7 @@ fn number(text: &str) -> Result<f64, String> {
         return Err("missing value between ':' and '|'".into());
     }
     match text.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) if v.is_finite() => check_value(v).map(|()| v),
         Ok(_) => Err(format!("value {} must be a finite number", shown(text))),
         Err(_) => Err(format!("value {} is not a number", shown(text))),
     }

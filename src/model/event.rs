@@ -68,9 +68,137 @@ pub fn valid_name(name: &str, max_bytes: usize) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'.' | b'-'))
 }
 
-/// True when `k` may be a tag key: tags become Prometheus labels, so `[A-Za-z_][A-Za-z0-9_]*`.
+/// The largest magnitude of a value meterd takes. Totals, sums, means, standard deviations,
+/// unit conversions and rates of values this small stay finite for any number of events one
+/// server can see (a sum of 10^19 of them is below 10^120, a square below 10^240; `f64` ends
+/// near 1.8·10^308), so nothing meterd renders is ever `+Inf` or `null`.
+pub const MAX_MAGNITUDE: f64 = 1e100;
+
+/// Checks a value: finite, and at most [`MAX_MAGNITUDE`] in magnitude.
+pub fn check_value(value: f64) -> Result<(), String> {
+    if !value.is_finite() {
+        Err(format!("value {value} is not finite"))
+    } else if value.abs() > MAX_MAGNITUDE {
+        Err(format!(
+            "value {value:e} is too large: meterd takes values up to ±1e100, so that no total, \
+             sum or mean can overflow"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// True when `k` has the shape of a tag key: tags become Prometheus labels, so
+/// `[A-Za-z_][A-Za-z0-9_]*`. [`check_tag`] also refuses reserved keys and long keys or values.
 pub fn valid_tag_key(k: &str) -> bool {
     let b = k.as_bytes();
     matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_')
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// Label names meterd writes itself, so that no tag may take them: `service` and `servicePath`
+/// carry the tenancy of a series, `quantile` the quantiles of a summary.
+pub const RESERVED_TAG_KEYS: [&str; 3] = ["service", "servicePath", "quantile"];
+
+/// Checks one tag: the key has the shape of a label name (see [`valid_tag_key`]), is at most
+/// `max_key_bytes` long, does not start with `__` (Prometheus keeps those label names for
+/// itself: `__name__`, ...) and is none of [`RESERVED_TAG_KEYS`]; the value is not empty and
+/// at most `max_value_bytes` long. The error names the key (cut short) and never repeats the
+/// value.
+pub fn check_tag(
+    key: &str,
+    value: &str,
+    max_key_bytes: usize,
+    max_value_bytes: usize,
+) -> Result<(), String> {
+    if key.len() > max_key_bytes {
+        return Err(format!(
+            "tag key {:?}... is {} bytes long; the limit is {max_key_bytes} (limits.max_name_bytes)",
+            cut(key, 32),
+            key.len()
+        ));
+    }
+    if !valid_tag_key(key) {
+        return Err(format!(
+            "tag key {key:?} must match [A-Za-z_][A-Za-z0-9_]* (tags become labels)"
+        ));
+    }
+    if key.starts_with("__") {
+        return Err(format!(
+            "tag key {key:?} is reserved: label names starting with \"__\" belong to Prometheus"
+        ));
+    }
+    if RESERVED_TAG_KEYS.contains(&key) {
+        return Err(format!(
+            "tag key {key:?} is reserved: meterd writes the labels service, servicePath and \
+             quantile itself (give the service as the event's service or the Fiware-Service header)"
+        ));
+    }
+    if value.is_empty() {
+        return Err(format!("tag {key:?} has an empty value"));
+    }
+    if value.len() > max_value_bytes {
+        return Err(format!(
+            "tag {key:?} has a value of {} bytes; the limit is {max_value_bytes} \
+             (limits.max_tag_value_bytes)",
+            value.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The first at most `max` bytes of `text`, cut at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_keep_to_label_names_that_meterd_does_not_write() {
+        assert!(check_tag("route", "/orders", 255, 1024).is_ok());
+        assert!(check_tag("_private", "x", 255, 1024).is_ok());
+        assert!(
+            check_tag("Service", "x", 255, 1024).is_ok(),
+            "labels are case-sensitive"
+        );
+        for key in ["__name__", "__x", "service", "servicePath", "quantile"] {
+            let e = check_tag(key, "x", 255, 1024).unwrap_err();
+            assert!(e.contains(&format!("{key:?} is reserved")), "{e}");
+        }
+        for key in ["", "1st", "a-b", "a.b", "ä"] {
+            assert!(check_tag(key, "x", 255, 1024)
+                .unwrap_err()
+                .contains("must match"));
+        }
+        let long_key = "k".repeat(300);
+        let e = check_tag(&long_key, "x", 255, 1024).unwrap_err();
+        assert!(e.contains("300 bytes") && e.len() < 200, "{e}");
+        assert!(check_tag("k", "", 255, 1024)
+            .unwrap_err()
+            .contains("empty value"));
+        let e = check_tag("k", &"v".repeat(1025), 255, 1024).unwrap_err();
+        assert!(e.contains("1025 bytes") && !e.contains("vvvv"), "{e}");
+        assert!(check_tag("k", &"ü".repeat(512), 255, 1024).is_ok());
+    }
+
+    #[test]
+    fn values_stay_where_no_sum_can_overflow() {
+        assert!(check_value(1e100).is_ok() && check_value(-1e100).is_ok());
+        assert!(check_value(f64::MIN_POSITIVE).is_ok());
+        assert!(check_value(1.0000001e100)
+            .unwrap_err()
+            .contains("too large"));
+        assert!(check_value(f64::MAX).unwrap_err().contains("too large"));
+        assert!(check_value(f64::NAN).unwrap_err().contains("not finite"));
+        // The margin the bound promises: 10^19 of the largest values, squared, stay finite.
+        assert!((MAX_MAGNITUDE * 1e19 * 1e9).is_finite());
+        assert!(((2.0 * MAX_MAGNITUDE).powi(2) * 1e19).is_finite());
+    }
 }

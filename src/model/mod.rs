@@ -10,9 +10,14 @@ mod service;
 mod view;
 
 pub use distribution::Distribution;
-pub use event::{valid_name, valid_tag_key, Event, Metadata, Op, Tags};
+pub use event::{
+    check_tag, check_value, valid_name, valid_tag_key, Event, Metadata, Op, Tags, MAX_MAGNITUDE,
+    RESERVED_TAG_KEYS,
+};
 pub use kind::Kind;
 pub use scope::Scope;
 pub use series::SeriesKey;
-pub use service::{parse_service, ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV};
+pub use service::{
+    parse_service, parse_service_header, ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV,
+};
 pub use view::{Family, HistogramView, MeterView, SeriesView, Snapshot, ValueView};

@@ -77,13 +77,17 @@ pub struct SeriesView {
     pub value: ValueView,
 }
 
-/// All series sharing a scope and name, with the metric's metadata.
+/// All series sharing a scope and name in one service (types and metadata are per service),
+/// with the metric's metadata; or all series of one of meterd's own metrics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
     /// Scope.
     pub scope: Scope,
     /// Metric name as pushed (dots and camelCase kept).
     pub name: String,
+    /// The service whose family this is; `None` for meterd's own families, which are one for
+    /// every service (their series may be in any).
+    pub service: Option<String>,
     /// Type.
     pub kind: Kind,
     /// Metadata (unit, description, displayName).
@@ -92,7 +96,8 @@ pub struct Family {
     pub series: Vec<SeriesView>,
 }
 
-/// A consistent picture of every family, sorted by (scope, name): what renderers consume.
+/// A consistent picture of every family, sorted by (scope, name), the families of one name in
+/// several services by their registration order (the oldest first): what renderers consume.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
     /// Families sorted by scope then name.

@@ -1,10 +1,16 @@
 //! Metadata and type of every metric family; the arbiter of type conflicts.
+//!
+//! A pushed family belongs to its service (the tenant): its type, unit, description and
+//! displayName are kept per (service, scope, name), so what one tenant pushes never changes
+//! another tenant's answers, and the same name may be a counter in one service and a gauge in
+//! another. meterd's own families (base and vendor scopes) are one per (scope, name) for every
+//! service, and no pushed event may take their names.
 
 use crate::ingest::ItemError;
 use crate::model::{Event, Kind, Metadata, Scope};
 use std::collections::HashMap;
 
-/// What the registry knows about one (scope, name).
+/// What the registry knows about one (service, scope, name), or one own (scope, name).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FamilyInfo {
     /// The type every series of the family has.
@@ -13,13 +19,27 @@ pub struct FamilyInfo {
     pub meta: Metadata,
     /// True for meterd's own metrics, which never count toward limits.
     pub own: bool,
+    /// Registration order among pushed families (0 for meterd's own): where the services'
+    /// families of one name differ in type, the older one keeps the name in a text scrape of
+    /// several services.
+    pub seq: u64,
 }
 
-/// Families by name, one slot per scope (looked up by `&str`, no allocation per event).
+/// A pushed family as snapshots save it: (service, scope, name, info).
+pub type SavedFamily = (String, Scope, String, FamilyInfo);
+
+/// Per scope: one slot each.
+type Slots = [Option<FamilyInfo>; 3];
+type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
+/// Own families by name, pushed ones by service then name (looked up by `&str`, no
+/// allocation per event).
 #[derive(Debug, Default)]
 pub struct Registry {
     /// Looked up twice per admitted event: foldhash, seeded per process.
-    families: HashMap<String, [Option<FamilyInfo>; 3], foldhash::fast::RandomState>,
+    own: Map<Slots>,
+    pushed: Map<Map<Slots>>,
+    next_seq: u64,
 }
 
 fn slot(scope: Scope) -> usize {
@@ -27,27 +47,55 @@ fn slot(scope: Scope) -> usize {
 }
 
 impl Registry {
-    /// Looks up a family.
-    pub fn get(&self, scope: Scope, name: &str) -> Option<&FamilyInfo> {
-        self.families.get(name)?[slot(scope)].as_ref()
+    /// Looks up the family of `name` in `scope` as `service` sees it: meterd's own, else the
+    /// service's pushed one.
+    pub fn get(&self, service: &str, scope: Scope, name: &str) -> Option<&FamilyInfo> {
+        self.own_family(scope, name)
+            .or_else(|| self.pushed.get(service)?.get(name)?[slot(scope)].as_ref())
+    }
+
+    /// Looks up `name` in `scope` for a reader that sees every service (a chart across
+    /// services): meterd's own family, else the oldest registered service's.
+    pub fn get_any(&self, scope: Scope, name: &str) -> Option<&FamilyInfo> {
+        self.own_family(scope, name).or_else(|| {
+            self.pushed
+                .values()
+                .filter_map(|names| names.get(name)?[slot(scope)].as_ref())
+                .min_by_key(|info| info.seq)
+        })
+    }
+
+    fn own_family(&self, scope: Scope, name: &str) -> Option<&FamilyInfo> {
+        // Own families are in base and vendor only: most lookups (application) skip the map.
+        if scope == Scope::Application {
+            return None;
+        }
+        self.own.get(name)?[slot(scope)].as_ref()
     }
 
     /// Registers one of meterd's own families (base or vendor scope).
     pub fn register_own(&mut self, scope: Scope, name: &str, kind: Kind, meta: Metadata) {
-        self.families.entry(name.to_owned()).or_default()[slot(scope)] = Some(FamilyInfo {
+        debug_assert!(
+            scope != Scope::Application,
+            "own families are base or vendor"
+        );
+        self.own.entry(name.to_owned()).or_default()[slot(scope)] = Some(FamilyInfo {
             kind,
             meta,
             own: true,
+            seq: 0,
         });
     }
 
     /// Every pushed family (meterd's own left out), for snapshots.
-    pub fn pushed(&self) -> Vec<(Scope, String, FamilyInfo)> {
+    pub fn pushed(&self) -> Vec<SavedFamily> {
         let mut out = Vec::new();
-        for (name, slots) in &self.families {
-            for scope in Scope::ALL {
-                if let Some(info) = slots[slot(scope)].as_ref().filter(|i| !i.own) {
-                    out.push((scope, name.clone(), info.clone()));
+        for (service, names) in &self.pushed {
+            for (name, slots) in names {
+                for scope in Scope::ALL {
+                    if let Some(info) = &slots[slot(scope)] {
+                        out.push((service.clone(), scope, name.clone(), info.clone()));
+                    }
                 }
             }
         }
@@ -56,23 +104,27 @@ impl Registry {
 
     /// Puts back a pushed family saved by [`pushed`](Registry::pushed); meterd's own families
     /// keep their place (a saved family cannot take an own name).
-    pub fn restore(&mut self, scope: Scope, name: &str, info: FamilyInfo) {
-        let slots = self.families.entry(name.to_owned()).or_default();
-        let slot = &mut slots[slot(scope)];
-        if !slot.as_ref().is_some_and(|i| i.own) {
-            *slot = Some(FamilyInfo { own: false, ..info });
+    pub fn restore(&mut self, service: &str, scope: Scope, name: &str, info: FamilyInfo) {
+        if self.own_family(scope, name).is_some() {
+            return;
         }
+        self.next_seq = self.next_seq.max(info.seq);
+        self.pushed
+            .entry(service.to_owned())
+            .or_default()
+            .entry(name.to_owned())
+            .or_default()[slot(scope)] = Some(FamilyInfo { own: false, ..info });
     }
 
-    /// The events of a batch whose type conflicts with an existing family, with one of
+    /// The events of a batch whose type conflicts with their service's family, with one of
     /// meterd's own, or with an earlier event of the batch; nothing changes.
     pub fn conflicts(&self, events: &[Event]) -> Vec<ItemError> {
-        let mut fresh: HashMap<(Scope, &str), Kind, foldhash::fast::RandomState> =
+        let mut fresh: HashMap<(&str, Scope, &str), Kind, foldhash::fast::RandomState> =
             HashMap::default();
         let mut conflicts = Vec::new();
         for (index, e) in events.iter().enumerate() {
-            let (scope, name) = (e.key.scope, e.key.name.as_str());
-            let known = self.get(scope, name).map(|f| (f.kind, f.own));
+            let (service, scope, name) = (e.key.service.as_str(), e.key.scope, e.key.name.as_str());
+            let known = self.get(service, scope, name).map(|f| (f.kind, f.own));
             let expected = match known {
                 Some((_, true)) => {
                     conflicts.push(ItemError {
@@ -82,7 +134,7 @@ impl Registry {
                     continue;
                 }
                 Some((kind, false)) => kind,
-                None => *fresh.entry((scope, name)).or_insert(e.kind),
+                None => *fresh.entry((service, scope, name)).or_insert(e.kind),
             };
             if expected != e.kind {
                 conflicts.push(ItemError {
@@ -103,14 +155,22 @@ impl Registry {
             return Err(conflicts);
         }
         for e in events {
-            let slots = match self.families.get_mut(e.key.name.as_str()) {
-                Some(slots) => slots,
-                None => self.families.entry(e.key.name.clone()).or_default(),
+            let names = match self.pushed.get_mut(e.key.service.as_str()) {
+                Some(names) => names,
+                None => self.pushed.entry(e.key.service.clone()).or_default(),
             };
-            let info = slots[slot(e.key.scope)].get_or_insert_with(|| FamilyInfo {
-                kind: e.kind,
-                meta: Metadata::default(),
-                own: false,
+            let slots = match names.get_mut(e.key.name.as_str()) {
+                Some(slots) => slots,
+                None => names.entry(e.key.name.clone()).or_default(),
+            };
+            let info = slots[slot(e.key.scope)].get_or_insert_with(|| {
+                self.next_seq += 1;
+                FamilyInfo {
+                    kind: e.kind,
+                    meta: Metadata::default(),
+                    own: false,
+                    seq: self.next_seq,
+                }
             });
             if let Some(meta) = &e.meta {
                 fill(&mut info.meta.unit, &meta.unit);
@@ -144,6 +204,13 @@ mod tests {
         }
     }
 
+    fn in_service(service: &str, mut e: Event) -> Event {
+        e.key.service = service.to_owned();
+        e
+    }
+
+    const DEFAULT: &str = crate::model::DEFAULT_SERVICE;
+
     #[test]
     fn conflicts_refuse_the_whole_batch() {
         let mut r = Registry::default();
@@ -154,12 +221,49 @@ mod tests {
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].index, 1);
         assert!(
-            r.get(Scope::Application, "b").is_none(),
+            r.get(DEFAULT, Scope::Application, "b").is_none(),
             "nothing half-applied"
         );
         let err = r
             .admit(&[ev("c", Kind::Gauge), ev("c", Kind::Meter)])
             .unwrap_err();
         assert_eq!(err[0].index, 1);
+    }
+
+    #[test]
+    fn services_keep_their_own_types_and_metadata() {
+        let mut r = Registry::default();
+        r.admit(&[in_service("b", ev("orders", Kind::Counter))])
+            .unwrap();
+        let mut squat = in_service("a", ev("orders", Kind::Gauge));
+        squat.meta = Some(Box::new(Metadata {
+            unit: Some("parsecs".into()),
+            ..Metadata::default()
+        }));
+        r.admit(&[squat]).unwrap();
+        let b = r.get("b", Scope::Application, "orders").unwrap().clone();
+        assert_eq!((b.kind, &b.meta.unit), (Kind::Counter, &None));
+        let a = r.get("a", Scope::Application, "orders").unwrap().clone();
+        assert_eq!(a.kind, Kind::Gauge);
+        assert!(a.seq > b.seq, "registration order is kept");
+        r.admit(&[in_service("b", ev("orders", Kind::Counter))])
+            .unwrap();
+        let saved = r.pushed();
+        let mut again = Registry::default();
+        for (service, scope, name, info) in saved {
+            again.restore(&service, scope, &name, info);
+        }
+        assert_eq!(again.get("a", Scope::Application, "orders"), Some(&a));
+        assert_eq!(again.next_seq, r.next_seq);
+    }
+
+    #[test]
+    fn own_names_stay_meterds_in_every_service() {
+        let mut r = Registry::default();
+        r.register_own(Scope::Vendor, "x", Kind::Counter, Metadata::default());
+        let mut e = in_service("t", ev("x", Kind::Counter));
+        e.key.scope = Scope::Vendor;
+        assert_eq!(r.admit(&[e]).unwrap_err().len(), 1);
+        assert!(r.get("t", Scope::Vendor, "x").unwrap().own);
     }
 }

@@ -1,4 +1,4 @@
-//! The registry: metric metadata and types per (scope, name), the scope tree, and the assembly
+//! The registry: metric metadata and types per (service, scope, name), the scope tree, and the assembly
 //! of shard views into one sorted [`Snapshot`](crate::model::Snapshot), and
 //! the ODSL metric [`entities`].
 
@@ -6,5 +6,5 @@ pub mod entities;
 mod families;
 mod snapshot;
 
-pub use families::{FamilyInfo, Registry};
+pub use families::{FamilyInfo, Registry, SavedFamily};
 pub use snapshot::{assemble, Selector};

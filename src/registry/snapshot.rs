@@ -23,8 +23,10 @@ impl Selector {
     }
 }
 
-/// Groups series views into families with their metadata, sorted by (scope, name) and series
-/// by (service, servicePath, tags), then merges meterd's own families in.
+/// Groups series views into families with their metadata — one per (scope, name) and service
+/// for pushed metrics, one per (scope, name) for meterd's own — sorted by (scope, name), the
+/// families of one name by registration order, and series by (service, servicePath, tags);
+/// then merges meterd's own families in.
 pub fn assemble(
     mut views: Vec<(SeriesKey, ValueView)>,
     registry: &Registry,
@@ -46,8 +48,14 @@ pub fn assemble(
                 &b.0.tags,
             ))
     });
-    let mut families: Vec<Family> = Vec::new();
+    // (registration order, family)
+    let mut families: Vec<(u64, Family)> = Vec::new();
     for (key, value) in views {
+        let same = families.last().is_some_and(|(_, f)| {
+            f.scope == key.scope
+                && f.name == key.name
+                && f.service.as_ref().is_none_or(|s| *s == key.service)
+        });
         let series = SeriesView {
             service: key.service,
             service_path: key.service_path.as_str().to_owned(),
@@ -55,20 +63,29 @@ pub fn assemble(
             value,
         };
         match families.last_mut() {
-            Some(f) if f.scope == key.scope && f.name == key.name => f.series.push(series),
+            Some((_, f)) if same => f.series.push(series),
             _ => {
-                let info = registry.get(key.scope, &key.name);
-                families.push(Family {
-                    scope: key.scope,
-                    kind: series.value.kind(),
-                    meta: info.map(|i| i.meta.clone()).unwrap_or_default(),
-                    name: key.name,
-                    series: vec![series],
-                });
+                let info = registry.get(&series.service, key.scope, &key.name);
+                let own = info.is_some_and(|i| i.own);
+                families.push((
+                    info.map_or(u64::MAX, |i| i.seq),
+                    Family {
+                        scope: key.scope,
+                        service: (!own).then(|| series.service.clone()),
+                        kind: series.value.kind(),
+                        meta: info.map(|i| i.meta.clone()).unwrap_or_default(),
+                        name: key.name,
+                        series: vec![series],
+                    },
+                ));
             }
         }
     }
-    families.extend(own);
-    families.sort_by(|a, b| (a.scope, &a.name).cmp(&(b.scope, &b.name)));
-    Snapshot { families }
+    families.extend(own.into_iter().map(|f| (0, f)));
+    families.sort_by(|(a_seq, a), (b_seq, b)| {
+        (a.scope, &a.name, a_seq).cmp(&(b.scope, &b.name, b_seq))
+    });
+    Snapshot {
+        families: families.into_iter().map(|(_, f)| f).collect(),
+    }
 }

@@ -32,6 +32,7 @@ fn series(tags: &[(&str, &str)], value: ValueView) -> SeriesView {
 
 fn family(scope: Scope, name: &str, kind: Kind, meta: Metadata, series: Vec<SeriesView>) -> Family {
     Family {
+        service: None,
         scope,
         name: name.into(),
         kind,

@@ -11,7 +11,9 @@
 //! | MicroProfile metadata | [`options_tree`], [`options_scope`] | `OPTIONS /metrics…` |
 //! | FIWARE Orion service tree | [`orion_tree`] | `GET /admin/metrics` |
 //! | ODSL entities and calendar series | [`odsl::entity`], [`odsl::series`] | `GET /api/metric/v1…` |
-//! | OpenTSDB query answer | [`opentsdb::query_answer`] | `/api/query`, Blink's metric lines |
+//! | OpenTSDB query answer | [`opentsdb::query_answer`] | `/api/query` |
+//! | Blink metric lines, JSON and XML | [`blink::blink_json`], [`blink::write_blink_xml`] | `POST /api/v2/projects/…/metric` |
+//! | SVG charts (plotters) | [`chart::time_chart`], [`chart::latency_chart`] | `/ui/chart.svg`, `meterd bench --plot` |
 //!
 //! Output order is the snapshot's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
@@ -19,6 +21,8 @@
 //!
 //! [`Snapshot`]: crate::model::Snapshot
 
+pub mod blink;
+pub mod chart;
 mod exposition;
 #[doc(hidden)]
 pub mod fixture;

@@ -163,6 +163,7 @@ mod tests {
     #[test]
     fn only_scopes_with_families() {
         let family = Family {
+            service: None,
             scope: Scope::Application,
             name: "hitCount".into(),
             kind: Kind::Counter,

@@ -55,9 +55,106 @@ pub fn json_float(value: f64) -> Value {
     serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
 }
 
+/// `value` as Java's `BigDecimal.valueOf(value).toString()` spells it — the style of the
+/// `dps` strings in seed 000 (`"4.929E+8"`, `"4.9350016E+8"`, `"494100352"`).
+///
+/// The rule, step by step as Java takes it: `Double.toString` writes the shortest digits that
+/// round-trip, as plain decimal with at least one fractional digit for `1e-3 ≤ |v| < 1e7`
+/// (`"100.0"`, `"0.5"`) and as `d.dddE<n>` otherwise (`"4.929E8"`, `"1.0E-7"`); `BigDecimal`
+/// takes those digits (the `.0` included) with their scale, and prints them plainly when the
+/// scale is not negative and the exponent is at least −6, else as `d.dddE±n`. So an integer of
+/// 10⁷ or more reads plainly when its shortest digits reach the units (`494100352`) and in
+/// E-notation when they stop short (`4.929E+8`). NaN and infinities (which Java would refuse)
+/// are `NaN`, `Infinity`, `-Infinity`.
+pub fn java_decimal(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if value == 0.0 {
+        return "0.0".into(); // BigDecimal drops the sign of -0.0
+    }
+    // Shortest round-trip digits d1.d2…dk and the decimal exponent, as `{:e}` writes them.
+    let sci = format!("{:e}", value.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if value < 0.0 { "-" } else { "" };
+    let magnitude = value.abs();
+    // Digits after the point in Double.toString's form (at least one: "100.0", "1.0E8").
+    let fraction_digits = if (1e-3..1e7).contains(&magnitude) {
+        (digits.len() as i32 - 1 - exp).max(1)
+    } else {
+        (digits.len() as i32 - 1).max(1)
+    };
+    let exp_written = if (1e-3..1e7).contains(&magnitude) {
+        0
+    } else {
+        exp
+    };
+    // Pad the digits so that there are exactly `fraction_digits` after the point of the
+    // written form (Java's trailing ".0"; plain numbers like 100.0 need "1000").
+    let wanted = (fraction_digits + 1 + exp - exp_written) as usize;
+    while digits.len() < wanted {
+        digits.push('0');
+    }
+    let scale = fraction_digits - exp_written;
+    if scale >= 0 && exp >= -6 {
+        // Plain: the unscaled digits with the point `scale` places from the right.
+        let scale = scale as usize;
+        let body = if digits.len() > scale {
+            let (int, frac) = digits.split_at(digits.len() - scale);
+            if frac.is_empty() {
+                int.to_owned()
+            } else {
+                format!("{int}.{frac}")
+            }
+        } else {
+            format!("0.{}{digits}", "0".repeat(scale - digits.len()))
+        };
+        format!("{sign}{body}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let point = if rest.is_empty() { "" } else { "." };
+        let plus = if exp > 0 { "+" } else { "" };
+        format!("{sign}{first}{point}{rest}E{plus}{exp}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_decimals_as_the_seed_writes_them() {
+        // Seed 000's dps, and what Java answers for other magnitudes.
+        let cases = [
+            (492_900_000.0, "4.929E+8"),
+            (493_500_160.0, "4.9350016E+8"),
+            (494_100_352.0, "494100352"),
+            (495_900_896.0, "495900896"),
+            (100.0, "100.0"),
+            (0.5, "0.5"),
+            (-2.25, "-2.25"),
+            (0.0, "0.0"),
+            (-0.0, "0.0"),
+            (1e7, "1.0E+7"),
+            (12_345_678.9, "12345678.9"),
+            (9_999_999.0, "9999999.0"),
+            (0.001, "0.001"),
+            (1e-4, "0.00010"),
+            (1.5e-4, "0.00015"),
+            (1e-7, "1.0E-7"),
+            (1.25e-7, "1.25E-7"),
+            (1e21, "1.0E+21"),
+            (f64::NAN, "NaN"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(java_decimal(value), want, "{value:e}");
+        }
+    }
 
     #[test]
     fn text_numbers() {

@@ -39,6 +39,7 @@ mod tests {
 
     fn render(name: &str, kind: Kind, value: ValueView) -> String {
         let family = Family {
+            service: None,
             scope: Scope::Application,
             name: name.into(),
             kind,

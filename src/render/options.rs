@@ -8,9 +8,14 @@
 //!   so this is deterministic); metadata is per metric name while tags are per series, so a
 //!   family with several tag sets shows only the first. Service labels are not tags here.
 //!   It is `""` when the first series has no tags.
+//! - Types and metadata are per service: the family of a name in `default-service` (and each
+//!   of meterd's own) is keyed by its name, the family of a name in another service
+//!   `name;service=<service>` (as MicroProfile JSON keys its series). So the same name may be
+//!   a counter in one service and a gauge in another, each with its own unit, and both show.
+//!   A token bound to a service sees only that service's families.
 
 use super::names::effective_unit;
-use crate::model::{Family, Snapshot};
+use crate::model::{Family, Snapshot, DEFAULT_SERVICE};
 use serde_json::{Map, Value};
 
 /// `{scope: {name: metadata}}` with only the scopes that have families; `OPTIONS /metrics`.
@@ -21,7 +26,7 @@ pub fn options_tree(snapshot: &Snapshot) -> Value {
             .entry(family.scope.as_str())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(map) = scope {
-            map.insert(family.name.clone(), family_metadata(family));
+            map.insert(family_key(family), family_metadata(family));
         }
     }
     Value::Object(tree)
@@ -31,9 +36,17 @@ pub fn options_tree(snapshot: &Snapshot) -> Value {
 pub fn options_scope(families: &[Family]) -> Value {
     let map = families
         .iter()
-        .map(|f| (f.name.clone(), family_metadata(f)))
+        .map(|f| (family_key(f), family_metadata(f)))
         .collect();
     Value::Object(map)
+}
+
+/// `name`, or `name;service=<service>` for a family outside `default-service`.
+fn family_key(family: &Family) -> String {
+    match family.service.as_deref() {
+        Some(service) if service != DEFAULT_SERVICE => format!("{};service={service}", family.name),
+        _ => family.name.clone(),
+    }
 }
 
 /// `{"unit", "type", "description"?, "displayName"?, "tags"}` of one family.
@@ -75,6 +88,7 @@ mod tests {
     #[test]
     fn seed_example() {
         let family = Family {
+            service: None,
             scope: Scope::Application,
             name: "fooVal".into(),
             kind: Kind::Gauge,

@@ -11,7 +11,10 @@
 //! ratio of sums (total of values / total count), never an average of averages. Series that
 //! differ only in tags or scope are combined under the metric's name by the same rules (should
 //! one name be additive in one scope and a mean in another, the lowest scope — base, vendor,
-//! application — decides and the other series are left out). As Orion does, zero values are
+//! application — decides and the other series are left out). Types are per service, so this is
+//! decided in each service for its own part of the tree; the top-level `sum` across services
+//! decides the same way over every service (then additive before mean), so one tenant's types
+//! never change another tenant's part. As Orion does, zero values are
 //! left out, and so are subservices and services left with nothing to show. Subservice keys
 //! drop the leading `/` of the path; `/` is `root-subserv`. Keys are sorted.
 
@@ -110,11 +113,17 @@ fn level_json(subservs: &BTreeMap<String, Metrics>) -> Map<String, Value> {
 
 /// Orion's tree over series views (pushed series and meterd's own traffic alike).
 pub fn orion_tree(views: &[(SeriesKey, ValueView)]) -> Value {
-    // Which class (additive or mean) each name has: that of its lowest scope.
-    let mut class: HashMap<&str, (Scope, bool)> = HashMap::new();
+    // Which class (additive or mean) each name has in each service, and across services:
+    // that of its lowest scope.
+    let mut class: HashMap<(&str, &str), (Scope, bool)> = HashMap::new();
+    let mut across_class: HashMap<&str, (Scope, bool)> = HashMap::new();
     for (key, value) in views {
         let mine = (key.scope, Acc::of(value).is_mean());
         class
+            .entry((key.service.as_str(), key.name.as_str()))
+            .and_modify(|c| *c = (*c).min(mine))
+            .or_insert(mine);
+        across_class
             .entry(key.name.as_str())
             .and_modify(|c| *c = (*c).min(mine))
             .or_insert(mine);
@@ -122,7 +131,7 @@ pub fn orion_tree(views: &[(SeriesKey, ValueView)]) -> Value {
     let mut services: BTreeMap<&str, BTreeMap<String, Metrics>> = BTreeMap::new();
     for (key, value) in views {
         let acc = Acc::of(value);
-        if class[key.name.as_str()].1 != acc.is_mean() {
+        if class[&(key.service.as_str(), key.name.as_str())].1 != acc.is_mean() {
             continue;
         }
         let metrics = services
@@ -141,7 +150,18 @@ pub fn orion_tree(views: &[(SeriesKey, ValueView)]) -> Value {
     let mut shown = Map::new();
     for (service, subservs) in &services {
         for (key, metrics) in subservs {
-            merge(across.entry(key.clone()).or_default(), metrics);
+            let into = across.entry(key.clone()).or_default();
+            for (name, acc) in metrics {
+                if across_class[name.as_str()].1 != acc.is_mean() {
+                    continue;
+                }
+                match into.get_mut(name) {
+                    Some(a) => a.add(*acc),
+                    None => {
+                        into.insert(name.clone(), *acc);
+                    }
+                }
+            }
         }
         let level = level_json(subservs);
         let empty = level["subservs"].as_object().is_some_and(Map::is_empty);
@@ -286,5 +306,18 @@ mod tests {
             ),
         ];
         assert_eq!(orion_tree(&views)["sum"]["sum"], json!({"n": 5}));
+    }
+
+    #[test]
+    fn each_service_decides_its_own_classes() {
+        // `orders` is a histogram in city and a counter in farm: each service shows its own.
+        let views = vec![
+            app("city", "/", "orders", hist(9.0, 3)),
+            app("farm", "/", "orders", ValueView::Counter(5.0)),
+        ];
+        let tree = orion_tree(&views);
+        assert_eq!(tree["services"]["city"]["sum"], json!({"orders": 3}));
+        assert_eq!(tree["services"]["farm"]["sum"], json!({"orders": 5}));
+        assert_eq!(tree["sum"]["sum"], json!({"orders": 5}), "additive first");
     }
 }

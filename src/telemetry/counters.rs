@@ -20,6 +20,9 @@ pub struct Counters {
     pub shard_queue_depth: AtomicI64,
     /// HTTP requests served.
     pub http_requests: AtomicU64,
+    /// HTTP requests left out of the per-service traffic: its table of (service, path) pairs
+    /// was full.
+    pub http_requests_unattributed: AtomicU64,
     /// The StatsD UDP receiver's counters.
     pub udp: UdpCounters,
     /// Stream subscribers (WebSocket connections and SSE streams) open now.
@@ -54,6 +57,8 @@ pub struct Counters {
     pub snapshots: AtomicU64,
     /// Snapshots that failed.
     pub snapshot_failures: AtomicU64,
+    /// When the last snapshot was taken, epoch ms (0 before the first).
+    pub last_snapshot_ms: AtomicI64,
     /// Log records replayed at the last start.
     pub wal_replayed: AtomicU64,
 }
@@ -149,6 +154,12 @@ impl Counters {
                 true,
                 g(&self.http_requests),
                 "HTTP requests served",
+            ),
+            (
+                "meterd.http.requests.unattributed",
+                true,
+                g(&self.http_requests_unattributed),
+                "HTTP requests left out of the per-service traffic (its 10000 pairs were taken)",
             ),
             (
                 "meterd.entities",

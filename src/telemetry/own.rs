@@ -8,6 +8,7 @@ use std::time::Instant;
 
 fn family(scope: Scope, name: &str, kind: Kind, value: f64, unit: &str, help: &str) -> Family {
     Family {
+        service: None,
         scope,
         name: name.to_owned(),
         kind,

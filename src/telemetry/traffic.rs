@@ -164,17 +164,18 @@ impl IncomingTraffic {
         self.enabled
     }
 
-    /// Counts one request of `service` / `path`. Header values are the caller's to choose, so
-    /// at most [`MAX_SUBSERVICES`] (service, path) pairs are kept; requests of further pairs
-    /// are not attributed (until a reset makes room), so memory stays bounded.
-    pub fn record(&self, service: &str, path: &ServicePath, t: Transaction) {
+    /// Counts one request of `service` / `path`; answers false when it was left out. Header
+    /// values are the caller's to choose, so at most [`MAX_SUBSERVICES`] (service, path) pairs
+    /// are kept: pairs already kept are always counted, requests of further pairs are left out
+    /// (until a reset makes room; the caller counts them), so memory stays bounded.
+    pub fn record(&self, service: &str, path: &ServicePath, t: Transaction) -> bool {
         if !self.enabled {
-            return;
+            return true;
         }
         let mut services = self.services.lock();
         let known = services.get(service).is_some_and(|p| p.contains_key(path));
         if !known && services.values().map(HashMap::len).sum::<usize>() >= MAX_SUBSERVICES {
-            return;
+            return false;
         }
         let paths = match services.get_mut(service) {
             Some(paths) => paths,
@@ -184,6 +185,7 @@ impl IncomingTraffic {
             Some(totals) => totals.add(t),
             None => paths.entry(path.clone()).or_default().add(t),
         }
+        true
     }
 
     /// The totals of one service, or of all, as series views.
@@ -321,10 +323,11 @@ mod tests {
         let traffic = IncomingTraffic::new(true);
         for i in 0..MAX_SUBSERVICES + 50 {
             let path = ServicePath::parse(&format!("/p{i}")).unwrap();
-            traffic.record("svc", &path, tx(1, 1, false, 1));
+            let kept = traffic.record("svc", &path, tx(1, 1, false, 1));
+            assert_eq!(kept, i < MAX_SUBSERVICES);
         }
         let known = ServicePath::parse("/p0").unwrap();
-        traffic.record("svc", &known, tx(1, 1, false, 1));
+        assert!(traffic.record("svc", &known, tx(1, 1, false, 1)));
         let held: usize = traffic.services.lock().values().map(HashMap::len).sum();
         assert_eq!(held, MAX_SUBSERVICES);
         assert_eq!(traffic.services.lock()["svc"][&known].transactions, 2);

@@ -6,7 +6,10 @@ use super::book::{Advance, CumulativeBook, Undo};
 use super::buckets::{self, Buckets};
 use super::labels::{self, metric_name, point_tags, resource_tags};
 use crate::ingest::IngestContext;
-use crate::model::{valid_name, Distribution, Event, Kind, Metadata, Op, Scope, SeriesKey, Tags};
+use crate::model::{
+    check_tag, check_value, valid_name, Distribution, Event, Kind, Metadata, Op, Scope, SeriesKey,
+    Tags,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -232,9 +235,16 @@ impl<'a> MetricMapper<'a> {
         };
         self.ctx.check_timestamp(timestamp_ms)?;
         let tags = point_tags(self.resource, std::mem::take(&mut c.attributes));
-        let max_tags = self.ctx.pipeline.limits.max_tags;
-        if tags.len() > max_tags {
-            return Err(format!("{} tags, at most {max_tags} allowed", tags.len()));
+        let limits = &self.ctx.pipeline.limits;
+        if tags.len() > limits.max_tags {
+            return Err(format!(
+                "{} tags, at most {} allowed",
+                tags.len(),
+                limits.max_tags
+            ));
+        }
+        for (k, v) in &tags {
+            check_tag(k, v, limits.max_name_bytes, limits.max_tag_value_bytes)?;
         }
         let key = SeriesKey {
             service: self.ctx.service.to_owned(),
@@ -282,8 +292,8 @@ impl<'a> MetricMapper<'a> {
             Some(number_data_point::Value::AsInt(v)) => v as f64,
             None => return out.reject(self.sent, "the data point has no value"),
         };
-        if !value.is_finite() {
-            return out.reject(self.sent, format!("value {value} is not finite"));
+        if let Err(why) = check_value(value) {
+            return out.reject(self.sent, why);
         }
         let event = match how {
             NumberAs::Gauge => self.event(key, Kind::Gauge, value, Op::Observe, ts),
@@ -359,6 +369,10 @@ impl<'a> MetricMapper<'a> {
             max: delta.max,
             buckets: delta.buckets.iter().map(|b| (b.1, b.2)).collect(),
         };
+        let magnitudes = [dist.sum, dist.min, dist.max];
+        if let Some(why) = magnitudes.iter().find_map(|v| check_value(*v).err()) {
+            return out.reject(self.sent, why);
+        }
         if !dist.is_consistent() {
             return out.reject(
                 self.sent,
@@ -410,8 +424,8 @@ impl<'a> MetricMapper<'a> {
             key.name = format!("{}.{suffix}", self.name);
             values.push((key, value));
         }
-        if let Some((_, bad)) = values.iter().find(|(_, v)| !v.is_finite()) {
-            return out.reject(self.sent, format!("value {bad} is not finite"));
+        if let Some(why) = values.iter().find_map(|(_, v)| check_value(*v).err()) {
+            return out.reject(self.sent, why);
         }
         // Quantiles first: the metric's metadata goes with its first event, under its own name.
         for (key, value) in values {

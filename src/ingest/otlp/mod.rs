@@ -1,4 +1,4 @@
-//! OTLP/HTTP metrics (`POST /v1/metrics`) → events: the body's encoding and gzip ([`wire`]),
+//! OTLP/HTTP metrics (`POST /v1/metrics`) → events: the body's encoding ([`wire`]),
 //! the OpenTelemetry project's generated request types, and the mapping of sums, gauges,
 //! histograms and summaries into meterd's kinds ([`map_request`]), with cumulative points
 //! made into increments by a [`CumulativeBook`].
@@ -23,11 +23,8 @@ use thiserror::Error;
 /// Why an OTLP request was refused as a whole.
 #[derive(Debug, Error)]
 pub enum OtlpError {
-    /// The body is not an OTLP metrics request in its declared encoding (or not gzip when it
-    /// says so): fix the exporter's encoding.
+    /// The body is not an OTLP metrics request in its declared encoding: fix the exporter's
+    /// encoding.
     #[error("{0}")]
     Malformed(String),
-    /// The inflated body is larger than `limits.max_body_bytes`: send smaller batches.
-    #[error("the inflated body is larger than the limit of {0} bytes (limits.max_body_bytes)")]
-    TooLarge(usize),
 }

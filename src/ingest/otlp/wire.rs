@@ -1,4 +1,4 @@
-//! OTLP/HTTP on the wire: the body's encoding, gzip under the body limit, the request decoded
+//! OTLP/HTTP on the wire: the body's encoding, the request decoded
 //! into the OpenTelemetry project's generated types, and the answers encoded back.
 
 use super::OtlpError;
@@ -6,7 +6,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use prost::Message;
-use std::io::Read;
 
 /// How an OTLP/HTTP body is encoded (its `Content-Type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,20 +37,6 @@ impl Encoding {
             Encoding::Json => "application/json",
         }
     }
-}
-
-/// Inflates a gzip body, refusing with [`OtlpError::TooLarge`] as soon as the inflated bytes
-/// pass `limit`: memory stays bounded by the limit whatever the compression ratio.
-pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, OtlpError> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit).min(1 << 20));
-    let mut decoder = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|e| OtlpError::Malformed(format!("the gzip body cannot be inflated: {e}")))?;
-    if out.len() > limit {
-        return Err(OtlpError::TooLarge(limit));
-    }
-    Ok(out)
 }
 
 /// Decodes an `ExportMetricsServiceRequest`.
@@ -122,13 +107,6 @@ pub fn status(http_status: u16, message: &str, encoding: Encoding) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        enc.write_all(bytes).unwrap();
-        enc.finish().unwrap()
-    }
 
     #[test]
     fn content_types() {
@@ -142,21 +120,6 @@ mod tests {
         );
         assert_eq!(Encoding::from_content_type("text/plain"), None);
         assert_eq!(Encoding::from_content_type(""), None);
-    }
-
-    #[test]
-    fn gzip_is_inflated_under_the_limit_and_a_bomb_is_refused() {
-        assert_eq!(gunzip(&gzip(b"hello"), 5).unwrap(), b"hello");
-        let bomb = gzip(&vec![0u8; 50 << 20]);
-        assert!(bomb.len() < 100 << 10, "{}", bomb.len());
-        assert!(matches!(
-            gunzip(&bomb, 1 << 20),
-            Err(OtlpError::TooLarge(_))
-        ));
-        assert!(matches!(
-            gunzip(b"not gzip", 100),
-            Err(OtlpError::Malformed(_))
-        ));
     }
 
     #[test]

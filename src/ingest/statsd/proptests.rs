@@ -17,6 +17,7 @@ fn ctx() -> StatsdContext<'static> {
         now_ms: NOW_MS,
         max_name_bytes: 64,
         max_tags: 8,
+        max_tag_value_bytes: 1024,
         longest_retention_ms: 0,
     }
 }
@@ -116,10 +117,11 @@ fn sample_strategy() -> impl Strategy<Value = Sample> {
         (1u32..=1000).prop_map(|n| Some(f64::from(n) / 1000.0)),
         (1e-6..=1.0f64).prop_map(Some),
     ];
-    let tag = (
-        "[a-z_][a-z0-9_]{0,7}",
-        proptest::option::of("[A-Za-z0-9_./:\\-]{1,10}"),
-    );
+    // `__*` and meterd's own label names are refused as tag keys.
+    let key = "[a-z_][a-z0-9_]{0,7}".prop_filter("not reserved", |k| {
+        !k.starts_with("__") && !crate::model::RESERVED_TAG_KEYS.contains(&k.as_str())
+    });
+    let tag = (key, proptest::option::of("[A-Za-z0-9_./:\\-]{1,10}"));
     (
         "[A-Za-z_][A-Za-z0-9_.\\-]{0,30}",
         typed_values(),

@@ -14,6 +14,7 @@ fn ctx() -> StatsdContext<'static> {
         now_ms: NOW,
         max_name_bytes: 32,
         max_tags: 3,
+        max_tag_value_bytes: 64,
         longest_retention_ms: 0,
     }
 }

@@ -120,6 +120,7 @@ mod tests {
             now_ms: 1_000,
             max_name_bytes: 255,
             max_tags: 8,
+            max_tag_value_bytes: 1024,
             longest_retention_ms: 0,
         }
     }

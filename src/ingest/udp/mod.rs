@@ -100,6 +100,7 @@ impl StatsdUdp {
             limits: LineLimits {
                 max_name_bytes: pipeline.limits.max_name_bytes,
                 max_tags: pipeline.limits.max_tags,
+                max_tag_value_bytes: pipeline.limits.max_tag_value_bytes,
                 longest_retention_ms: pipeline.longest_retention_ms(),
             },
         };

@@ -44,6 +44,7 @@ pub(super) struct HandOff {
 pub(super) struct LineLimits {
     pub max_name_bytes: usize,
     pub max_tags: usize,
+    pub max_tag_value_bytes: usize,
     pub longest_retention_ms: i64,
 }
 
@@ -82,6 +83,7 @@ impl Reader {
                         now_ms: self.clock.epoch_millis(),
                         max_name_bytes: self.limits.max_name_bytes,
                         max_tags: self.limits.max_tags,
+                        max_tag_value_bytes: self.limits.max_tag_value_bytes,
                         longest_retention_ms: self.limits.longest_retention_ms,
                     };
                     let counts = batcher.push(&buf[..n.min(buf.len())], &ctx, now);

@@ -323,6 +323,20 @@ pub fn parse_m(m: &str) -> Result<SubQuery, QueryError> {
     if metric.is_empty() {
         return Err(QueryError::bad("the metric name is missing"));
     }
+    if !crate::model::valid_name(metric, usize::MAX) {
+        let option: String = metric
+            .split(':')
+            .next()
+            .unwrap_or(metric)
+            .chars()
+            .take(64)
+            .collect();
+        return Err(QueryError::bad(format!(
+            "{option:?} in m is neither an option (a downsample <n><unit>-<aggregator> such as \
+             1m-avg, rate, rate{{...}} or explicit_tags) nor a metric name \
+             ([A-Za-z_:][A-Za-z0-9_:.-]*)"
+        )));
+    }
     let mut filters = Vec::new();
     let mut rest = tags;
     for group_by in [true, false] {

@@ -37,9 +37,18 @@ fn m_strings() {
         "sum:rate{gauge}:m",
         "sum:1x-avg:m",
         "sum:m{h=regexp(()}",
+        "sum:-1m-avg:m",
+        "sum:1m:m",
     ] {
         assert!(parse_m(bad).is_err(), "{bad}");
     }
+    let QueryError::BadRequest(message) = parse_m("sum:-1m-avg:m").unwrap_err() else {
+        panic!("a bad option is a bad request");
+    };
+    assert!(
+        message.contains("\"-1m-avg\" in m is neither an option"),
+        "{message}"
+    );
 }
 
 #[test]
