@@ -329,6 +329,12 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         counters.clone(),
         &pipeline.streams,
     );
+    let otlp = Arc::new(parking_lot::Mutex::new(
+        crate::ingest::otlp::CumulativeBook::new(
+            opts.clock.epoch_millis(),
+            pipeline.limits.max_series,
+        ),
+    ));
     let state = AppState {
         collector,
         shards: shards.into_iter().map(|(addr, _)| addr).collect(),
@@ -341,6 +347,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         streams,
         entities,
         tokens: opts.tokens.map(Arc::new),
+        otlp,
     };
     let workers = if opts.workers == 0 {
         cores()

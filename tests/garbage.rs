@@ -120,6 +120,24 @@ const ENDPOINTS: &[Endpoint] = &[
         mutate_target: true,
     },
     Endpoint {
+        method: "POST",
+        path: "/v1/metrics",
+        content_type: "application/json",
+        seeds: &[
+            r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"g"}}]},"scopeMetrics":[{"metrics":[{"name":"otlp.sum","unit":"ms","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"asInt":"3","startTimeUnixNano":"1","attributes":[{"key":"a.b","value":{"intValue":"7"}}]}]}},{"name":"otlp.g","gauge":{"dataPoints":[{"asDouble":1.5}]}}]}]}]}"#,
+            r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"otlp.h","histogram":{"aggregationTemporality":1,"dataPoints":[{"count":"3","sum":12,"bucketCounts":["1","2"],"explicitBounds":[5],"min":1,"max":6}]}},{"name":"otlp.s","summary":{"dataPoints":[{"count":"2","sum":3,"quantileValues":[{"quantile":0.5,"value":1}]}]}}]}]}]}"#,
+        ],
+        mutate_target: false,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v1/metrics",
+        content_type: "application/x-protobuf",
+        // A gauge and a delta sum (encoded by the OpenTelemetry Python protobuf types).
+        seeds: &["\x0a]\x0a\x1b\x0a\x19\x0a\x0cservice.name\x12\x09\x0a\x07garbage\x12>\x12!\x0a\x08pb.gauge*\x15\x0a\x131\x05\x00\x00\x00\x00\x00\x00\x00:\x08\x0a\x01k\x12\x03\x0a\x01v\x12\x19\x0a\x06pb.sum:\x0f\x0a\x091\x02\x00\x00\x00\x00\x00\x00\x00\x10\x01\x18\x01"],
+        mutate_target: false,
+    },
+    Endpoint {
         method: "GET",
         path: "/-/",
         content_type: "",
@@ -273,6 +291,33 @@ fn now_s() -> String {
     now.as_secs().to_string()
 }
 
+/// `google.rpc.Status` (code 1, message 2): OTLP's error body.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Status {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// OTLP answers errors with a `google.rpc.Status` in the request's encoding.
+fn otlp_status(content_type: &str, answer: &[u8], what: &str) {
+    let status = if content_type == "application/json" {
+        serde_json::from_slice(answer)
+            .ok()
+            .and_then(|v: serde_json::Value| {
+                Some(Status {
+                    code: i32::try_from(v["code"].as_i64()?).ok()?,
+                    message: v["message"].as_str()?.to_owned(),
+                })
+            })
+    } else {
+        <Status as prost::Message>::decode(answer).ok()
+    };
+    let status = status.unwrap_or_else(|| panic!("error body is not a Status: {what}"));
+    assert!(status.code > 0 && !status.message.is_empty(), "{what}");
+}
+
 #[test]
 fn mutated_requests_at_every_endpoint_get_4xx_and_meterd_stays_up() {
     let server = Server::start();
@@ -314,7 +359,9 @@ fn mutated_requests_at_every_endpoint_get_4xx_and_meterd_stays_up() {
                 if round == 0 {
                     assert!((200..300).contains(&status), "a seed is valid: {what}");
                 }
-                if status >= 400 {
+                if status >= 400 && ep.path == "/v1/metrics" {
+                    otlp_status(ep.content_type, &answer, &what);
+                } else if status >= 400 {
                     let v: serde_json::Value = serde_json::from_slice(&answer)
                         .unwrap_or_else(|_| panic!("error body is not JSON: {what}"));
                     assert!(v["error"]["code"].is_string(), "{what}");

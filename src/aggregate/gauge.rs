@@ -71,7 +71,8 @@ impl Gauge {
     /// [`Gauge::apply`] with sets counted exactly up to `exact_members` members.
     pub fn apply_bounded(&mut self, value: f64, op: Op, timestamp_ms: i64, exact_members: usize) {
         match op {
-            Op::Observe => self.set(value, timestamp_ms),
+            // A distribution (never sent to a gauge) reads as its value, its sum.
+            Op::Observe | Op::Distribution(_) => self.set(value, timestamp_ms),
             Op::GaugeDelta => self.add(value, timestamp_ms),
             Op::SetMember(hash) => self.insert_bounded(hash, exact_members),
         }

@@ -38,15 +38,21 @@ impl Magnitudes {
 
     /// Counts one `magnitude` (clamped to `highest`).
     pub(super) fn record(&mut self, magnitude: u64, highest: u64) {
+        self.record_n(magnitude, 1, highest);
+    }
+
+    /// Counts `magnitude` (clamped to `highest`) `n` times.
+    pub(super) fn record_n(&mut self, magnitude: u64, n: u64, highest: u64) {
         let magnitude = magnitude.min(highest.max(2));
         if let Magnitudes::Narrow(narrow) = self {
-            if narrow.len() >= u64::from(u32::MAX) {
+            if narrow.len().saturating_add(n) > u64::from(u32::MAX) {
                 *self = Magnitudes::Wide(widen(narrow));
             }
         }
         match self {
-            Magnitudes::Narrow(h) => record_into(h, magnitude),
-            Magnitudes::Wide(h) => record_into(h, magnitude),
+            // Below u32::MAX samples in all (checked just above), so `n` fits a u32.
+            Magnitudes::Narrow(h) => record_into(h, magnitude, n as u32),
+            Magnitudes::Wide(h) => record_into(h, magnitude, n),
         }
     }
 
@@ -136,9 +142,9 @@ fn walk_ranks<T: Counter>(h: &Hdr<T>, ranks: &[(u64, usize)], end: End) -> Vec<(
 
 /// Counts `magnitude` in `h`. With auto-resize the counts grow to fit; without it (or if growing
 /// failed) the magnitude is clamped into the range, which the caller's clamp already ensures.
-fn record_into<T: Counter>(h: &mut Hdr<T>, magnitude: u64) {
-    if h.record(magnitude).is_err() {
-        h.saturating_record(magnitude);
+fn record_into<T: Counter>(h: &mut Hdr<T>, magnitude: u64, n: T) {
+    if h.record_n(magnitude, n).is_err() {
+        h.saturating_record_n(magnitude, n);
     }
 }
 

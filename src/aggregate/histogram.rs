@@ -2,7 +2,7 @@
 //! max, mean and standard deviation kept exactly beside them.
 
 use super::hdr::{End, Magnitudes};
-use crate::model::HistogramView;
+use crate::model::{Distribution, HistogramView};
 
 /// How a [`Histogram`] sizes its HdrHistogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -113,6 +113,47 @@ impl Histogram {
         // `as` saturates: magnitudes beyond u64 become u64::MAX, then the highest trackable.
         side.get_or_insert_with(|| Box::new(Magnitudes::new(&self.settings)))
             .record(rounded.abs() as u64, self.settings.highest_trackable);
+    }
+
+    /// Records a pre-aggregated distribution (an OTLP histogram point) as `d.count` values:
+    /// count, sum, min and max exactly; each bucket's count at its representative value, so a
+    /// quantile is off by at most the distance from the true value to that representative
+    /// (half a bucket's width for explicit bounds) on top of the usual precision. The standard
+    /// deviation merges the buckets' spread (Chan et al.), so it is approximate too. An
+    /// inconsistent distribution (see [`Distribution::is_consistent`]) is ignored.
+    pub fn record_distribution(&mut self, d: &Distribution) {
+        if !d.is_consistent() {
+            return;
+        }
+        if self.count == 0 {
+            self.min = d.min;
+            self.max = d.max;
+        } else {
+            self.min = self.min.min(d.min);
+            self.max = self.max.max(d.max);
+        }
+        let (na, nb) = (self.count as f64, d.count as f64);
+        let mean_b = d.sum / nb;
+        let m2_b: f64 = d
+            .buckets
+            .iter()
+            .map(|&(v, n)| n as f64 * (v - mean_b) * (v - mean_b))
+            .sum();
+        let delta = mean_b - self.welford_mean;
+        self.m2 += m2_b + delta * delta * na * nb / (na + nb);
+        self.welford_mean += delta * nb / (na + nb);
+        self.count += d.count;
+        self.sum += d.sum;
+        for &(value, n) in &d.buckets {
+            let rounded = value.round();
+            let side = if rounded < 0.0 {
+                &mut self.negative
+            } else {
+                &mut self.positive
+            };
+            side.get_or_insert_with(|| Box::new(Magnitudes::new(&self.settings)))
+                .record_n(rounded.abs() as u64, n, self.settings.highest_trackable);
+        }
     }
 
     /// Empties the histogram (releasing its counts), keeping its settings.
@@ -287,6 +328,53 @@ mod tests {
             let one_by_one: Vec<f64> = qs.iter().map(|&q| h.quantile(q)).collect();
             prop_assert_eq!(h.quantiles(&qs), one_by_one);
         }
+    }
+
+    #[test]
+    fn a_distribution_keeps_its_statistics_exact_and_quantiles_within_its_buckets() {
+        // 1..=1000 in buckets of 100 represented by their midpoints, recorded in two halves
+        // over a histogram that already holds one value.
+        let mut h = Histogram::new(HistogramSettings::default());
+        h.record(500.5);
+        for half in [0..5, 5..10] {
+            let buckets: Vec<(f64, u64)> =
+                half.map(|b| (f64::from(b) * 100.0 + 50.5, 100)).collect();
+            let lo = buckets[0].0 - 49.5;
+            let hi = buckets[4].0 + 49.5;
+            let sum = (lo as u64..=hi as u64).sum::<u64>() as f64;
+            h.record_distribution(&Distribution {
+                count: 500,
+                sum,
+                min: lo,
+                max: hi,
+                buckets,
+            });
+        }
+        let view = h.view(&[0.5, 0.9]);
+        assert_eq!(view.count, 1001);
+        assert_eq!(view.sum, 500_500.0 + 500.5);
+        assert_eq!((view.min, view.max), (1.0, 1000.0));
+        assert!(
+            (view.stddev - 288.674_990_257_210_6).abs() < 2.0,
+            "{}",
+            view.stddev
+        );
+        for (q, got) in view.quantiles {
+            let want = q * 1000.0;
+            assert!(
+                (got - want).abs() <= 50.0 + want * 0.01,
+                "p{q}: {got} vs {want}"
+            );
+        }
+        let before = h.count();
+        h.record_distribution(&Distribution {
+            count: 3,
+            sum: 1.0,
+            min: 0.0,
+            max: 1.0,
+            buckets: vec![(0.5, 2)],
+        });
+        assert_eq!(h.count(), before, "inconsistent counts are ignored");
     }
 
     #[test]

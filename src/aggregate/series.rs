@@ -47,7 +47,8 @@ impl SeriesState {
 
     /// Applies one event: `value` stamped `timestamp_ms` (epoch ms, used by gauges) arriving at
     /// `now_nanos` (monotonic, used by meters and timers). `op` matters to gauges only; the
-    /// other kinds take every event as a plain observation (ingest sends them no other op).
+    /// other kinds take every event as a plain observation (ingest sends them no other op),
+    /// except that histograms and timers record an [`Op::Distribution`] whole.
     pub fn apply(&mut self, value: f64, op: Op, timestamp_ms: i64, now_nanos: u64) {
         self.apply_bounded(
             value,
@@ -67,12 +68,14 @@ impl SeriesState {
         now_nanos: u64,
         exact_members: usize,
     ) {
-        match self {
-            SeriesState::Counter(c) => c.add(value),
-            SeriesState::Gauge(g) => g.apply_bounded(value, op, timestamp_ms, exact_members),
-            SeriesState::Meter(m) => m.mark(value, now_nanos),
-            SeriesState::Histogram(h) => h.record(value),
-            SeriesState::Timer(t) => t.record(value, now_nanos),
+        match (self, op) {
+            (SeriesState::Counter(c), _) => c.add(value),
+            (SeriesState::Gauge(g), op) => g.apply_bounded(value, op, timestamp_ms, exact_members),
+            (SeriesState::Meter(m), _) => m.mark(value, now_nanos),
+            (SeriesState::Histogram(h), Op::Distribution(d)) => h.record_distribution(&d),
+            (SeriesState::Histogram(h), _) => h.record(value),
+            (SeriesState::Timer(t), Op::Distribution(d)) => t.record_distribution(&d, now_nanos),
+            (SeriesState::Timer(t), _) => t.record(value, now_nanos),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The series one shard owns: a plain map from key to aggregate and downsampler, with apply,
 //! read and drain. The history side (ticks, history reads) is in `shard_history.rs`.
 
-use super::downsample::{Downsampler, TierSpec};
+use super::downsample::{Bucket, Downsampler, TierSpec};
 use super::shard_history::{HistorySetup, ShardHistory};
 use super::{AggregateSettings, SeriesState};
 use crate::config::Tier;
@@ -136,6 +136,18 @@ impl ShardState {
                     self.series.entry(e.key).or_insert(fresh)
                 }
             };
+            // A distribution reaches history as its count, sum, min and max.
+            let summary = match &e.op {
+                Op::Distribution(d) if d.is_consistent() => Some(Bucket::of_distribution(
+                    d.count,
+                    d.sum,
+                    d.min,
+                    d.max,
+                    e.timestamp_ms,
+                )),
+                _ => None,
+            };
+            let gauge_op = matches!(e.op, Op::GaugeDelta | Op::SetMember(_));
             series.state.apply_bounded(
                 e.value,
                 e.op,
@@ -143,18 +155,18 @@ impl ShardState {
                 now_nanos,
                 self.settings.exact_members,
             );
-            let sample = match (e.op, &series.state) {
+            let samples = match (summary, &series.state) {
+                (Some(bucket), _) => bucket,
                 // Deltas and set members: history keeps the gauge's resulting value.
-                (Op::GaugeDelta | Op::SetMember(_), SeriesState::Gauge(g)) => {
-                    g.value().unwrap_or(0.0)
+                (None, SeriesState::Gauge(g)) if gauge_op => {
+                    Bucket::of(g.value().unwrap_or(0.0), e.timestamp_ms)
                 }
-                _ => e.value,
+                (None, _) => Bucket::of(e.value, e.timestamp_ms),
             };
-            series.down.record(
+            series.down.record_bucket(
                 series.id,
                 &tiers,
-                sample,
-                e.timestamp_ms,
+                samples,
                 now_ms,
                 self.history.book.pending_mut(),
             );

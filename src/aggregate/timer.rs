@@ -1,7 +1,7 @@
 //! A timer: a meter of how often something happened plus a histogram of how long it took.
 
 use super::{Histogram, HistogramSettings, Meter};
-use crate::model::{HistogramView, MeterView};
+use crate::model::{Distribution, HistogramView, MeterView};
 use std::time::Duration;
 
 /// A [`Meter`] and a [`Histogram`] of durations in the metric's unit: each event marks 1 and
@@ -25,6 +25,14 @@ impl Timer {
     pub fn record(&mut self, duration: f64, now_nanos: u64) {
         self.meter.mark(1.0, now_nanos);
         self.histogram.record(duration);
+    }
+
+    /// Records a pre-aggregated distribution of `d.count` timed events.
+    pub fn record_distribution(&mut self, d: &Distribution, now_nanos: u64) {
+        if d.is_consistent() {
+            self.meter.mark(d.count as f64, now_nanos);
+            self.histogram.record_distribution(d);
+        }
     }
 
     /// Moves the meter's monotonic readings by `shift` nanoseconds (see [`Meter::rebase`]).

@@ -51,6 +51,8 @@ pub const ROUTE_CLASSES: &[(&str, &str, Class)] = &[
     ("GET", "/ui/chart.svg", Class::Read),
     ("GET", "/ui/api/catalog", Class::Read),
     ("GET", "/ui/api/health", Class::Read),
+    // OTLP/HTTP metrics are pushed.
+    ("POST", "/v1/metrics", Class::Ingest),
 ];
 
 /// Routes that honour a token's service binding (they select by the token's service or take
@@ -60,6 +62,7 @@ const SERVICE_SCOPED: &[&str] = &[
     "/api/v1/events",
     "/api/v1/statsd",
     "/api/put",
+    "/v1/metrics",
     "/metrics",
     "/metrics/*",
     "/metrics/*/*",
@@ -278,6 +281,7 @@ mod tests {
         assert_eq!(c(Method::OPTIONS, "/metrics", ""), Class::Read);
         assert_eq!(c(Method::POST, "/api/v1/events", ""), Class::Ingest);
         assert_eq!(c(Method::POST, "/api/put", ""), Class::Ingest);
+        assert_eq!(c(Method::POST, "/v1/metrics", ""), Class::Ingest);
         assert_eq!(c(Method::POST, "/api/query", ""), Class::Read);
         assert_eq!(
             c(Method::POST, "/api/v2/projects/p/jobs/j/metric", ""),

@@ -17,6 +17,7 @@ mod negotiate;
 mod odsl;
 mod opentsdb;
 mod orion;
+mod otlp;
 mod request_entities;
 mod series;
 mod state;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     opentsdb::routes(cfg);
     blink::routes(cfg);
     ui::routes(cfg);
+    otlp::routes(cfg);
     cfg.default_service(web::to(not_found));
 }
 
@@ -68,7 +70,10 @@ pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+            // OTLP's errors are `google.rpc.Status` in the request's encoding (see `otlp`).
+            .is_some_and(|v| {
+                v.starts_with("application/json") || v.starts_with("application/x-protobuf")
+            });
         if is_json {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub entities: EntitySink,
     /// Bearer tokens; `None` leaves the API open (see `auth`).
     pub tokens: Option<Arc<crate::config::Tokens>>,
+    /// The last cumulative OTLP point of each series (see `ingest::otlp`).
+    pub otlp: Arc<parking_lot::Mutex<crate::ingest::otlp::CumulativeBook>>,
 }
 
 impl AppState {

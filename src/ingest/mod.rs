@@ -1,4 +1,4 @@
-//! Bytes → validated events: native JSON / NDJSON and StatsD lines. Nothing here does I/O or
+//! Bytes → validated events: native JSON / NDJSON, StatsD lines, OpenTSDB put and OTLP. Nothing here does I/O or
 //! talks to actors, except [`udp`], the StatsD UDP receiver, which reads its socket and hands
 //! batches to the collector.
 
@@ -7,6 +7,7 @@ mod elements;
 mod error;
 pub mod json;
 pub mod opentsdb_put;
+pub mod otlp;
 mod raw_tags;
 pub mod statsd;
 mod timestamp;

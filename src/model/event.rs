@@ -1,4 +1,4 @@
-use super::{Kind, SeriesKey};
+use super::{Distribution, Kind, SeriesKey};
 use serde::{Deserialize, Serialize};
 
 /// Tags of a series: `(key, value)` pairs sorted by key, keys unique.
@@ -40,7 +40,7 @@ pub struct Event {
 }
 
 /// How an event's value applies to its series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub enum Op {
     /// The kind's ordinary meaning: increment, sample, mark or recorded value.
     #[default]
@@ -50,6 +50,9 @@ pub enum Op {
     /// Gauge only: a member of a set (StatsD `|s`), given by a hash of the member; the gauge
     /// reads as the number of distinct members since the last reset. `value` is ignored.
     SetMember(u64),
+    /// Histogram only: record a whole pre-aggregated distribution (an OTLP histogram point);
+    /// `value` is its sum.
+    Distribution(Box<Distribution>),
 }
 
 /// True when `name` is a valid metric name: `[A-Za-z_:][A-Za-z0-9_:.\-]*`, 1 to `max_bytes` bytes.

@@ -1,6 +1,7 @@
 //! The vocabulary: events, kinds, scopes, services, series keys and the read-only views that
 //! renderers consume. No actix, no I/O.
 
+mod distribution;
 mod event;
 mod kind;
 mod scope;
@@ -8,6 +9,7 @@ mod series;
 mod service;
 mod view;
 
+pub use distribution::Distribution;
 pub use event::{
     check_tag, check_value, valid_name, valid_tag_key, Event, Metadata, Op, Tags, MAX_MAGNITUDE,
     RESERVED_TAG_KEYS,

@@ -41,6 +41,22 @@ impl Bucket {
         }
     }
 
+    /// A bucket holding `count` samples summarised by their sum, min and max, all stamped
+    /// `timestamp_ms` (first and last are their mean).
+    pub fn of_distribution(count: u64, sum: f64, min: f64, max: f64, timestamp_ms: i64) -> Self {
+        let mean = if count == 0 { 0.0 } else { sum / count as f64 };
+        Bucket {
+            count,
+            sum,
+            min,
+            max,
+            first: mean,
+            first_ms: timestamp_ms,
+            last: mean,
+            last_ms: timestamp_ms,
+        }
+    }
+
     /// Adds one sample.
     pub fn record(&mut self, value: f64, timestamp_ms: i64) {
         self.merge(&Bucket::of(value, timestamp_ms));

@@ -73,6 +73,20 @@ impl Downsampler {
         now_ms: i64,
         pending: &mut Pending,
     ) {
+        self.record_bucket(id, tiers, Bucket::of(value, timestamp_ms), now_ms, pending);
+    }
+
+    /// Records the samples summarised by `samples` (all stamped `samples.last_ms`), as
+    /// [`record`](Self::record) records one.
+    pub fn record_bucket(
+        &mut self,
+        id: u64,
+        tiers: &[TierSpec],
+        samples: Bucket,
+        now_ms: i64,
+        pending: &mut Pending,
+    ) {
+        let timestamp_ms = samples.last_ms;
         self.last_ms = self.last_ms.max(timestamp_ms);
         let first = self.first_tier();
         for (i, (tier, open)) in tiers.iter().zip(self.open.iter_mut()).enumerate() {
@@ -81,17 +95,17 @@ impl Downsampler {
             }
             let start = tier.start_of(timestamp_ms);
             if open.bucket.count > 0 && open.start == start {
-                open.bucket.record(value, timestamp_ms);
+                open.bucket.merge(&samples);
             } else if start == tier.start_of(now_ms) {
                 if open.bucket.count > 0 {
                     pending.add(id, i, open.start, &open.bucket);
                 }
                 *open = Open {
                     start,
-                    bucket: Bucket::of(value, timestamp_ms),
+                    bucket: samples,
                 };
             } else {
-                pending.add(id, i, start, &Bucket::of(value, timestamp_ms));
+                pending.add(id, i, start, &samples);
             }
         }
     }

@@ -193,7 +193,7 @@ impl Sample {
                 } else {
                     v.value
                 },
-                op: v.op,
+                op: v.op.clone(),
                 timestamp_ms: self.timestamp.map_or(NOW_MS, |s| i64::from(s) * 1000),
                 meta: (kind == Kind::Timer).then(|| {
                     Box::new(Metadata {

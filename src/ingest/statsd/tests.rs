@@ -182,7 +182,7 @@ fn multi_values() {
         .all(|e| e.key == events[0].key && e.meta.is_some()));
     let counts: Vec<f64> = parse("n:1:2|c|@0.5").iter().map(|e| e.value).collect();
     assert_eq!(counts, [2.0, 4.0]);
-    let members: Vec<Op> = parse("u:a:b|s").iter().map(|e| e.op).collect();
+    let members: Vec<Op> = parse("u:a:b|s").iter().map(|e| e.op.clone()).collect();
     assert_eq!(
         members,
         [
