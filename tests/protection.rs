@@ -198,6 +198,44 @@ fn tags_names_and_bodies_are_limited() {
 }
 
 #[test]
+fn a_body_too_large_is_a_rejected_batch_only_on_ingest_routes() {
+    let server = Server::with(|o| {
+        o.pipeline = pipeline("[limits]\nmax_body_bytes = 300\n");
+    });
+    let padding = " ".repeat(400);
+    let reads = [
+        "/api/query",
+        "/api/suggest",
+        "/api/v2/projects/p/jobs/j/metric",
+    ];
+    for (i, path) in reads.into_iter().enumerate() {
+        let (s, b) = server.post(path, "application/json", &format!("{{{padding}}}"));
+        assert_eq!(s, 413, "{path}: {b}");
+        assert!(b.contains("larger than the limit"), "{path}: {b}");
+        assert_eq!(vendor(&server, "meterd.refused.body_size"), (i + 1) as f64);
+        assert_eq!(
+            vendor(&server, "meterd.batches.rejected"),
+            0.0,
+            "a query is no batch: {path}"
+        );
+    }
+    let ingest = [
+        ("/api/v1/events", "application/json"),
+        ("/api/v1/statsd", "text/plain"),
+        ("/api/put", "application/json"),
+    ];
+    for (i, (path, content_type)) in ingest.into_iter().enumerate() {
+        let (s, b) = server.post(path, content_type, &format!("[{padding}]"));
+        assert_eq!(s, 413, "{path}: {b}");
+        assert_eq!(
+            vendor(&server, "meterd.batches.rejected"),
+            (i + 1) as f64,
+            "{path}"
+        );
+    }
+}
+
+#[test]
 fn idle_series_expire_on_the_manual_clock() {
     let (server, clock) = {
         let clock = meterd::clock::ManualClock::starting_at(1_700_000_000_000);

@@ -9,8 +9,10 @@ use futures_util::StreamExt;
 use std::io::Write;
 
 /// Reads the whole body, refusing with 413 as soon as it exceeds `limit` bytes
-/// (`limits.max_body_bytes`), and with 408 (closing the connection) when it has not all arrived within
-/// `limits.body_timeout` of the handler starting to read it.
+/// (`limits.max_body_bytes`, counted in `meterd.refused.body_size`), and with 408 (closing the
+/// connection) when it has not all arrived within `limits.body_timeout` of the handler starting
+/// to read it. Shared by every route with a body: a refused batch is counted by the ingest path
+/// ([`super::ingest::ingest_body`]), never here.
 pub async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
@@ -30,22 +32,16 @@ pub async fn read_body(
                         .refused_body_size
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                state.counters.batch_rejected(0);
             }
         }),
-        Err(_) => {
-            if let Some(state) = state {
-                state.counters.batch_rejected(0);
-            }
-            Err(ApiError::new(
+        Err(_) => Err(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
                 format!(
                     "the body did not arrive within {} ms (limits.body_timeout); send it whole and promptly",
                     timeout.as_millis()
                 ),
-            ))
-        }
+        )),
     }
 }
 
@@ -60,7 +56,6 @@ async fn read_within(
                 .counters
                 .refused_body_size
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            state.counters.batch_rejected(0);
         }
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
