@@ -5,8 +5,11 @@
 
 use crate::collector::CollectorError;
 use crate::ingest::{clip_echoes, IngestError, ItemError, ItemErrors};
+use crate::persist::history::PersistError;
 use crate::persist::WalError;
 use crate::query::odsl::ParamError;
+use crate::query::opentsdb::QueryError;
+use crate::stream::StreamError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -143,9 +146,48 @@ impl From<ParamError> for ApiError {
     }
 }
 
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let message = e.to_string();
+        match e {
+            QueryError::BadRequest(_) => ApiError::bad_request("bad_query", message),
+            QueryError::TooManyPoints { .. } | QueryError::TooManyBuckets { .. } => {
+                ApiError::bad_request("too_many_points", message)
+            }
+            QueryError::UnknownMetric(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_metric", message)
+            }
+        }
+    }
+}
+
+impl From<PersistError> for ApiError {
+    fn from(e: PersistError) -> Self {
+        unavailable(e)
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(e: StreamError) -> Self {
+        ApiError::bad_request(e.code(), e.to_string())
+    }
+}
+
 /// 503 `busy` with `Retry-After: 1`: a queue is full (back-pressure).
 pub fn busy(message: impl Into<String>) -> ApiError {
     let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
+    e.retry_after = Some(1);
+    e
+}
+
+/// 503 `too_many_subscribers` with `Retry-After: 1`: every place for a stream subscriber is
+/// taken (or there are none).
+pub fn too_many_subscribers(message: impl Into<String>) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_subscribers",
+        message,
+    );
     e.retry_after = Some(1);
     e
 }
