@@ -1,8 +1,7 @@
-//! Reading request bodies under the pipeline's size limit, and Orion tenancy headers.
+//! Reading request bodies under the pipeline's size limit.
 
 use super::ApiError;
 use crate::config::Limits;
-use crate::model::{parse_service_header, ServicePath};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
@@ -81,16 +80,6 @@ async fn read_within(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// A `Fiware-Service` value by Orion's rule ([`parse_service_header`]), except the service of
-/// the request's bound token: the token guard names it in this header, and the tokens file's
-/// binding (`default-service` included) was validated when it was loaded.
-pub fn service_header(req: &HttpRequest, raw: &str) -> Result<String, String> {
-    match super::bound_service(req) {
-        Some(bound) if bound == raw => Ok(bound),
-        _ => parse_service_header(raw),
-    }
 }
 
 /// A body's `Content-Encoding`: meterd decodes gzip and deflate.
@@ -180,21 +169,4 @@ impl Write for Capped {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// The request's `Fiware-Service` and `Fiware-ServicePath`, validated by Orion's rules.
-pub fn tenancy(req: &HttpRequest) -> Result<(String, ServicePath), ApiError> {
-    let header = |name: &str| -> Result<&str, ApiError> {
-        match req.headers().get(name) {
-            None => Ok(""),
-            Some(v) => v
-                .to_str()
-                .map_err(|_| ApiError::bad_request("bad_service", format!("{name} is not ASCII"))),
-        }
-    };
-    let service = service_header(req, header("fiware-service")?)
-        .map_err(|m| ApiError::bad_request("bad_service", m))?;
-    let path = ServicePath::parse(header("fiware-servicepath")?)
-        .map_err(|m| ApiError::bad_request("bad_service_path", m))?;
-    Ok((service, path))
 }

@@ -3,6 +3,7 @@
 //! An answer stays small whatever the request: `details` lists at most the first 100 causes
 //! and `"omitted": K` counts the rest; input quoted in a message is cut to 64 bytes + `…`.
 
+use super::tenancy::TenancyError;
 use crate::collector::CollectorError;
 use crate::ingest::{clip_echoes, IngestError, ItemError, ItemErrors};
 use crate::persist::history::PersistError;
@@ -164,6 +165,15 @@ impl From<QueryError> for ApiError {
 impl From<PersistError> for ApiError {
     fn from(e: PersistError) -> Self {
         unavailable(e)
+    }
+}
+
+impl From<TenancyError> for ApiError {
+    fn from(e: TenancyError) -> Self {
+        match e {
+            TenancyError::Service(m) => ApiError::bad_request("bad_service", m),
+            TenancyError::ServicePath(m) => ApiError::bad_request("bad_service_path", m),
+        }
     }
 }
 

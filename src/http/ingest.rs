@@ -1,7 +1,8 @@
 //! `POST /api/v1/events`: native ingest.
 
-use super::body::{read_body, tenancy};
+use super::body::read_body;
 use super::error::{busy, unavailable};
+use super::tenancy::service_and_path;
 use super::{ApiError, AppState};
 use crate::collector::Submit;
 use crate::ingest::{json, IngestContext, IngestError};
@@ -55,7 +56,7 @@ pub async fn ingest_body(
     let body = read_body(req, payload, state.pipeline.limits.max_body_bytes)
         .await
         .inspect_err(|_| state.counters.batch_rejected(0))?;
-    let (service, service_path) = tenancy(req)?;
+    let (service, service_path) = service_and_path(req)?;
     let ctx = IngestContext {
         service: &service,
         service_path: &service_path,

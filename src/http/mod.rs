@@ -21,6 +21,7 @@ mod request_entities;
 mod series;
 mod state;
 mod statsd;
+mod tenancy;
 mod traffic;
 mod ui;
 
