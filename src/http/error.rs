@@ -11,7 +11,9 @@ use crate::persist::WalError;
 use crate::query::odsl::ParamError;
 use crate::query::opentsdb::QueryError;
 use crate::stream::StreamError;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 use std::fmt;
@@ -218,4 +220,33 @@ impl ApiError {
     pub fn error_response_json(&self) -> HttpResponse {
         ResponseError::error_response(self)
     }
+}
+
+/// Middleware that turns any error answer without a JSON body (actix's own 404/405/400 for
+/// bad query strings) into DESIGN.md's JSON error body.
+pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let code = match status.as_u16() {
+            404 => "not_found",
+            405 => "method_not_allowed",
+            413 => "body_too_large",
+            s if s >= 500 => "internal",
+            _ => "bad_request",
+        };
+        let message = status.canonical_reason().unwrap_or("error").to_owned();
+        let (req, _) = res.into_parts();
+        let resp = ApiError::new(status, code, message).error_response_json();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, resp).map_into_right_body(),
+        ))
+    })
 }
