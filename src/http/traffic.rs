@@ -2,9 +2,9 @@
 //! `incomingTransaction*` and `serviceTime`), attributed by the request's [`Tenancy`] (its
 //! `Fiware-Service` and `Fiware-ServicePath` headers; a service-bound token's request that
 //! names no service counts under the bound one). Requests whose headers break Orion's naming
-//! rules are left out, as Orion leaves them out. A request the token guard refuses (401, 403) proved no
-//! right to the service it names, so it counts under `default-service` and `/` rather than
-//! under that service: nobody can fill the table of (service, path) pairs, or charge a tenant
+//! rules are left out, as Orion leaves them out. A request the token guard refuses (401, 403)
+//! proved no right to the service it names, so it counts under `default-service` and `/`
+//! rather than under that service: nobody can fill the table of (service, path) pairs, or charge a tenant
 //! with traffic, without a fitting token. It records before the response leaves, so a client
 //! that has its answer finds its request counted.
 
