@@ -601,8 +601,9 @@ fn subscribers_are_bounded() {
         witness.next();
     }
     let more = vendor(&server, "meterd.stream.messages.queued") - queued;
+    // Up to three more may be on their way to the witness (a late tick catching up).
     assert!(
-        (3.0..=5.0).contains(&more),
+        (3.0..=6.0).contains(&more),
         "{more} messages queued while the witness got 3"
     );
     drop(witness);
