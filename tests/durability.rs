@@ -182,7 +182,8 @@ fn kill_9_at_random_moments_loses_no_acknowledged_event() {
     let dir = TempDir::new();
     let data = dir.0.join("data");
     let modes = ["fsync", "interval", "none"];
-    let mut rng = Lcg(std::process::id() as u64 ^ 0x9e37_79b9);
+    let seed = common::seed::Seed::for_test("kill_9_at_random_moments");
+    let mut rng = Lcg(seed.value);
     // What the state must hold: at least the acknowledged events, at most those plus the
     // ones in flight at the kill.
     let mut at_least = [0u64; CLIENTS];

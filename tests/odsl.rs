@@ -498,6 +498,7 @@ fn retention_and_max_drop_the_oldest_and_count_them() {
 /// Read requests per hour about meterd itself, from its own request entities.
 #[test]
 fn meterds_own_requests_are_entities() {
+    let test_started = Instant::now();
     let (server, clock) = server_at(DAY + 10 * HOUR + 30 * MINUTE, "");
     for _ in 0..3 {
         server.get("/metrics/base", Some("application/json"));
@@ -554,6 +555,12 @@ fn meterds_own_requests_are_entities() {
         "provider=meterd&metric=ReadRequestDuration&_limit=1",
     );
     assert_eq!(durations[0]["unit"], "milliseconds");
-    assert!(durations[0]["value"].as_f64().unwrap() >= 0.0);
+    // A real duration in milliseconds: more than nothing, less than this whole test took.
+    let duration_ms = durations[0]["value"].as_f64().unwrap();
+    let test_ms = test_started.elapsed().as_secs_f64() * 1e3;
+    assert!(
+        duration_ms > 0.0 && duration_ms < test_ms,
+        "{duration_ms} ms of a {test_ms} ms test"
+    );
     assert_eq!(durations[0]["scope"], "vendor");
 }

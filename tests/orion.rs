@@ -286,8 +286,8 @@ fn fiware_headers_follow_orions_rules_as_written() {
 }
 
 /// A token bound to `default-service` (the tokens file may name it) still pushes there and
-/// reads it: the token guard names its service in `Fiware-Service`, a value Orion's header
-/// rule alone would refuse.
+/// reads it: a bound token's own service is accepted as its requests' service (`Tenancy`),
+/// a value Orion's header rule alone would refuse.
 #[test]
 fn a_token_bound_to_the_default_service_pushes_and_reads_there() {
     let file = r#"

@@ -198,6 +198,44 @@ fn tags_names_and_bodies_are_limited() {
 }
 
 #[test]
+fn a_body_too_large_is_a_rejected_batch_only_on_ingest_routes() {
+    let server = Server::with(|o| {
+        o.pipeline = pipeline("[limits]\nmax_body_bytes = 300\n");
+    });
+    let padding = " ".repeat(400);
+    let reads = [
+        "/api/query",
+        "/api/suggest",
+        "/api/v2/projects/p/jobs/j/metric",
+    ];
+    for (i, path) in reads.into_iter().enumerate() {
+        let (s, b) = server.post(path, "application/json", &format!("{{{padding}}}"));
+        assert_eq!(s, 413, "{path}: {b}");
+        assert!(b.contains("larger than the limit"), "{path}: {b}");
+        assert_eq!(vendor(&server, "meterd.refused.body_size"), (i + 1) as f64);
+        assert_eq!(
+            vendor(&server, "meterd.batches.rejected"),
+            0.0,
+            "a query is no batch: {path}"
+        );
+    }
+    let ingest = [
+        ("/api/v1/events", "application/json"),
+        ("/api/v1/statsd", "text/plain"),
+        ("/api/put", "application/json"),
+    ];
+    for (i, (path, content_type)) in ingest.into_iter().enumerate() {
+        let (s, b) = server.post(path, content_type, &format!("[{padding}]"));
+        assert_eq!(s, 413, "{path}: {b}");
+        assert_eq!(
+            vendor(&server, "meterd.batches.rejected"),
+            (i + 1) as f64,
+            "{path}"
+        );
+    }
+}
+
+#[test]
 fn idle_series_expire_on_the_manual_clock() {
     let (server, clock) = {
         let clock = meterd::clock::ManualClock::starting_at(1_700_000_000_000);
@@ -205,14 +243,18 @@ fn idle_series_expire_on_the_manual_clock() {
         let server = Server::with(move |o| {
             o.clock = c.shared();
             o.pipeline = pipeline(
-                "[limits]\nseries_ttl = \"1h\"\n[[rules]]\nmatch = \"short.*\"\nseries_ttl = \"1m\"\n",
+                "[limits]\nseries_ttl = \"1h\"\n[[rules]]\nmatch = \"short.*\"\nseries_ttl = \"1m\"\n\
+                 [[rules]]\nmatch = \"witness.*\"\nseries_ttl = \"30s\"\n",
             );
         });
         (server, clock)
     };
+    // Each `witness.*` series (30 s) is due before the series under test: once it is gone, a
+    // sweep has run at the clock's new time, and what is still there was kept by that sweep.
     server.push(json!([
         {"name": "short.a", "type": "counter"},
-        {"name": "long", "type": "gauge", "value": 3}
+        {"name": "long", "type": "gauge", "value": 3},
+        {"name": "witness.a", "type": "counter"}
     ]));
     let wait_for = |what: &str, check: &dyn Fn(&Value) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -226,25 +268,39 @@ fn idle_series_expire_on_the_manual_clock() {
         }
     };
     clock.advance(Duration::from_secs(59));
-    // Give the sweep time to run; nothing is due yet.
-    std::thread::sleep(meterd::collector::EXPIRY_SWEEP + Duration::from_millis(300));
-    assert!(app(&server).get("short.a").is_some());
-    server.push(json!({"name": "long", "type": "gauge", "value": 4}));
+    let v = wait_for("a sweep at 59 s removes the witness", &|v| {
+        v.get("witness.a").is_none()
+    });
+    assert!(
+        v.get("short.a").is_some(),
+        "short.a is not due at 59 s: {v}"
+    );
+    assert_eq!(vendor(&server, "meterd.series.expired"), 1.0);
+    server.push(json!([
+        {"name": "long", "type": "gauge", "value": 4},
+        {"name": "witness.b", "type": "counter"}
+    ]));
     clock.advance(Duration::from_secs(1));
     let v = wait_for("short.a expires after its rule's 1m", &|v| {
         v.get("short.a").is_none()
     });
     assert_eq!(v["long"], 4.0);
-    assert_eq!(vendor(&server, "meterd.series.expired"), 1.0);
+    assert!(
+        v.get("witness.b").is_some(),
+        "witness.b is due at 89 s: {v}"
+    );
+    assert_eq!(vendor(&server, "meterd.series.expired"), 2.0);
     // `long` got an event 59 s in: it goes one hour after that, not before.
     clock.advance(Duration::from_secs(3600 - 2));
-    std::thread::sleep(meterd::collector::EXPIRY_SWEEP + Duration::from_millis(300));
-    assert_eq!(app(&server)["long"], 4.0);
+    let v = wait_for("a sweep at 3658 s removes the witness", &|v| {
+        v.get("witness.b").is_none()
+    });
+    assert_eq!(v["long"], 4.0, "long is not due at 3658 s: {v}");
     clock.advance(Duration::from_secs(2));
     wait_for("long expires after the default 1h", &|v| {
         v.get("long").is_none()
     });
-    assert_eq!(vendor(&server, "meterd.series.expired"), 2.0);
+    assert_eq!(vendor(&server, "meterd.series.expired"), 4.0);
     assert_eq!(vendor(&server, "meterd.series"), 0.0);
     // An expired series starts again from nothing.
     server.push(json!({"name": "short.a", "type": "counter", "value": 2}));

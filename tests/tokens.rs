@@ -543,3 +543,86 @@ fn a_token_bound_to_the_default_service_never_reads_the_whole_orion_tree() {
     );
     assert_eq!(s, 403);
 }
+
+/// POSTs `body` as JSON events over a raw connection with `headers` as given (bytes that are
+/// not ASCII included); answers (status, body).
+fn raw_post(server: &Server, headers: &[&[u8]], body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(server.running.addr).unwrap();
+    let mut req = format!(
+        "POST /api/v1/events HTTP/1.1\r\nHost: meterd\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    for h in headers {
+        req.extend_from_slice(h);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(body.as_bytes());
+    conn.write_all(&req).unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+/// The tenancy headers follow one rule (Orion's) in the token guard, the handlers and the
+/// traffic count: a blank `Fiware-Service` names no service, so a bound token's request goes
+/// to the bound service and counts there; a header that is not ASCII is 400, naming the
+/// header at fault.
+#[test]
+fn tenancy_headers_follow_one_rule_in_the_guard_the_handlers_and_the_traffic() {
+    let server = server();
+    let blank = [("Fiware-Service", " ")];
+    let (s, b) = call(
+        &server,
+        "POST",
+        "/api/v1/events",
+        Some(INGEST_CITY),
+        &blank,
+        Some(counter("blank.c")),
+    );
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = call(
+        &server,
+        "POST",
+        "/api/v1/events",
+        Some(INGEST_CITY),
+        &[],
+        Some(counter("none.c")),
+    );
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = call(&server, "GET", "/admin/metrics", Some(ADMIN), &[], None);
+    assert_eq!(s, 200, "{b}");
+    let tree: Value = serde_json::from_str(&b).unwrap();
+    let city = &tree["services"]["smart_city"];
+    assert_eq!(city["sum"]["blank.c"], 1, "{tree}");
+    assert_eq!(city["sum"]["none.c"], 1, "{tree}");
+    assert_eq!(
+        city["sum"]["incomingTransactions"], 2,
+        "a bound token's requests count under its service: {tree}"
+    );
+
+    let event = counter("x").to_string();
+    let bearer = format!("Authorization: Bearer {INGEST_CITY}");
+    let (s, b) = raw_post(
+        &server,
+        &[bearer.as_bytes(), b"Fiware-Service: caf\xc3\xa9"],
+        &event,
+    );
+    assert_eq!(s, 400, "{b}");
+    assert!(b.contains("not ASCII"), "{b}");
+    assert_error(&b, "bad_service");
+    let bearer = format!("Authorization: Bearer {INGEST}");
+    let (s, b) = raw_post(
+        &server,
+        &[bearer.as_bytes(), b"Fiware-ServicePath: /caf\xc3\xa9"],
+        &event,
+    );
+    assert_eq!(s, 400, "{b}");
+    assert_error(&b, "bad_service_path");
+}

@@ -7,12 +7,12 @@
 //! table for every API, so that a route added later is guarded by the defaults (reads need
 //! `read`, writes `ingest`, deletes and resets `admin`) until it is listed otherwise.
 
+use super::tenancy::Tenancy;
 use super::{ApiError, AppState};
 use crate::config::{Role, Token};
-use crate::model::parse_service;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest};
@@ -152,7 +152,6 @@ fn authorize(
     presented: bool,
     class: Class,
     path: &str,
-    service_header: Option<&str>,
 ) -> Result<Grant, ApiError> {
     let Some(token) = token else {
         return Err(unauthorized(if presented {
@@ -182,18 +181,25 @@ fn authorize(
                 .to_owned(),
         ));
     }
-    if let (Some(bound), Some(raw)) = (&token.service, service_header) {
-        let asked = parse_service(raw).map_err(|m| ApiError::bad_request("bad_service", m))?;
-        if &asked != bound {
-            return Err(forbidden(format!(
-                "this token is bound to service {bound:?}, not {asked:?}"
-            )));
-        }
-    }
     Ok(Grant {
         role: token.role,
         service: token.service.clone(),
     })
+}
+
+/// Refuses a service-bound token's request whose `Fiware-Service` names another service (400
+/// when it breaks Orion's rule). One that names none works on the bound service
+/// ([`Tenancy`]).
+fn check_bound_service(grant: &Grant, tenancy: &Tenancy) -> Result<(), ApiError> {
+    let Some(bound) = &grant.service else {
+        return Ok(());
+    };
+    match tenancy.named_service(Some(bound))? {
+        Some(asked) if &asked != bound => Err(forbidden(format!(
+            "this token is bound to service {bound:?}, not {asked:?}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The path the router will match: percent-decoded by actix's own rules (everything but
@@ -214,7 +220,7 @@ fn bearer(value: &str) -> Option<&str> {
 
 /// The middleware (`actix_web::middleware::from_fn(guard)`).
 pub async fn guard(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let tokens = req
@@ -233,31 +239,19 @@ pub async fn guard(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer);
-    let service_header = req
-        .headers()
-        .get("fiware-service")
-        .map(|v| v.to_str().unwrap_or("\u{0}"));
     let decided = authorize(
         presented.and_then(|p| tokens.find(p)),
         presented.is_some(),
         class,
         &path,
-        service_header,
-    );
+    )
+    .and_then(|grant| {
+        let checked = check_bound_service(&grant, &Tenancy::of(req.request()));
+        req.extensions_mut().insert(grant);
+        checked
+    });
     match decided {
-        Ok(grant) => {
-            // A bound token's requests name its service, whatever the header said: `authorize`
-            // has checked that a header present names the same service, and a blank one must
-            // not read as "every service" further in.
-            if let Some(service) = &grant.service {
-                if let Ok(value) = HeaderValue::from_str(service) {
-                    req.headers_mut()
-                        .insert(header::HeaderName::from_static("fiware-service"), value);
-                }
-            }
-            req.extensions_mut().insert(grant);
-            next.call(req).await
-        }
+        Ok(()) => next.call(req).await,
         Err(e) => {
             counters.refused_auth.fetch_add(1, Relaxed);
             let mut err = e;

@@ -1,16 +1,17 @@
-//! Reading request bodies under the pipeline's size limit, and Orion tenancy headers.
+//! Reading request bodies under the pipeline's size limit.
 
 use super::ApiError;
 use crate::config::Limits;
-use crate::model::{parse_service_header, ServicePath};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 use std::io::Write;
 
 /// Reads the whole body, refusing with 413 as soon as it exceeds `limit` bytes
-/// (`limits.max_body_bytes`), and with 408 (closing the connection) when it has not all arrived within
-/// `limits.body_timeout` of the handler starting to read it.
+/// (`limits.max_body_bytes`, counted in `meterd.refused.body_size`), and with 408 (closing the
+/// connection) when it has not all arrived within `limits.body_timeout` of the handler starting
+/// to read it. Shared by every route with a body: a refused batch is counted by the ingest path
+/// ([`super::ingest::ingest_body`]), never here.
 pub async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
@@ -30,22 +31,16 @@ pub async fn read_body(
                         .refused_body_size
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                state.counters.batch_rejected(0);
             }
         }),
-        Err(_) => {
-            if let Some(state) = state {
-                state.counters.batch_rejected(0);
-            }
-            Err(ApiError::new(
+        Err(_) => Err(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
                 format!(
                     "the body did not arrive within {} ms (limits.body_timeout); send it whole and promptly",
                     timeout.as_millis()
                 ),
-            ))
-        }
+        )),
     }
 }
 
@@ -60,7 +55,6 @@ async fn read_within(
                 .counters
                 .refused_body_size
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            state.counters.batch_rejected(0);
         }
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -86,16 +80,6 @@ async fn read_within(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// A `Fiware-Service` value by Orion's rule ([`parse_service_header`]), except the service of
-/// the request's bound token: the token guard names it in this header, and the tokens file's
-/// binding (`default-service` included) was validated when it was loaded.
-pub fn service_header(req: &HttpRequest, raw: &str) -> Result<String, String> {
-    match super::bound_service(req) {
-        Some(bound) if bound == raw => Ok(bound),
-        _ => parse_service_header(raw),
-    }
 }
 
 /// A body's `Content-Encoding`: meterd decodes gzip and deflate.
@@ -185,21 +169,4 @@ impl Write for Capped {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// The request's `Fiware-Service` and `Fiware-ServicePath`, validated by Orion's rules.
-pub fn tenancy(req: &HttpRequest) -> Result<(String, ServicePath), ApiError> {
-    let header = |name: &str| -> Result<&str, ApiError> {
-        match req.headers().get(name) {
-            None => Ok(""),
-            Some(v) => v
-                .to_str()
-                .map_err(|_| ApiError::bad_request("bad_service", format!("{name} is not ASCII"))),
-        }
-    };
-    let service = service_header(req, header("fiware-service")?)
-        .map_err(|m| ApiError::bad_request("bad_service", m))?;
-    let path = ServicePath::parse(header("fiware-servicepath")?)
-        .map_err(|m| ApiError::bad_request("bad_service_path", m))?;
-    Ok((service, path))
 }

@@ -3,11 +3,17 @@
 //! An answer stays small whatever the request: `details` lists at most the first 100 causes
 //! and `"omitted": K` counts the rest; input quoted in a message is cut to 64 bytes + `…`.
 
+use super::tenancy::TenancyError;
 use crate::collector::CollectorError;
 use crate::ingest::{clip_echoes, IngestError, ItemError, ItemErrors};
+use crate::persist::history::PersistError;
 use crate::persist::WalError;
 use crate::query::odsl::ParamError;
+use crate::query::opentsdb::QueryError;
+use crate::stream::StreamError;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 use std::fmt;
@@ -143,9 +149,57 @@ impl From<ParamError> for ApiError {
     }
 }
 
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let message = e.to_string();
+        match e {
+            QueryError::BadRequest(_) => ApiError::bad_request("bad_query", message),
+            QueryError::TooManyPoints { .. } | QueryError::TooManyBuckets { .. } => {
+                ApiError::bad_request("too_many_points", message)
+            }
+            QueryError::UnknownMetric(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_metric", message)
+            }
+        }
+    }
+}
+
+impl From<PersistError> for ApiError {
+    fn from(e: PersistError) -> Self {
+        unavailable(e)
+    }
+}
+
+impl From<TenancyError> for ApiError {
+    fn from(e: TenancyError) -> Self {
+        match e {
+            TenancyError::Service(m) => ApiError::bad_request("bad_service", m),
+            TenancyError::ServicePath(m) => ApiError::bad_request("bad_service_path", m),
+        }
+    }
+}
+
+impl From<StreamError> for ApiError {
+    fn from(e: StreamError) -> Self {
+        ApiError::bad_request(e.code(), e.to_string())
+    }
+}
+
 /// 503 `busy` with `Retry-After: 1`: a queue is full (back-pressure).
 pub fn busy(message: impl Into<String>) -> ApiError {
     let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
+    e.retry_after = Some(1);
+    e
+}
+
+/// 503 `too_many_subscribers` with `Retry-After: 1`: every place for a stream subscriber is
+/// taken (or there are none).
+pub fn too_many_subscribers(message: impl Into<String>) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_subscribers",
+        message,
+    );
     e.retry_after = Some(1);
     e
 }
@@ -166,4 +220,36 @@ impl ApiError {
     pub fn error_response_json(&self) -> HttpResponse {
         ResponseError::error_response(self)
     }
+}
+
+/// Middleware that turns any error answer without a JSON body (actix's own 404/405/400 for
+/// bad query strings) into DESIGN.md's JSON error body.
+pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            // OTLP's errors are `google.rpc.Status` in the request's encoding (see `otlp`).
+            .is_some_and(|v| {
+                v.starts_with("application/json") || v.starts_with("application/x-protobuf")
+            });
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let code = match status.as_u16() {
+            404 => "not_found",
+            405 => "method_not_allowed",
+            413 => "body_too_large",
+            s if s >= 500 => "internal",
+            _ => "bad_request",
+        };
+        let message = status.canonical_reason().unwrap_or("error").to_owned();
+        let (req, _) = res.into_parts();
+        let resp = ApiError::new(status, code, message).error_response_json();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, resp).map_into_right_body(),
+        ))
+    })
 }

@@ -6,34 +6,11 @@ use super::{ApiError, AppState};
 use crate::aggregate::downsample::TierSpec;
 use crate::aggregate::{KeyFilter, LastSample, MatchSeries, ReadHistory, SeriesKeys, SeriesMatch};
 use crate::model::SeriesKey;
-use crate::persist::history::PersistError;
 use crate::query::opentsdb::{
     asked_interval, choose_tier, evaluate, point_bound, QueryError, ResultSeries, SubQuery, TsQuery,
 };
-use actix_web::http::StatusCode;
 use actix_web::web;
 use std::sync::Arc;
-
-impl From<QueryError> for ApiError {
-    fn from(e: QueryError) -> Self {
-        let message = e.to_string();
-        match e {
-            QueryError::BadRequest(_) => ApiError::bad_request("bad_query", message),
-            QueryError::TooManyPoints { .. } | QueryError::TooManyBuckets { .. } => {
-                ApiError::bad_request("too_many_points", message)
-            }
-            QueryError::UnknownMetric(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "unknown_metric", message)
-            }
-        }
-    }
-}
-
-impl From<PersistError> for ApiError {
-    fn from(e: PersistError) -> Self {
-        unavailable(e)
-    }
-}
 
 /// The pipeline's tiers in ms.
 pub fn tiers(state: &AppState) -> Vec<TierSpec> {

@@ -1,7 +1,8 @@
 //! `POST /api/v1/events`: native ingest.
 
-use super::body::{read_body, tenancy};
+use super::body::read_body;
 use super::error::{busy, unavailable};
+use super::tenancy::service_and_path;
 use super::{ApiError, AppState};
 use crate::collector::Submit;
 use crate::ingest::{json, IngestContext, IngestError};
@@ -43,16 +44,19 @@ fn is_ndjson(content_type: &str) -> bool {
 }
 
 /// The path every HTTP ingest route shares: read the body under `limits.max_body_bytes`, take
-/// the tenancy headers, `decode` the whole body (all or nothing; a refusal is counted), check
-/// the events' services against the token's, and submit; answers the number accepted.
+/// the tenancy headers, `decode` the whole body (all or nothing; a refusal is counted, a body
+/// that could not be read as a batch of no events), check the events' services against the
+/// token's, and submit; answers the number accepted.
 pub async fn ingest_body(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     decode: impl FnOnce(&[u8], &IngestContext) -> Result<Vec<Event>, IngestError>,
 ) -> Result<usize, ApiError> {
-    let body = read_body(req, payload, state.pipeline.limits.max_body_bytes).await?;
-    let (service, service_path) = tenancy(req)?;
+    let body = read_body(req, payload, state.pipeline.limits.max_body_bytes)
+        .await
+        .inspect_err(|_| state.counters.batch_rejected(0))?;
+    let (service, service_path) = service_and_path(req)?;
     let ctx = IngestContext {
         service: &service,
         service_path: &service_path,

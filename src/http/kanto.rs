@@ -2,12 +2,13 @@
 //! messages over a WebSocket; `GET /api/v1/metrics/stream` sends the same data as Server-Sent
 //! Events. The protocol lives in [`crate::stream`]; this file only moves messages.
 
+use super::error::too_many_subscribers;
 use super::{ApiError, AppState};
 use crate::stream::groups::Wire;
 use crate::stream::outbox::Outbox;
 use crate::stream::request::parse_query;
-use crate::stream::{Conversation, StreamError, Streams};
-use actix_web::http::{header, StatusCode};
+use crate::stream::{Conversation, Streams};
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use std::convert::Infallible;
@@ -29,12 +30,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/metrics/stream", web::get().to(events));
 }
 
-impl From<StreamError> for ApiError {
-    fn from(e: StreamError) -> Self {
-        ApiError::bad_request(e.code(), e.to_string())
-    }
-}
-
 /// 503 with `Retry-After` when `max_subscribers` are open.
 fn full(streams: &Streams) -> ApiError {
     let max = streams.max_subscribers();
@@ -43,13 +38,7 @@ fn full(streams: &Streams) -> ApiError {
     } else {
         format!("{max} subscribers are open ([streams] max_subscribers); try again later")
     };
-    let mut e = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_subscribers",
-        message,
-    );
-    e.retry_after = Some(1);
-    e
+    too_many_subscribers(message)
 }
 
 async fn websocket(

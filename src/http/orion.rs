@@ -6,6 +6,7 @@
 //! shard in one handler, so every batch it admitted before is in the answer and every later
 //! one stays live (see [`DrainAll`]). meterd's own traffic is drained next to it.
 
+use super::tenancy::named_service;
 use super::{error::unavailable, ApiError, AppState};
 use crate::collector::DrainAll;
 use crate::model::{parse_service, SeriesKey, ValueView};
@@ -27,21 +28,11 @@ struct OrionQuery {
     service: Option<String>,
 }
 
-/// The service `?service=` or `Fiware-Service` names, if any; both must agree.
+/// The service `?service=` or `Fiware-Service` names, if any; both must agree. A blank
+/// header names none, as a blank `?service=` is refused.
 fn service(req: &HttpRequest, query: &OrionQuery) -> Result<Option<String>, ApiError> {
     let bad = |m: String| ApiError::bad_request("bad_service", m);
-    let header = match req.headers().get("fiware-service") {
-        None => None,
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| bad("Fiware-Service is not ASCII".to_owned()))?;
-            (!v.trim().is_empty())
-                .then(|| super::body::service_header(req, v))
-                .transpose()
-                .map_err(bad)?
-        }
-    };
+    let header = named_service(req)?;
     let param = match query.service.as_deref() {
         None => None,
         Some(s) if s.trim().is_empty() => {

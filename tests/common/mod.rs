@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub mod peers;
+pub mod seed;
 pub mod udp;
 
 /// A running server with its own data dir (removed on drop).
