@@ -36,11 +36,6 @@ impl Magnitudes {
         Magnitudes::Narrow(hdr.expect("valid HdrHistogram bounds"))
     }
 
-    /// Counts one `magnitude` (clamped to `highest`).
-    pub(super) fn record(&mut self, magnitude: u64, highest: u64) {
-        self.record_n(magnitude, 1, highest);
-    }
-
     /// Counts `magnitude` (clamped to `highest`) `n` times.
     pub(super) fn record_n(&mut self, magnitude: u64, n: u64, highest: u64) {
         let magnitude = magnitude.min(highest.max(2));
@@ -172,7 +167,7 @@ mod tests {
         narrow.record_n(7, 3).unwrap();
         narrow.record_n(1_000_000, u32::MAX - 3).unwrap();
         let mut counts = Magnitudes::Narrow(narrow);
-        counts.record(7, settings.highest_trackable);
+        counts.record_n(7, 1, settings.highest_trackable);
         assert!(matches!(counts, Magnitudes::Wide(_)));
         assert_eq!(counts.len(), u64::from(u32::MAX) + 1);
         assert_eq!(counts.at_rank(4, End::Lowest), 7);
@@ -189,7 +184,7 @@ mod tests {
                 ..HistogramSettings::default()
             };
             let mut counts = Magnitudes::new(&settings);
-            counts.record(u64::MAX, settings.highest_trackable);
+            counts.record_n(u64::MAX, 1, settings.highest_trackable);
             assert_eq!(counts.len(), 1);
             let top = counts.at_rank(1, End::Highest);
             assert!((1000..=1010).contains(&top), "{top}");

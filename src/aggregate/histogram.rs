@@ -104,6 +104,11 @@ impl Histogram {
         self.welford_mean += delta / self.count as f64;
         self.m2 += delta * (value - self.welford_mean);
 
+        self.record_magnitude(value, 1);
+    }
+
+    /// Counts `value`, rounded, `n` times in the counts of its sign.
+    fn record_magnitude(&mut self, value: f64, n: u64) {
         let rounded = value.round();
         let side = if rounded < 0.0 {
             &mut self.negative
@@ -112,7 +117,7 @@ impl Histogram {
         };
         // `as` saturates: magnitudes beyond u64 become u64::MAX, then the highest trackable.
         side.get_or_insert_with(|| Box::new(Magnitudes::new(&self.settings)))
-            .record(rounded.abs() as u64, self.settings.highest_trackable);
+            .record_n(rounded.abs() as u64, n, self.settings.highest_trackable);
     }
 
     /// Records a pre-aggregated distribution (an OTLP histogram point) as `d.count` values:
@@ -145,14 +150,7 @@ impl Histogram {
         self.count += d.count;
         self.sum += d.sum;
         for &(value, n) in &d.buckets {
-            let rounded = value.round();
-            let side = if rounded < 0.0 {
-                &mut self.negative
-            } else {
-                &mut self.positive
-            };
-            side.get_or_insert_with(|| Box::new(Magnitudes::new(&self.settings)))
-                .record_n(rounded.abs() as u64, n, self.settings.highest_trackable);
+            self.record_magnitude(value, n);
         }
     }
 

@@ -72,12 +72,12 @@ impl ShardState {
     /// history (open buckets included) stays in the store until its retention ends. Answers
     /// their keys.
     pub fn remove(&mut self, sel: &Selector) -> Vec<SeriesKey> {
-        let keys: Vec<SeriesKey> = self
-            .series
-            .keys()
-            .filter(|k| sel.matches(k))
-            .cloned()
-            .collect();
+        self.remove_where(|k| sel.matches(k))
+    }
+
+    /// Removes the series whose keys `leaves` picks, keeping their history; answers their keys.
+    fn remove_where(&mut self, leaves: impl Fn(&SeriesKey) -> bool) -> Vec<SeriesKey> {
+        let keys: Vec<SeriesKey> = self.series.keys().filter(|k| leaves(k)).cloned().collect();
         for k in &keys {
             if let Some(gone) = self.series.remove(k) {
                 self.keep_history(gone);
@@ -97,18 +97,7 @@ impl ShardState {
     /// Removes the series whose [`stable_hash`](SeriesKey::stable_hash) is in `hashes` (idle
     /// expiry); answers their keys.
     pub fn forget(&mut self, hashes: &HashSet<u64>) -> Vec<SeriesKey> {
-        let keys: Vec<SeriesKey> = self
-            .series
-            .keys()
-            .filter(|k| hashes.contains(&k.stable_hash()))
-            .cloned()
-            .collect();
-        for k in &keys {
-            if let Some(gone) = self.series.remove(k) {
-                self.keep_history(gone);
-            }
-        }
-        keys
+        self.remove_where(|k| hashes.contains(&k.stable_hash()))
     }
 
     /// Applies a batch in order; returns how many series it created. Without the wall-clock

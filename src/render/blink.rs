@@ -9,6 +9,7 @@
 //! the seed's own example).
 
 use super::number::{java_decimal, json_number};
+use super::xml::escape;
 use crate::query::blink::Line;
 use crate::query::opentsdb::FillPolicy;
 use serde_json::{json, Map, Value};
@@ -89,21 +90,6 @@ pub fn write_blink_xml(out: &mut String, request_id: &str, lines: &[Line]) {
         }
         out.push_str("</metrics>\n");
     }
-}
-
-/// `text` with `&`, `<`, `>` and `"` as XML entities.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub mod opentsdb;
 mod options;
 mod orion;
 mod prometheus;
+pub mod xml;
 
 pub use mp_json::{json_scope, json_tree, quantile_key, series_key, series_value};
 pub use openmetrics::{openmetrics, openmetrics_families, OPENMETRICS_CONTENT_TYPE};

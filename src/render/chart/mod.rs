@@ -18,6 +18,7 @@ pub use latency::{latency_chart, LatencyPoint};
 pub use time_axis::TimeAxis;
 pub use timeseries::{time_chart, Line, TimeChart};
 
+use super::xml::escape;
 use plotters::style::RGBColor;
 use thiserror::Error;
 
@@ -58,23 +59,6 @@ pub fn color(i: usize) -> RGBColor {
 /// `#rrggbb` of a colour.
 fn hex(c: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
-}
-
-/// Text escaped for SVG character data and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Puts `layer` (SVG markup) last in the document, above what plotters drew.
