@@ -583,6 +583,33 @@ fn refused_requests_do_not_take_tenants_places() {
     assert_eq!(root["incomingTransactionErrors"], n, "{tree}");
 }
 
+/// With tokens on, the open routes (health probes, the dashboard's page) need no token, so
+/// the service their headers name is nobody's to charge: they count under the default service.
+#[test]
+fn open_routes_do_not_take_tenants_places_when_tokens_are_on() {
+    let server = token_server();
+    let n = 30;
+    for i in 0..n {
+        let path = if i % 2 == 0 { "/-/healthy" } else { "/ui/" };
+        ureq::get(&server.url(path))
+            .set("Fiware-Service", &format!("squatter{i}"))
+            .set("Fiware-ServicePath", &format!("/p{i}"))
+            .call()
+            .unwrap();
+    }
+    let tree = admin_tree(&server);
+    let services = tree["services"].as_object().unwrap();
+    assert!(
+        services.keys().all(|s| !s.starts_with("squatter")),
+        "{tree}"
+    );
+    let root = &tree["services"]["default-service"]["subservs"]["root-subserv"];
+    assert!(
+        root["incomingTransactions"].as_u64().unwrap() >= n,
+        "{tree}"
+    );
+}
+
 /// Once the table of (service, path) pairs is full, known pairs are still counted and the rest
 /// is counted as unattributed, never dropped silently.
 #[test]

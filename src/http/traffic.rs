@@ -4,12 +4,13 @@
 //! names no service counts under the bound one). Requests whose headers break Orion's naming
 //! rules are left out, as Orion leaves them out. A request the token guard refuses (401, 403)
 //! proved no right to the service it names, so it counts under `default-service` and `/`
-//! rather than under that service: nobody can fill the table of (service, path) pairs, or charge a tenant
-//! with traffic, without a fitting token. It records before the response leaves, so a client
+//! rather than under that service, and so does a request to an open route (health probes,
+//! the dashboard's page) when tokens are on: nobody can fill the table of (service, path)
+//! pairs, or charge a tenant with traffic, without a fitting token. It records before the response leaves, so a client
 //! that has its answer finds its request counted.
 
 use super::tenancy::Tenancy;
-use super::{bound_service, AppState};
+use super::{bound_service, AppState, Grant};
 use crate::model::{ServicePath, DEFAULT_SERVICE};
 use crate::telemetry::Transaction;
 use actix_web::body::{BodySize, MessageBody};
@@ -56,18 +57,22 @@ pub async fn count_traffic(
         req.set_payload(payload);
     }
     let result = next.call(req).await;
-    let (response_bytes, status, bound) = match &result {
+    let (response_bytes, status, bound, granted) = match &result {
         Ok(res) => {
             let size = match res.response().body().size() {
                 BodySize::Sized(n) => n,
                 BodySize::None | BodySize::Stream => 0,
             };
-            (size, res.status(), bound_service(res.request()))
+            let granted = res.request().extensions().contains::<Grant>();
+            (size, res.status(), bound_service(res.request()), granted)
         }
-        Err(e) => (0, e.as_response_error().status_code(), None),
+        Err(e) => (0, e.as_response_error().status_code(), None, false),
     };
     let nanos = state.clock.monotonic_nanos().saturating_sub(started);
-    let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+    // With tokens on, only a request a token let through has shown a right to the service it
+    // names; the open routes (health probes, the dashboard's page) need none.
+    let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+        || (state.tokens.is_some() && !granted);
     // Headers that break Orion's rules leave the request out, as Orion leaves it out.
     let Ok((service, path)) = tenancy.service_and_path(bound.as_deref()) else {
         return result;
