@@ -284,7 +284,8 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
             counters: counters.clone(),
             clock: opts.clock.clone(),
             snapshots: Snapshots::new(recovered.store, Some(writer.clone().recipient()))
-                .with_covered(entities_covered),
+                .with_covered(entities_covered)
+                .after_flush(store.covered()),
         };
         let arbiter = Arbiter::new();
         let capturer = Capturer::new(&pipeline.rules, entities.clone());

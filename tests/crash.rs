@@ -178,6 +178,59 @@ fn kill_9_keeps_history_open_buckets_and_last_sample_times_exact() {
     assert!(r.is_ok(), "Blink finds the job after kill -9: {r:?}");
 }
 
+/// Buckets close with time alone, so checkpoints follow each other at one log position. Each
+/// numbers its flushes above the last one's: a shard whose first flush comes after another
+/// shard flushed twice at one position used to get a number the history store held already,
+/// and its buckets were skipped (the oracle of `crash_rounds_match_an_oracle` lost them
+/// while idle during the victim's restarts).
+#[test]
+fn flushes_of_checkpoints_at_one_position_all_reach_the_store() {
+    use common::Server;
+    use meterd::model::{Scope, SeriesKey};
+    let start = 1_700_000_000_000 / 60_000 * 60_000 + 5_000;
+    let two_shards = || meterd::config::Pipeline::parse("shards = 2", "t").unwrap();
+    let (server, clock) = Server::at(start, |o| o.pipeline = two_shards());
+    let shard = |name: &str| {
+        let key = SeriesKey::simple(Scope::Application, name, vec![]);
+        meterd::collector::shard_of(&key, 2)
+    };
+    let other = (0..)
+        .map(|i| format!("late.{i}"))
+        .find(|n| shard(n) != shard("early"))
+        .unwrap();
+    let count = |server: &Server, name: &str| {
+        let v = server.get_json(&format!("/api/query?start=1h-ago&m=sum:0all-count:{name}"));
+        v[0]["dps"]
+            .as_object()
+            .and_then(|d| d.values().next()?.as_f64())
+    };
+    server.push(json!({"name": "early", "type": "gauge", "value": 1, "timestamp": start}));
+    // The 10 s bucket closes and is flushed at the log's position, then the 1 min one: the
+    // same shard flushes twice while the log stays where it was.
+    clock.advance(Duration::from_secs(10));
+    server.flush();
+    clock.advance(Duration::from_secs(60));
+    server.flush();
+    // A late sample (straight to a closed bucket) on the other shard: its first flush.
+    server.push(json!({"name": other, "type": "gauge", "value": 5, "timestamp": start}));
+    server.flush();
+    assert_eq!(count(&server, "early"), Some(1.0));
+    assert_eq!(
+        count(&server, &other),
+        Some(1.0),
+        "{other} reaches the store"
+    );
+    let server = server.restart(|o| {
+        o.clock = std::sync::Arc::new(clock.clone());
+        o.pipeline = two_shards();
+    });
+    assert_eq!(
+        (count(&server, "early"), count(&server, &other)),
+        (Some(1.0), Some(1.0)),
+        "read back from the store"
+    );
+}
+
 /// The ODSL entities of provider `shop`, metric `orders`: (id, value, timestamp).
 fn orders(m: &Meterd) -> Vec<(String, f64, String)> {
     let list = m.get("/api/metric/v1?provider=shop&metric=orders&_limit=10000");

@@ -107,8 +107,9 @@ impl Handler<Apply> for Shard {
     }
 }
 
-/// Save every series as a snapshot section named `series.<index>` (see [`crate::persist`]),
-/// at log position `position`: the closed buckets become a flush covering that position.
+/// Save every series as a snapshot section named `series.<index>` (see [`crate::persist`]):
+/// the closed buckets become a flush numbered `seq` (the checkpoint's, see
+/// [`crate::aggregate::downsample::Flush::seq`]).
 /// Answered with the section are every flush not known written (that one included), for the
 /// collector to hand to the history writer once the snapshot is stored (the writer skips
 /// what it already holds). The section holds the series' open buckets and every flush not known
@@ -119,8 +120,8 @@ impl Handler<Apply> for Shard {
 pub struct Save {
     /// This shard's index, naming its section.
     pub index: usize,
-    /// The log position of the checkpoint.
-    pub position: u64,
+    /// The number of the checkpoint's flushes.
+    pub seq: u64,
 }
 
 /// Remove the selected series (admin removal); answers their keys.
@@ -139,7 +140,7 @@ impl Handler<Save> for Shard {
     /// Takes the flush, then encodes the series as they are between the batches before and
     /// after.
     fn handle(&mut self, msg: Save, _: &mut Context<Self>) -> Self::Result {
-        self.state.take_flush(msg.position);
+        self.state.take_flush(msg.seq);
         let flushes = self.state.unconfirmed();
         let section = crate::persist::Section {
             name: format!("series.{}", msg.index),

@@ -130,8 +130,8 @@ impl ShardState {
         }
     }
 
-    /// The pending buckets and new series as a flush covering log position `seq` (a
-    /// checkpoint's), if there is anything to write; forgets flushes the store holds.
+    /// The pending buckets and new series as a flush numbered `seq` (a checkpoint's, see
+    /// [`Flush::seq`]), if there is anything to write; forgets flushes the store holds.
     pub fn take_flush(&mut self, seq: u64) -> Option<Flush> {
         let h = &mut self.history;
         if let Some(store) = &h.setup.store {

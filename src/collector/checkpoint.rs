@@ -4,13 +4,14 @@
 //! position of the last record logged it marks a cut in the log and asks every part of the
 //! state to save itself, all in one handler — after every batch routed before it and before
 //! any later one. Each shard answers its section (live aggregates, open buckets, last sample
-//! times, flushes not known written) and a flush of its closed buckets at that position. The
+//! times, flushes not known written) and a flush of its closed buckets numbered by that
+//! position, or one above the previous checkpoint's number when that is not below it. The
 //! image is then stored off the actor; only then do the flushes go to the history writer
-//! (which writes them with the position, in one transaction), so that the history store
-//! never covers more than a stored snapshot; and the log at or below the position is released.
+//! (which writes them with their number, in one transaction), so that the history store
+//! never holds more than a stored snapshot; and the log at or below the position is released.
 //!
 //! One checkpoint runs at a time (a second one asked meanwhile is skipped; [`checkpoint_now`]
-//! retries until one is taken), so flushes reach the writer in the order of their positions.
+//! retries until one is taken), so flushes reach the writer in the order of their numbers.
 
 use super::actor::Collector;
 use crate::aggregate::downsample::Flush;
@@ -66,6 +67,8 @@ pub struct Snapshots {
     /// Positions covered by parts kept outside the snapshot (the ODSL entity file): the log
     /// is released only below the smallest.
     covered: Vec<Arc<AtomicU64>>,
+    /// The number of the last checkpoint's flushes (see [`Snapshots::after_flush`]).
+    last_flush: u64,
     running: Arc<AtomicBool>,
 }
 
@@ -78,8 +81,16 @@ impl Snapshots {
             history,
             parts: Vec::new(),
             covered: Vec::new(),
+            last_flush: 0,
             running: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The history store holds the flushes numbered up to `seq`: every later checkpoint
+    /// numbers its flushes above it.
+    pub fn after_flush(mut self, seq: u64) -> Self {
+        self.last_flush = seq;
+        self
     }
 
     /// Adds a part kept outside the snapshot that says which position it covers.
@@ -167,6 +178,12 @@ impl Handler<Checkpoint> for Collector {
             return Box::pin(async { Ok(None) });
         }
         let position = self.log.last_position();
+        // The flushes' number: the position, or one above the last checkpoint's when the log
+        // has not moved since (buckets close with time alone). The store skips flushes at or
+        // below the number it holds, so two checkpoints must never share one: a shard that
+        // flushed only at the second would lose its buckets.
+        let seq = position.max(self.snapshots.last_flush + 1);
+        self.snapshots.last_flush = seq;
         let marked = self.log.cut();
         let taken_ms = self.clock.epoch_millis();
         let taken_mono = self.clock.monotonic_nanos();
@@ -184,7 +201,7 @@ impl Handler<Checkpoint> for Collector {
             .shards
             .iter()
             .enumerate()
-            .map(|(index, s)| s.send(crate::aggregate::Save { index, position }))
+            .map(|(index, s)| s.send(crate::aggregate::Save { index, seq }))
             .collect();
         let part_saves: Vec<_> = self
             .snapshots

@@ -5,8 +5,9 @@
 //!
 //! Each part starts from its own position: the live aggregates, the series book, the
 //! registry, the open buckets and last sample times all come from the snapshot (P); the
-//! history store covers its own position H ≤ P, and the flushes between H and P are in the
-//! snapshot; so replaying after P adds every logged record to every part exactly once.
+//! history store holds the flushes numbered up to its own H (see
+//! [`crate::aggregate::downsample::Flush::seq`]), and those after H cut at or before P are in
+//! the snapshot; so replaying after P adds every logged record to every part exactly once.
 
 use super::admission::Admission;
 use super::book::SeriesBook;

@@ -32,13 +32,15 @@ pub struct NewSeries {
     pub kind: Kind,
 }
 
-/// One batch for the history writer: what shard `shard` closed up to log position `seq`.
+/// One batch for the history writer: what shard `shard` closed up to checkpoint `seq`.
 #[derive(Debug, Clone)]
 pub struct Flush {
     /// The shard that sent it.
     pub shard: usize,
-    /// The log position it covers (a checkpoint's); the store records the last one written
-    /// and skips flushes at or below it.
+    /// The checkpoint's number: its log position, or one above the previous checkpoint's
+    /// when the log has not moved since (buckets close with time alone), so that every
+    /// checkpoint's is higher than the last. The store records the last one written and
+    /// skips flushes at or below it.
     pub seq: u64,
     /// Buckets to merge into the store.
     pub buckets: Arc<[ClosedBucket]>,
@@ -179,7 +181,7 @@ impl History {
         self.next_seq
     }
 
-    /// The next batch for the writer, covering log position `seq`, if there is anything to
+    /// The next batch for the writer, numbered `seq` (a checkpoint's), if there is anything to
     /// write; it stays in flight until [`History::committed`] says the store holds it.
     /// Answers also how many old batches were given up because more than [`MAX_IN_FLIGHT`]
     /// were unconfirmed.

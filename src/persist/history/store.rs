@@ -3,8 +3,9 @@
 //!
 //! Tables:
 //! - `series`: encoded [`SeriesKey`] (name first) → (series id, kind);
-//! - `meta`: `next_series_id`, and `covered` = the log position the stored buckets cover
-//!   (written in the same transaction as the buckets of the checkpoint at that position);
+//! - `meta`: `next_series_id`, and `covered` = the number of the last checkpoint whose
+//!   buckets are stored (its log position, or above when checkpoints repeat a position; see
+//!   [`Flush::seq`]), written in the same transaction as those buckets;
 //! - `history.<resolution>ms`, one per tier: (block start, series id) → a block of up to
 //!   [`BLOCK_BUCKETS`](super::codec::BLOCK_BUCKETS) buckets (see [`super::codec`]). Keys
 //!   lead with time, so retention deletes one key range and one flush writes neighbouring
@@ -138,7 +139,7 @@ impl HistoryStore {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The log position the stored buckets cover (updated after each commit).
+    /// The number of the last checkpoint whose flushes are stored (updated after each commit).
     pub fn covered(&self) -> u64 {
         self.covered.load(Ordering::Acquire)
     }
