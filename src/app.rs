@@ -146,11 +146,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
     register_traffic(&mut registry);
     let registry = Arc::new(RwLock::new(registry));
 
-    let shard_count = if pipeline.shards == 0 {
-        cores()
-    } else {
-        pipeline.shards
-    };
+    let shard_count = pipeline.shard_count();
     let tiers: Vec<TierSpec> = pipeline
         .tiers
         .iter()

@@ -159,15 +159,10 @@ impl Actor for Collector {
     }
 }
 
-/// Admit a validated batch, log it and route it to the shards; answers the number of events
-/// accepted once the write-ahead log confirms them (as durable as the pipeline asks).
-/// Every ingest path submits through this (HTTP ingest through [`Submit`]).
-#[derive(Message)]
-#[rtype(result = "Result<usize, CollectorError>")]
-pub struct Ingest(pub Vec<Event>);
-
-/// [`Ingest`] for callers that must not wait for room in the collector's mailbox: sent with
-/// `try_send` (a full mailbox is refused at once), answered on `reply`.
+/// Admit a validated batch, log it and route it to the shards; the number of events accepted
+/// is answered on `reply` once the write-ahead log confirms them (as durable as the pipeline
+/// asks). Every HTTP ingest path submits through this, with `try_send`, so a full mailbox is
+/// refused at once rather than waited for.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Submit {
@@ -188,20 +183,6 @@ pub struct DrainAll(pub Selector);
 #[derive(Message)]
 #[rtype(result = "Result<usize, CollectorError>")]
 pub struct RemoveSeries(pub Selector);
-
-impl Handler<Ingest> for Collector {
-    type Result = ResponseFuture<Result<usize, CollectorError>>;
-
-    /// Admits and routes now; the answer waits for the log.
-    fn handle(&mut self, msg: Ingest, _: &mut Context<Self>) -> Self::Result {
-        let n = msg.0.len();
-        let admitted = self.admit(msg.0);
-        Box::pin(async move {
-            confirmed(admitted?).await?;
-            Ok(n)
-        })
-    }
-}
 
 impl Handler<Submit> for Collector {
     type Result = ();

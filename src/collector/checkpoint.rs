@@ -34,14 +34,6 @@ pub const BOOK_SECTION: &str = "book";
 /// Prefix of the shards' sections (`series.0`, `series.1`, ...).
 pub const SERIES_SECTIONS: &str = "series.";
 
-/// Save your state for a snapshot. An actor whose state belongs in snapshots (and is not a
-/// shard) handles this, answering sections with names of its own, and is registered with
-/// [`Snapshots::with_part`]. It is sent by the collector at the cut, so it arrives after every
-/// message the collector sent the part before and before any later one.
-#[derive(Message)]
-#[rtype(result = "Vec<Section>")]
-pub struct SaveSection;
-
 /// Take a checkpoint; answers its cut, or `None` when skipped (another one is running).
 #[derive(Message)]
 #[rtype(result = "Result<Option<Cut>, String>")]
@@ -59,11 +51,10 @@ pub async fn checkpoint_now(collector: &Addr<Collector>) -> Result<Cut, String> 
     }
 }
 
-/// Where checkpoints go and who takes part in them besides the registry, book and shards.
+/// Where checkpoints go, and the parts kept outside the snapshot that they wait for.
 pub struct Snapshots {
     store: Arc<Store>,
     history: Option<Recipient<Persist>>,
-    parts: Vec<Recipient<SaveSection>>,
     /// Positions covered by parts kept outside the snapshot (the ODSL entity file): the log
     /// is released only below the smallest.
     covered: Vec<Arc<AtomicU64>>,
@@ -79,7 +70,6 @@ impl Snapshots {
         Snapshots {
             store,
             history,
-            parts: Vec::new(),
             covered: Vec::new(),
             last_flush: 0,
             running: Arc::new(AtomicBool::new(false)),
@@ -96,12 +86,6 @@ impl Snapshots {
     /// Adds a part kept outside the snapshot that says which position it covers.
     pub fn with_covered(mut self, covered: Arc<AtomicU64>) -> Self {
         self.covered.push(covered);
-        self
-    }
-
-    /// Adds a part of the state that saves itself on [`SaveSection`].
-    pub fn with_part(mut self, part: Recipient<SaveSection>) -> Self {
-        self.parts.push(part);
         self
     }
 }
@@ -203,12 +187,6 @@ impl Handler<Checkpoint> for Collector {
             .enumerate()
             .map(|(index, s)| s.send(crate::aggregate::Save { index, seq }))
             .collect();
-        let part_saves: Vec<_> = self
-            .snapshots
-            .parts
-            .iter()
-            .map(|p| p.send(SaveSection))
-            .collect();
         let store = self.snapshots.store.clone();
         let history = self.snapshots.history.clone();
         let log = self.log.clone();
@@ -230,9 +208,6 @@ impl Handler<Checkpoint> for Collector {
                     let (section, unconfirmed) = save.await.map_err(|e| format!("a shard: {e}"))?;
                     sections.push(section);
                     flushes.extend(unconfirmed);
-                }
-                for save in part_saves {
-                    sections.extend(save.await.map_err(|e| format!("a part: {e}"))?);
                 }
                 let cut = Cut {
                     format: FORMAT,

@@ -9,10 +9,10 @@ use crate::persist::confirmed;
 use actix::{Context, Handler, Message, ResponseFuture};
 
 /// Admit what can be admitted of a batch: events whose type conflicts with their metric's, and
-/// events of new series beyond a series limit, are left out and counted as refused; the rest goes through the same admission as [`Ingest`]
+/// events of new series beyond a series limit, are left out and counted as refused; the rest goes through the same admission as [`Submit`]
 /// (limits, the write-ahead log, routing). Answered once the log confirms.
 ///
-/// [`Ingest`]: super::Ingest
+/// [`Submit`]: super::Submit
 #[derive(Message)]
 #[rtype(result = "LenientOutcome")]
 pub struct IngestLenient(pub Vec<Event>);

@@ -12,12 +12,12 @@ mod lenient;
 mod recover;
 mod route;
 
-pub use actor::{Collector, CollectorSetup, DrainAll, Ingest, RemoveSeries, Submit, EXPIRY_SWEEP};
+pub use actor::{Collector, CollectorSetup, DrainAll, RemoveSeries, Submit, EXPIRY_SWEEP};
 pub use admission::{Admission, CollectorError};
 pub use book::{LimitBreach, SeriesBook};
 pub use checkpoint::{
-    checkpoint_now, encode_registry, restore_registry, Checkpoint, SaveSection, Snapshots,
-    BOOK_SECTION, REGISTRY_SECTION, SERIES_SECTIONS,
+    checkpoint_now, encode_registry, restore_registry, Checkpoint, Snapshots, BOOK_SECTION,
+    REGISTRY_SECTION, SERIES_SECTIONS,
 };
 pub use lenient::{IngestLenient, LenientOutcome};
 pub use recover::{recover, RecoverError, Recovered, Replay};

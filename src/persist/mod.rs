@@ -28,13 +28,12 @@
 //! | `book` | collector | last event time of every pushed series (idle expiry) |
 //! | `series.N` | shard N | every series' aggregate (monotonic readings as of the cut), history id, open buckets and last sample time; the history flushes not confirmed yet |
 //!
-//! **Adding state**: either give the component a section name, have its actor answer the
-//! collector's `SaveSection` message with its [`Section`]s (see `collector::checkpoint`),
-//! register it with the collector, and read its section back from the [`Image`] at start
-//! (see `collector::recover`); or keep it in a store of its own with the position it covers
-//! (as the ODSL entities do), implement `collector::Replay` for it, so that the records after
-//! that position reach it on recovery, and register the position with `Snapshots`, so that
-//! the log is kept for it.
+//! **Adding state**: keep it in a store of its own with the position it covers (as the ODSL
+//! entities do), implement `collector::Replay` for it, so that the records after that position
+//! reach it on recovery, and register the position with `Snapshots::with_covered`, so that the
+//! log is kept for it; or, for state the collector or a shard holds, add a section to the
+//! checkpoint (see `collector::checkpoint`) and read it back from the [`Image`] at start (see
+//! `collector::recover`).
 //!
 //! # Recovery
 //!
