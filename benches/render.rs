@@ -2,8 +2,9 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use meterd::aggregate::{AggregateSettings, ShardState};
+use meterd::model::Selector;
 use meterd::model::{Event, Kind, Op, Scope, SeriesKey};
-use meterd::registry::{assemble, Registry, Selector};
+use meterd::registry::{assemble, Registry};
 use meterd::render;
 
 /// 10,000 series over 100 families of every kind, 10 events each.

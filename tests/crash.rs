@@ -12,87 +12,18 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod common;
 
+use common::child::Meterd;
 use common::TempDir;
 
-/// A `meterd serve` child process.
-struct Meterd {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Meterd {
-    fn start(data_dir: &Path, pipeline: &Path) -> Meterd {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bin = std::env::var("METERD_TEST_BIN").unwrap_or(env!("CARGO_BIN_EXE_meterd").into());
-        let child = Command::new(bin)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--pipeline")
-            .arg(pipeline)
-            .args(["--workers", "2"])
-            .env("METERD_STATSD_UDP", "off")
-            .env("METERD_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let m = Meterd { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&m.url("/-/ready")).call().is_err() {
-            assert!(Instant::now() < deadline, "meterd did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        m
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn get(&self, path: &str) -> Value {
-        ureq::get(&self.url(path))
-            .set("Accept", "application/json")
-            .call()
-            .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .into_json()
-            .unwrap()
-    }
-
-    fn push(&self, events: &Value) {
-        let r = ureq::post(&self.url("/api/v1/events")).send_json(events.clone());
-        assert_eq!(r.unwrap().status(), 200);
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn terminate(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "unclean exit {status:?}");
-    }
-}
-
-impl Drop for Meterd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// POSTs `events` as JSON; asserts a 200.
+fn push(m: &Meterd, events: &Value) {
+    let r = ureq::post(&m.url("/api/v1/events")).send_json(events.clone());
+    assert_eq!(r.unwrap().status(), 200);
 }
 
 fn now_ms() -> i64 {
@@ -140,7 +71,7 @@ fn kill_9_keeps_history_open_buckets_and_last_sample_times_exact() {
             })
             .flat_map(|pair| pair.as_array().unwrap().clone())
             .collect();
-        meterd.push(&Value::Array(events));
+        push(&meterd, &Value::Array(events));
         // Let a checkpoint (and its history flush) happen between the batches.
         std::thread::sleep(Duration::from_millis(150));
     }
@@ -152,8 +83,11 @@ fn kill_9_keeps_history_open_buckets_and_last_sample_times_exact() {
             "timestamp": t - 60_000 + i * 1_000, "tags": {"tm": "tm1"}}),
         );
     }
-    meterd.push(&Value::Array(blink));
-    meterd.push(&json!({"name": "open.c", "type": "counter", "value": 1, "timestamp": now_ms()}));
+    push(&meterd, &Value::Array(blink));
+    push(
+        &meterd,
+        &json!({"name": "open.c", "type": "counter", "value": 1, "timestamp": now_ms()}),
+    );
     let before = (
         all_of(&meterd, "sum", "crash.c"),
         all_of(&meterd, "count", "crash.h"),
@@ -265,7 +199,7 @@ fn odsl_entities_survive_restarts_with_unique_ordered_ids() {
                 "timestamp": now_ms()})
             })
             .collect();
-        m.push(&Value::Array(events));
+        push(m, &Value::Array(events));
     };
     let meterd = Meterd::start(&data, &pipeline);
     push(&meterd, 0, 50);

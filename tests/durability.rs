@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::child::Meterd;
 use common::TempDir;
 use meterd::app::{spawn, Options};
 use meterd::model::{Event, Kind, Op, Scope, SeriesKey};
@@ -12,107 +13,27 @@ use meterd::persist::{create_segment, frame, segment_path, wal_dir, RecordRef};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A `meterd serve` child process.
-struct Meterd {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Meterd {
-    fn start(data_dir: &Path, pipeline: &Path) -> Meterd {
-        Self::start_logging(data_dir, pipeline, None)
-    }
-
-    /// Starts with its log (at `info`) written to `log`, when given.
-    fn start_logging(data_dir: &Path, pipeline: &Path, log: Option<&Path>) -> Meterd {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_meterd"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--pipeline")
-            .arg(pipeline)
-            .args(["--workers", "2"])
-            .env("METERD_STATSD_UDP", "off")
-            .env("METERD_LOG", if log.is_some() { "info" } else { "warn" })
-            // meterd logs to stdout.
-            .stdout(match log {
-                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
-                None => Stdio::null(),
-            })
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let m = Meterd { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&m.url("/-/ready")).call().is_err() {
-            assert!(Instant::now() < deadline, "meterd did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        m
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn app_json(&self) -> Value {
-        let resp = ureq::get(&self.url("/metrics/application"))
-            .set("Accept", "application/json")
-            .call();
-        match resp {
-            Ok(r) if r.status() == 204 => json!({}),
-            Ok(r) => r.into_json().unwrap(),
-            Err(e) => panic!("read failed: {e}"),
-        }
-    }
-
-    fn vendor(&self, name: &str) -> f64 {
-        let v: Value = ureq::get(&self.url(&format!("/metrics/vendor/{name}")))
-            .set("Accept", "application/json")
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap();
-        v[name].as_f64().unwrap()
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn terminate(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "unclean exit {status:?}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "no clean shutdown");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+/// The application scope as JSON (`{}` while it is empty).
+fn app_json(m: &Meterd) -> Value {
+    let resp = ureq::get(&m.url("/metrics/application"))
+        .set("Accept", "application/json")
+        .call();
+    match resp {
+        Ok(r) if r.status() == 204 => json!({}),
+        Ok(r) => r.into_json().unwrap(),
+        Err(e) => panic!("read failed: {e}"),
     }
 }
 
-impl Drop for Meterd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// One vendor-scope reading.
+fn vendor(m: &Meterd, name: &str) -> f64 {
+    m.get(&format!("/metrics/vendor/{name}"))[name]
+        .as_f64()
+        .unwrap()
 }
 
 fn pipeline_file(dir: &Path, mode: &str) -> PathBuf {
@@ -209,7 +130,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_event() {
         }
 
         let meterd = Meterd::start(&data, &pipeline);
-        let state = meterd.app_json();
+        let state = app_json(&meterd);
         for id in 0..CLIENTS {
             let count = state[format!("crash.c{id}")].as_f64().unwrap_or(0.0) as u64;
             let hist = state[format!("crash.h{id}")]["count"].as_u64().unwrap_or(0);
@@ -280,14 +201,14 @@ fn graceful_restart_changes_nothing() {
             .unwrap()
             .into_string()
             .unwrap();
-        (without_rates(m.app_json()), options)
+        (without_rates(app_json(m)), options)
     };
     let before = read(&meterd);
     meterd.terminate();
 
     let meterd = Meterd::start(&data, &pipeline);
     let read_from = Instant::now();
-    let mean_rate = meterd.app_json()["g.m"]["meanRate"].as_f64().unwrap();
+    let mean_rate = app_json(&meterd)["g.m"]["meanRate"].as_f64().unwrap();
     let read_by = Instant::now();
     // The meter keeps its age across the restart: 3 marks over the time since the push
     // (the time stopped included), not since the new process started.
@@ -298,11 +219,11 @@ fn graceful_restart_changes_nothing() {
     );
     assert_eq!(read(&meterd), before);
     assert_eq!(
-        meterd.vendor("meterd.wal.replayed"),
+        vendor(&meterd, "meterd.wal.replayed"),
         0.0,
         "the shutdown snapshot covers everything"
     );
-    assert_eq!(meterd.vendor("meterd.series"), 7.0);
+    assert_eq!(vendor(&meterd, "meterd.series"), 7.0);
     // Types survive too: a conflicting type is still refused.
     let conflict = ureq::post(&meterd.url("/api/v1/events"))
         .send_json(json!({"name": "g.c", "type": "gauge", "value": 1}));
@@ -348,7 +269,7 @@ fn sigterm_takes_the_last_snapshot_with_the_actors_alive() {
 
     let meterd = Meterd::start(&data, &pipeline);
     assert_eq!(
-        meterd.vendor("meterd.wal.replayed"),
+        vendor(&meterd, "meterd.wal.replayed"),
         0.0,
         "the shutdown snapshot covers everything"
     );

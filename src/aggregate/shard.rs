@@ -3,9 +3,9 @@
 use super::{SeriesBuckets, SeriesMatch, ShardState};
 use crate::aggregate::downsample::Flush;
 use crate::clock::SharedClock;
+use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::persist::history::PersistError;
-use crate::registry::Selector;
 use crate::telemetry::Counters;
 use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult};
 use std::collections::HashSet;

@@ -5,8 +5,8 @@ use super::downsample::{Bucket, Downsampler, TierSpec};
 use super::shard_history::{HistorySetup, ShardHistory};
 use super::{AggregateSettings, SeriesState};
 use crate::config::Tier;
+use crate::model::Selector;
 use crate::model::{Event, Kind, Op, SeriesKey, ValueView};
-use crate::registry::Selector;
 use std::collections::{HashMap, HashSet};
 
 /// The shard's map hasher: foldhash, several times faster than std's SipHash on series keys

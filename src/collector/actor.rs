@@ -6,10 +6,10 @@ use super::checkpoint::{Checkpoint, Snapshots};
 use super::route;
 use crate::aggregate::{Apply, Drain, Forget, Remove, Shard};
 use crate::clock::SharedClock;
+use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::persist::{confirmed, Log, RecordRef, Ticket};
 use crate::registry::entities::Capturer;
-use crate::registry::Selector;
 use crate::telemetry::Counters;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, AtomicResponse, Context, Handler, Message,

@@ -4,8 +4,8 @@
 
 use super::book::{LimitBreach, SeriesBook};
 use crate::config::Pipeline;
-use crate::ingest::ItemError;
 use crate::model::Event;
+use crate::model::ItemError;
 use crate::registry::Registry;
 use parking_lot::RwLock;
 use std::sync::Arc;

@@ -216,9 +216,9 @@ fn apply(
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::model::Selector;
     use crate::model::{Event, Kind, Op, Scope, SeriesKey, ValueView};
     use crate::persist::{create_segment, frame, wal_dir, RecordRef};
-    use crate::registry::Selector;
     use std::io::Write;
 
     fn counter(name: &str, value: f64) -> Event {

@@ -5,7 +5,8 @@
 
 use super::tenancy::TenancyError;
 use crate::collector::CollectorError;
-use crate::ingest::{clip_echoes, IngestError, ItemError, ItemErrors};
+use crate::ingest::{clip_echoes, IngestError, ItemErrors};
+use crate::model::ItemError;
 use crate::persist::history::PersistError;
 use crate::persist::WalError;
 use crate::query::odsl::ParamError;

@@ -2,8 +2,8 @@
 
 use super::negotiate::{accepts_json, negotiate, Format};
 use super::{ApiError, AppState};
+use crate::model::Selector;
 use crate::model::{Scope, Snapshot};
-use crate::registry::Selector;
 use crate::render;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};

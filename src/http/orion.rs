@@ -9,8 +9,8 @@
 use super::tenancy::named_service;
 use super::{error::unavailable, ApiError, AppState};
 use crate::collector::DrainAll;
+use crate::model::Selector;
 use crate::model::{parse_service, SeriesKey, ValueView};
-use crate::registry::Selector;
 use crate::render::orion_tree;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;

@@ -5,8 +5,8 @@
 use super::error::unavailable;
 use super::{ApiError, AppState};
 use crate::collector::RemoveSeries;
+use crate::model::Selector;
 use crate::model::{parse_service, Scope};
-use crate::registry::Selector;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;

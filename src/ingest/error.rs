@@ -1,15 +1,7 @@
 //! Why a batch was refused at decode or validation time.
 
+use crate::model::ItemError;
 use thiserror::Error;
-
-/// One bad item of a batch: its 0-based index (event or line) and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ItemError {
-    /// 0-based index of the event in the batch (for StatsD, the 1-based line number).
-    pub index: usize,
-    /// What is wrong, in words a user can act on.
-    pub message: String,
-}
 
 /// At most this many bad items are listed in an error; the rest are only counted, so that
 /// an answer stays small whatever the body (a million bad elements list 100).

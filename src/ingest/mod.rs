@@ -17,5 +17,5 @@ pub mod udp;
 mod json_proptests;
 
 pub use context::IngestContext;
-pub use error::{clip_echoes, IngestError, ItemError, ItemErrors, MAX_DETAILS, MAX_ECHO};
+pub use error::{clip_echoes, IngestError, ItemErrors, MAX_DETAILS, MAX_ECHO};
 pub use timestamp::{check_window, to_epoch_millis, MAX_FUTURE_MS};

@@ -3,8 +3,10 @@
 
 mod distribution;
 mod event;
+mod item_error;
 mod kind;
 mod scope;
+mod selector;
 mod series;
 mod service;
 mod view;
@@ -14,8 +16,10 @@ pub use event::{
     check_tag, check_value, valid_name, valid_tag_key, Event, Metadata, Op, Tags, MAX_MAGNITUDE,
     RESERVED_TAG_KEYS,
 };
+pub use item_error::ItemError;
 pub use kind::Kind;
 pub use scope::Scope;
+pub use selector::Selector;
 pub use series::SeriesKey;
 pub use service::{
     parse_service, parse_service_header, ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV,

@@ -9,7 +9,7 @@
 //! positions).
 
 use crate::model::Event;
-use crate::registry::Selector;
+use crate::model::Selector;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -6,7 +6,7 @@
 //! another. meterd's own families (base and vendor scopes) are one per (scope, name) for every
 //! service, and no pushed event may take their names.
 
-use crate::ingest::ItemError;
+use crate::model::ItemError;
 use crate::model::{Event, Kind, Metadata, Scope};
 use std::collections::HashMap;
 

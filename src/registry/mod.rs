@@ -7,4 +7,4 @@ mod families;
 mod snapshot;
 
 pub use families::{FamilyInfo, Registry, SavedFamily};
-pub use snapshot::{assemble, Selector};
+pub use snapshot::assemble;

@@ -8,7 +8,7 @@ use super::share::{Next, Sharing};
 use super::system::SystemReading;
 use crate::aggregate::{Measure, Shard};
 use crate::clock::SharedClock;
-use crate::registry::Selector;
+use crate::model::Selector;
 use actix::{
     Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle,
     StreamHandler, WrapFuture,

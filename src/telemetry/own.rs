@@ -2,8 +2,9 @@
 
 use super::Counters;
 use super::{base_gauges, read_process};
+use crate::model::Selector;
 use crate::model::{Family, Kind, Metadata, Scope, SeriesView, ValueView, DEFAULT_SERVICE};
-use crate::registry::{Registry, Selector};
+use crate::registry::Registry;
 use std::time::Instant;
 
 fn family(scope: Scope, name: &str, kind: Kind, value: f64, unit: &str, help: &str) -> Family {

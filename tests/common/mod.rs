@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub mod child;
 pub mod peers;
 pub mod seed;
 pub mod udp;

@@ -197,7 +197,7 @@ fn a_removed_series_keeps_its_open_buckets_and_its_id_when_pushed_again() {
     let (mut shard, store) = shard_with_store(&dir);
     shard.apply_at(vec![event("gone", Kind::Counter, 2.0, NOW)], 0, NOW);
     let id = shard.match_series("gone", &|_| true).unwrap()[0].id;
-    let sel = crate::registry::Selector {
+    let sel = crate::model::Selector {
         scope: Some(Scope::Application),
         name: Some("gone".into()),
         service: None,

@@ -5,7 +5,7 @@
 
 use crate::http::history::all_keys;
 use crate::http::{bound_service, ApiError, AppState};
-use crate::registry::Selector;
+use crate::model::Selector;
 use crate::render::names::effective_unit;
 use crate::render::series_value;
 use actix_web::{web, HttpRequest, HttpResponse};
