@@ -46,42 +46,6 @@ fn text(server: &Server, path: &str) -> String {
     body
 }
 
-/// Runs promtool over `body` when it is installed; panics on anything but lint warnings.
-fn promtool_accepts(body: &str) {
-    let found = common::peers::which("promtool").is_some();
-    if !common::peers::peer(
-        "promtool",
-        found,
-        "Debian package prometheus; .ci/run installs it",
-    ) {
-        return;
-    }
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let code = out.status.code();
-    // 3 = lint warnings only (the seed's `scope:name` style draws one for its colon).
-    assert!(
-        code == Some(0) || code == Some(3),
-        "promtool failed ({code:?}): {report}\n{body}"
-    );
-    assert!(!report.contains("error while"), "{report}");
-}
-
 /// Every label name of every sample line of a Prometheus text.
 fn label_names(text: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -250,7 +214,7 @@ fn no_pushed_tag_breaks_the_exposition() {
             "label name {name:?} is not a valid Prometheus label name"
         );
     }
-    promtool_accepts(&all);
+    common::peers::promtool_check(&all);
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`, not reserved.
@@ -316,7 +280,7 @@ fn one_tenant_cannot_change_another_tenants_types_or_units() {
     let prom = text(&server, "/metrics/application");
     assert!(prom.contains("# TYPE application:orders counter\n# HELP application:orders B's orders\napplication:orders{service=\"tenant_b\",servicePath=\"/\"} 6\n"), "{prom}");
     assert!(prom.contains("# TYPE application:orders_parsecs gauge\n# HELP application:orders_parsecs A's orders\napplication:orders_parsecs{service=\"tenant_a\",servicePath=\"/\"} 7\n"), "{prom}");
-    promtool_accepts(&prom);
+    common::peers::promtool_check(&prom);
 
     let tree = server.get_json("/admin/metrics");
     assert_eq!(tree["services"]["tenant_b"]["sum"]["orders"], 6, "{tree}");
@@ -386,13 +350,13 @@ service = "alpha"
     assert_eq!(all.matches("# TYPE application:load ").count(), 1, "{all}");
     assert!(all.contains("# TYPE application:load counter\napplication:load{service=\"zeta\",servicePath=\"/\"} 1\n"), "{all}");
     assert!(!all.contains("service=\"alpha\""), "{all}");
-    promtool_accepts(&all);
+    common::peers::promtool_check(&all);
     let om = scrape("admin-secret-0123456789", "application/openmetrics-text");
     assert_eq!(om.matches("# TYPE application:load ").count(), 1, "{om}");
     // alpha's own scrape shows alpha's gauge.
     let alpha = scrape("alpha-read-secret-0123456789", "text/plain");
     assert!(alpha.contains("# TYPE application:load gauge\napplication:load{service=\"alpha\",servicePath=\"/\"} 0.5\n"), "{alpha}");
-    promtool_accepts(&alpha);
+    common::peers::promtool_check(&alpha);
 }
 
 #[test]

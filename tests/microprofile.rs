@@ -121,46 +121,11 @@ fn whole_tree_has_every_scope() {
     assert_eq!(v["vendor"]["meterd.series"], 8);
 }
 
-/// Runs `promtool check metrics` on `body` when promtool is installed (else skips, or fails
-/// under `METERD_REQUIRE_PEERS=1`); asserts it finds no error.
-fn promtool_check(body: &str) {
-    let promtool = common::peers::which("promtool");
-    if !common::peers::peer(
-        "promtool",
-        promtool.is_some(),
-        "Debian package prometheus; .ci/run installs it",
-    ) {
-        return;
-    }
-    let out = std::process::Command::new(promtool.unwrap())
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(body.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("the promtool found above runs");
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let code = out.status.code();
-    // 3 = lint warnings only; the seed's `scope:name` style draws one for its colon.
-    assert!(
-        code == Some(0) || code == Some(3),
-        "promtool failed ({code:?}): {report}\n{body}"
-    );
-    // Lint lines name metrics (`...errors` is one), so look for promtool's own error line.
-    assert!(!report.contains("error while"), "{report}");
-}
-
 #[test]
 fn promtool_accepts_the_text_output() {
     let server = seeded();
     let (_, _, body) = server.get("/metrics", Some("text/plain"));
-    promtool_check(&body);
+    common::peers::promtool_check(&body);
 }
 
 /// The renderer's fixture (every type, tags, services, odd values), as its unit tests use it.
@@ -168,7 +133,7 @@ fn promtool_accepts_the_text_output() {
 fn promtool_accepts_the_render_fixture() {
     let mut out = String::new();
     meterd::render::prometheus(&meterd::render::fixture::fixture(), &mut out);
-    promtool_check(&out);
+    common::peers::promtool_check(&out);
 }
 
 #[test]

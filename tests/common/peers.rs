@@ -48,3 +48,38 @@ pub fn python_can_import(python: &str, module: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Runs `promtool check metrics` on a Prometheus text `body` when promtool is installed (else
+/// skips, or fails under `METERD_REQUIRE_PEERS=1`); asserts it finds no error (exit 3, lint
+/// warnings only, passes: the seed's `scope:name` style draws one for its colon).
+pub fn promtool_check(body: &str) {
+    let promtool = which("promtool");
+    if !peer(
+        "promtool",
+        promtool.is_some(),
+        "Debian package prometheus; .ci/run installs it",
+    ) {
+        return;
+    }
+    let out = Command::new(promtool.unwrap())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(body.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("the promtool found above runs");
+    let report =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    assert!(
+        code == Some(0) || code == Some(3),
+        "promtool failed ({code:?}): {report}\n{body}"
+    );
+    // Lint lines name metrics (`...errors` is one), so look for promtool's own error line.
+    assert!(!report.contains("error while"), "{report}");
+}

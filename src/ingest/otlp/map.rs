@@ -16,6 +16,18 @@ use opentelemetry_proto::tonic::metrics::v1::{
     metric::Data, number_data_point, AggregationTemporality, Metric, NumberDataPoint,
 };
 
+/// The fields every OTLP data point type has (they share no trait), its attributes taken out.
+macro_rules! common_of {
+    ($p:expr) => {
+        Common::of(
+            $p.flags,
+            $p.time_unix_nano,
+            $p.start_time_unix_nano,
+            std::mem::take(&mut $p.attributes),
+        )
+    };
+}
+
 /// Reasons kept for the answer's `errorMessage` (the count of rejected points is complete).
 const MAX_REASONS: usize = 5;
 
@@ -173,13 +185,7 @@ impl<'a> MetricMapper<'a> {
             }
             Some(Data::Histogram(h)) => {
                 for mut p in h.data_points {
-                    let attributes = std::mem::take(&mut p.attributes);
-                    let common = Common::of(
-                        p.flags,
-                        p.time_unix_nano,
-                        p.start_time_unix_nano,
-                        attributes,
-                    );
+                    let common = common_of!(p);
                     self.histogram(
                         common,
                         h.aggregation_temporality,
@@ -191,13 +197,7 @@ impl<'a> MetricMapper<'a> {
             }
             Some(Data::ExponentialHistogram(h)) => {
                 for mut p in h.data_points {
-                    let attributes = std::mem::take(&mut p.attributes);
-                    let common = Common::of(
-                        p.flags,
-                        p.time_unix_nano,
-                        p.start_time_unix_nano,
-                        attributes,
-                    );
+                    let common = common_of!(p);
                     self.histogram(
                         common,
                         h.aggregation_temporality,
@@ -209,13 +209,7 @@ impl<'a> MetricMapper<'a> {
             }
             Some(Data::Summary(s)) => {
                 for mut p in s.data_points {
-                    let attributes = std::mem::take(&mut p.attributes);
-                    let common = Common::of(
-                        p.flags,
-                        p.time_unix_nano,
-                        p.start_time_unix_nano,
-                        attributes,
-                    );
+                    let common = common_of!(p);
                     self.summary(common, &p, out);
                 }
             }
@@ -276,12 +270,8 @@ impl<'a> MetricMapper<'a> {
         book: &mut CumulativeBook,
         out: &mut Mapped,
     ) {
-        let mut c = Common::of(
-            p.flags,
-            p.time_unix_nano,
-            p.start_time_unix_nano,
-            p.attributes,
-        );
+        let mut p = p;
+        let mut c = common_of!(p);
         let (key, ts) = match self.locate(&mut c, &self.name) {
             Ok(Some(found)) => found,
             Ok(None) => return,
