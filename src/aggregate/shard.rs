@@ -6,7 +6,7 @@ use crate::clock::SharedClock;
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::persist::history::PersistError;
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Outcome};
 use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
@@ -140,7 +140,10 @@ impl Handler<Save> for Shard {
     /// Takes the flush, then encodes the series as they are between the batches before and
     /// after.
     fn handle(&mut self, msg: Save, _: &mut Context<Self>) -> Self::Result {
-        self.state.take_flush(msg.seq);
+        let (_, lost) = self.state.take_flush(msg.seq);
+        if lost > 0 {
+            self.counters.record(Outcome::HistoryLost(lost));
+        }
         let flushes = self.state.unconfirmed();
         let section = crate::persist::Section {
             name: format!("series.{}", msg.index),

@@ -118,7 +118,7 @@ impl ShardState {
     pub fn tick(&mut self, now_ms: i64) -> Option<Flush> {
         self.close_due(now_ms);
         let seq = self.history.book.next_seq();
-        self.take_flush(seq)
+        self.take_flush(seq).0
     }
 
     /// Moves every open bucket whose window has ended by `now_ms` to the pending ones.
@@ -132,7 +132,9 @@ impl ShardState {
 
     /// The pending buckets and new series as a flush numbered `seq` (a checkpoint's, see
     /// [`Flush::seq`]), if there is anything to write; forgets flushes the store holds.
-    pub fn take_flush(&mut self, seq: u64) -> Option<Flush> {
+    /// Answers also how many flushes never confirmed by the store were given up (their
+    /// buckets are lost to history).
+    pub fn take_flush(&mut self, seq: u64) -> (Option<Flush>, usize) {
         let h = &mut self.history;
         if let Some(store) = &h.setup.store {
             h.book.committed(store.covered());
@@ -144,7 +146,7 @@ impl ShardState {
                 "history: flushes never confirmed by the store were given up"
             );
         }
-        flush
+        (flush, dropped)
     }
 
     /// The flushes sent (or about to be) and not known written, oldest first.

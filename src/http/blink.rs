@@ -3,7 +3,7 @@
 //! `message` next to meterd's usual `error` object. `Accept: application/xml` (preferred over
 //! JSON) gets the seed's XML form of a successful answer; errors are always JSON.
 
-use super::body::read_body;
+use super::body::read_query_body;
 use super::history::run_query;
 use super::{ApiError, AppState};
 use crate::query::blink::{check_instance, check_running, finish, parse, Line};
@@ -103,7 +103,7 @@ async fn answer(
     state: &AppState,
 ) -> Result<Vec<Line>, ApiError> {
     check_instance(params.instance_id.as_deref())?;
-    let body = read_body(req, payload, state.pipeline.limits.max_body_bytes).await?;
+    let body = read_query_body(req, payload, state).await?;
     let now = state.clock.epoch_millis();
     let query = parse(&body, project, job, now)?;
     let latest = state.shards.last_sample(&query.prefix).await?;

@@ -9,7 +9,7 @@ use super::store::{EntityStore, Pending};
 use crate::clock::SharedClock;
 use crate::config::Entities;
 use crate::persist::Position;
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Outcome};
 use actix::{Actor, Arbiter, AsyncContext, Context, Handler, Message, MessageResult};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -127,7 +127,7 @@ impl EntityKeeper {
                 d.covered.fetch_max(covered, Relaxed);
             }
             Err(e) => {
-                self.counters.history_write_failures.fetch_add(1, Relaxed);
+                self.counters.record(Outcome::HistoryWriteFailed);
                 tracing::error!(error = %e, "entities: write failed; retrying");
             }
         }
