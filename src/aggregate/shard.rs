@@ -2,12 +2,12 @@
 
 use super::{SeriesBuckets, SeriesMatch, ShardState};
 use crate::aggregate::downsample::Flush;
-use crate::clock::SharedClock;
+use crate::clock::{run_every, SharedClock};
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::persist::history::PersistError;
 use crate::telemetry::{Counters, Outcome};
-use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult};
+use actix::{Actor, Context, Handler, Message, MessageResult};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -55,7 +55,8 @@ impl Actor for Shard {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(usize::MAX >> 4);
-        ctx.run_interval(FLUSH_EVERY, |shard, _| shard.flush());
+        let clock = self.clock.clone();
+        run_every(ctx, &clock, FLUSH_EVERY, |shard, _| shard.flush());
     }
 }
 

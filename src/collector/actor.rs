@@ -5,7 +5,7 @@ use super::admission::{Admission, CollectorError};
 use super::checkpoint::{Checkpoint, Snapshots};
 use super::route;
 use crate::aggregate::Shards;
-use crate::clock::SharedClock;
+use crate::clock::{run_every, SharedClock};
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::persist::{confirmed, Log, RecordRef, Ticket};
@@ -136,10 +136,16 @@ impl Actor for Collector {
     fn started(&mut self, ctx: &mut Self::Context) {
         let pipeline = self.admission.pipeline().clone();
         ctx.set_mailbox_capacity(pipeline.queues.collector);
-        ctx.run_interval(EXPIRY_SWEEP, |act, _| act.expire());
-        ctx.run_interval(pipeline.durability.snapshot_interval, |_, ctx| {
-            ctx.notify(Checkpoint);
-        });
+        let clock = self.clock.clone();
+        run_every(ctx, &clock, EXPIRY_SWEEP, |act, _| act.expire());
+        run_every(
+            ctx,
+            &clock,
+            pipeline.durability.snapshot_interval,
+            |_, ctx| {
+                ctx.notify(Checkpoint);
+            },
+        );
     }
 }
 
