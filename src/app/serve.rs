@@ -3,8 +3,7 @@
 
 use super::core::Core;
 use super::{Options, Started};
-use crate::http::{configure, count_traffic, guard, json_errors, AppState};
-use crate::http::{record_request, RequestRecorder};
+use crate::http::{configure, guard, json_errors, observe_request, AppState, RequestRecorder};
 use crate::ingest::otlp::CumulativeBook;
 use crate::ingest::udp::StatsdUdp;
 use crate::telemetry::IncomingTraffic;
@@ -72,14 +71,12 @@ pub(super) fn serve(
             .app_data(web::Data::new(state.clone()))
             .app_data(RequestRecorder::new(
                 state.entities.clone(),
-                state.clock.clone(),
                 &state.pipeline.rules,
             ))
             .wrap(json_errors())
-            .wrap(from_fn(record_request))
             .wrap(from_fn(guard))
             // Outermost, so that requests the token guard refuses are counted too.
-            .wrap(from_fn(count_traffic))
+            .wrap(from_fn(observe_request))
             .configure(configure)
     })
     .workers(workers)
