@@ -32,35 +32,25 @@ pub(super) fn serve(
         }
         None => None,
     };
-    let Core {
-        pipeline,
-        counters,
-        registry,
-        collector,
-        shards,
-        entities,
-        streams,
-        history,
-        durable,
-    } = core;
     let otlp = Arc::new(parking_lot::Mutex::new(CumulativeBook::new(
         opts.clock.epoch_millis(),
-        pipeline.limits.max_series,
+        core.pipeline.limits.max_series,
     )));
     let state = AppState {
-        collector,
-        shards,
-        registry,
-        pipeline,
+        collector: core.collector,
+        shards: core.shards,
+        registry: core.registry,
+        pipeline: core.pipeline,
         clock: opts.clock,
-        counters,
+        counters: core.counters,
         started: Instant::now(),
         traffic: Arc::new(IncomingTraffic::new(opts.self_metrics)),
-        streams,
-        entities,
+        streams: core.streams,
+        entities: core.entities,
         tokens: opts.tokens.map(Arc::new),
         otlp,
     };
+    let (history, durable) = (core.history, core.durable);
     let workers = if opts.workers == 0 {
         cores()
     } else {
