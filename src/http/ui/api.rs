@@ -24,8 +24,8 @@ pub async fn catalog(
         service: bound_service(&req),
         ..Selector::default()
     };
-    let snapshot = state.snapshot(selector).await?;
-    let families: Vec<Value> = snapshot
+    let scrape = state.scrape(selector).await?;
+    let families: Vec<Value> = scrape
         .families
         .iter()
         .map(|f| {
