@@ -102,6 +102,13 @@ pub enum Outcome {
         /// Events refused.
         refused: usize,
     },
+    /// StatsD over UDP: datagrams read but not handed on (a full queue, a failed log write).
+    UdpDropped {
+        /// Datagrams dropped.
+        datagrams: usize,
+        /// The lines they held.
+        lines: usize,
+    },
     /// Flushes of closed buckets given up before the history store confirmed them: their
     /// buckets are lost.
     HistoryLost(usize),
@@ -130,6 +137,10 @@ impl Counters {
             Outcome::Udp { accepted, refused } => {
                 add(&self.udp.events_accepted, accepted);
                 add(&self.udp.events_refused, refused);
+            }
+            Outcome::UdpDropped { datagrams, lines } => {
+                add(&self.udp.datagrams_dropped, datagrams);
+                add(&self.udp.lines_dropped, lines);
             }
             Outcome::HistoryLost(n) => add(&self.history_flushes_lost, n),
             Outcome::HistoryWriteFailed => add(&self.history_write_failures, 1),

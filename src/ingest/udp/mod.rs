@@ -149,14 +149,14 @@ impl Forwarder {
                     });
                     if outcome.dropped > 0 {
                         // Back-pressure (a full queue) or a failed log write: counted as dropped.
-                        dropped(udp, &batch);
+                        dropped(&counters, &batch);
                     } else {
                         udp.lines_pending
                             .fetch_sub(batch.lines as i64, Ordering::Release);
                     }
                 }
                 // The collector has stopped: meterd is shutting down.
-                Err(_) => dropped(udp, &batch),
+                Err(_) => dropped(&counters, &batch),
             }
             queued.fetch_sub(batch.datagrams, Ordering::AcqRel);
             reader.unpark();
