@@ -8,6 +8,8 @@
 //!   message kept per subject; placement changes by compare-and-set on the subject's sequence.
 //! - `METERD_CKPT`: `meterd.ckpt.<p>`, one checkpoint head per partition (epoch, position and
 //!   the sequences of its data chunks); `METERD_CKPT_DATA`: `meterd.ckd.<p>`, the chunks.
+//!
+//! [`status`] renders `GET /cluster` and decides `/-/ready` from what a node knows.
 
 pub mod error;
 pub mod jet;
@@ -15,6 +17,7 @@ pub mod membership;
 pub mod nats;
 pub mod placement;
 pub mod settings;
+pub mod status;
 
 pub use error::ClusterError;
 pub use jet::{Jet, Outgoing, PartitionCheckpoint};
