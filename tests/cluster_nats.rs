@@ -451,3 +451,64 @@ async fn publishing_and_reading_go_on_after_kill_9_of_one_server_of_three() {
     let mut again = jet.read_partition(0, 0).await.unwrap();
     assert_eq!(take(&mut again, 200).await.len(), 200);
 }
+
+#[tokio::test]
+async fn membership_rides_out_kill_9_of_the_control_leader_without_moving_partitions() {
+    let Some(mut nats) = NatsCluster::start(3) else {
+        return;
+    };
+    let mut jets = Vec::new();
+    for node in ["n1", "n2", "n3"] {
+        jets.push(
+            within("connect", Jet::connect(&settings(&nats, node, 3)))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut members = Vec::new();
+    let mut rxs = Vec::new();
+    for jet in &jets {
+        let (m, rx) = within("join", Membership::join(jet, jet.settings()))
+            .await
+            .unwrap();
+        members.push(m);
+        rxs.push(rx);
+    }
+    let all = placement_where(&mut rxs[0], "all three", |p| {
+        placed_over(p, &["n1", "n2", "n3"])
+    })
+    .await;
+    // Settled: no change for a whole member_ttl.
+    let ttl = jets[0].settings().member_ttl;
+    tokio::time::sleep(ttl).await;
+    let settled = rxs[0].borrow().clone();
+    assert!(
+        placed_over(&settled, &["n1", "n2", "n3"]),
+        "{settled:?} after {all:?}"
+    );
+
+    // Kill the control stream's leader: heartbeats and reads stall until a new one is
+    // elected, for every member at once; the two servers left keep quorum.
+    let mut control = jets[0].jetstream().get_stream("METERD_CTL").await.unwrap();
+    let leader = control
+        .info()
+        .await
+        .unwrap()
+        .cluster
+        .clone()
+        .unwrap()
+        .leader
+        .unwrap();
+    let victim: usize = leader.trim_start_matches("ns").parse().unwrap();
+    nats.kill(victim);
+    tokio::time::sleep(ttl * 3).await;
+    for (i, rx) in rxs.iter().enumerate() {
+        let now = rx.borrow().clone();
+        assert_eq!(
+            now, settled,
+            "node {i}: the placement moved although every member lived"
+        );
+    }
+    let live: Vec<String> = members[1].members().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(live, vec!["n1", "n2", "n3"]);
+}

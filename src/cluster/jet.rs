@@ -225,14 +225,18 @@ impl Jet {
         .map_err(|_| errors::timed_out(what, REQUEST_TIMEOUT))?
     }
 
-    /// Publishes this node's heartbeat (`leaving` on its last).
-    pub(crate) async fn heartbeat(&self, leaving: bool) -> Result<(), ClusterError> {
+    /// Publishes this node's heartbeat (`leaving` on its last), acked within `bound`.
+    pub(crate) async fn heartbeat(
+        &self,
+        leaving: bool,
+        bound: Duration,
+    ) -> Result<(), ClusterError> {
         tokio::time::timeout(
-            REQUEST_TIMEOUT + Duration::from_secs(1),
+            bound,
             control::heartbeat(&self.inner.js, &self.inner.settings.node, leaving),
         )
         .await
-        .map_err(|_| errors::timed_out("heartbeat", REQUEST_TIMEOUT))?
+        .map_err(|_| errors::timed_out("heartbeat", bound))?
     }
 
     /// Every member's last stored heartbeat.
