@@ -405,74 +405,93 @@ async fn three_members_converge_and_a_dead_ones_partitions_move() {
     assert_eq!(alone.owned_by("n1").len(), 16);
 }
 
+/// The index of the server named `ns<i>` (tests/common/nats.rs names them so).
+fn server_index(name: &str) -> usize {
+    name.trim_start_matches("ns").parse().unwrap()
+}
+
+/// Publishes events `from..to` of partition 0 (and noise on partition 9), retrying through a
+/// failover; how long after `since` the first one was acked.
+async fn publish_range(jet: &Jet, from: usize, to: usize, since: Instant) -> Duration {
+    let mut first = None;
+    for i in from..to {
+        let parts = vec![
+            part(0, &format!("m{i}"), &format!("e{i}")),
+            part(9, &format!("o{i}"), "x"),
+        ];
+        publish_until_ok(jet, parts).await;
+        first.get_or_insert_with(|| since.elapsed());
+    }
+    first.unwrap()
+}
+
 #[tokio::test]
 async fn publishing_and_reading_go_on_after_kill_9_of_one_server_of_three() {
-    let Some(mut nats) = NatsCluster::start(3) else {
+    let Some(nats) = NatsCluster::start(3) else {
         return;
     };
     let jet = within("connect", Jet::connect(&settings(&nats, "n1", 3)))
         .await
         .unwrap();
-    let batch = |from: usize, to: usize| -> Vec<Vec<Outgoing>> {
-        (from..to)
-            .map(|i| {
-                vec![
-                    part(0, &format!("m{i}"), &format!("e{i}")),
-                    part(9, &format!("o{i}"), "x"),
-                ]
-            })
-            .collect()
-    };
-    for parts in batch(0, 100) {
-        jet.publish_all(parts).await.unwrap();
-    }
+    publish_range(&jet, 0, 100, Instant::now()).await;
     let mut reader = jet.read_partition(0, 0).await.unwrap();
-    let first = take(&mut reader, 100).await;
+    let mut got = take(&mut reader, 100).await;
 
-    // Kill the server this client talks to: the client fails over, the stream (R3) keeps a
-    // quorum of two.
-    let port = jet.client().server_info().port;
-    let victim = nats
-        .urls()
-        .iter()
-        .position(|u| u.ends_with(&format!(":{port}")))
-        .expect("connected to one of ours");
-    nats.kill(victim);
-    let killed = Instant::now();
-    let mut resumed = None;
-    for parts in batch(100, 200) {
-        publish_until_ok(&jet, parts).await;
-        resumed.get_or_insert_with(|| killed.elapsed());
+    // Round 1: kill the server holding the reader's consumer (one replica, in memory): the
+    // reader makes a new one after the last sequence it handed out.
+    // Round 2: kill the server this client talks to: the client fails over.
+    // The stream (R3) keeps a quorum of two each time; the killed server comes back between.
+    let mut nats = Some(nats);
+    for round in 1..=2 {
+        let victim = if round == 1 {
+            let events = jet.jetstream().get_stream("METERD_EV").await.unwrap();
+            let name = events.consumer_names().next().await.unwrap().unwrap();
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+                events.get_consumer(&name).await.unwrap();
+            let info = consumer.info().await.unwrap();
+            server_index(info.cluster.as_ref().unwrap().leader.as_ref().unwrap())
+        } else {
+            let port = jet.client().server_info().port;
+            let urls = nats.as_ref().unwrap().urls();
+            urls.iter()
+                .position(|u| u.ends_with(&format!(":{port}")))
+                .expect("connected to one of ours")
+        };
+        nats.as_mut().unwrap().kill(victim);
+        let from = 100 * round;
+        let resumed = publish_range(&jet, from, from + 100, Instant::now()).await;
+        eprintln!(
+            "kill -9 of nats-server {victim} of 3 (round {round}): first publish acked after \
+             {resumed:?}"
+        );
+        got.extend(take(&mut reader, 100).await);
+        if round == 1 {
+            // A node starting now connects through the servers left.
+            let s2 = settings(nats.as_ref().unwrap(), "n2", 3);
+            let late = within("connect with a server down", Jet::connect(&s2))
+                .await
+                .unwrap();
+            assert_eq!(late.last_sequence(0).await.unwrap(), got.last().unwrap().0);
+        }
+        let mut back = nats.take().unwrap();
+        nats = Some(
+            tokio::task::spawn_blocking(move || {
+                back.restart(victim);
+                back
+            })
+            .await
+            .unwrap(),
+        );
     }
-    eprintln!(
-        "kill -9 of nats-server {victim} of 3: first publish acked again after {:?}",
-        resumed.unwrap()
-    );
-    let rest = take(&mut reader, 100).await;
-    // A node starting now connects through the servers left.
-    let late = within(
-        "connect with a server down",
-        Jet::connect(&settings(&nats, "n2", 3)),
-    )
-    .await
-    .unwrap();
-    assert_eq!(late.last_sequence(0).await.unwrap(), rest.last().unwrap().0);
-    let all: Vec<String> = first.iter().chain(&rest).map(|(_, e)| e.clone()).collect();
-    let want: Vec<String> = (0..200).map(|i| format!("e{i}")).collect();
-    assert_eq!(all, want, "every event once, in order, across the kill");
-    let seqs: Vec<u64> = first.iter().chain(&rest).map(|(s, _)| *s).collect();
+    let events: Vec<String> = got.iter().map(|(_, e)| e.clone()).collect();
+    let want: Vec<String> = (0..300).map(|i| format!("e{i}")).collect();
+    assert_eq!(events, want, "every event once, in order, across the kills");
+    let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(jet.last_sequence(0).await.unwrap(), *seqs.last().unwrap());
-
-    // The killed server comes back and catches up; a fresh reader sees everything.
-    let _nats = tokio::task::spawn_blocking(move || {
-        nats.restart(victim);
-        nats
-    })
-    .await
-    .unwrap();
+    // A fresh reader sees everything too.
     let mut again = jet.read_partition(0, 0).await.unwrap();
-    assert_eq!(take(&mut again, 200).await.len(), 200);
+    assert_eq!(take(&mut again, 300).await, got);
 }
 
 #[tokio::test]
