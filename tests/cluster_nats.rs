@@ -466,11 +466,21 @@ async fn publishing_and_reading_go_on_after_kill_9_of_one_server_of_three() {
         );
         got.extend(take(&mut reader, 100).await);
         if round == 1 {
-            // A node starting now connects through the servers left.
+            // A node starting now connects through the servers left (once the streams whose
+            // leader died have a new one: until then connect is Unavailable, and retried).
             let s2 = settings(nats.as_ref().unwrap(), "n2", 3);
-            let late = within("connect with a server down", Jet::connect(&s2))
-                .await
-                .unwrap();
+            let late = within("connect with a server down", async {
+                loop {
+                    match Jet::connect(&s2).await {
+                        Ok(jet) => return jet,
+                        Err(e) if e.is_retryable() => {
+                            tokio::time::sleep(Duration::from_millis(200)).await
+                        }
+                        Err(e) => panic!("connect failed for good: {e}"),
+                    }
+                }
+            })
+            .await;
             assert_eq!(late.last_sequence(0).await.unwrap(), got.last().unwrap().0);
         }
         let mut back = nats.take().unwrap();

@@ -65,8 +65,9 @@ impl Jet {
     /// for `Nats-Msg-Id`), the control stream (membership, placement) and the checkpoint
     /// streams (`meterd.ckpt.<p>` heads, one kept per subject, with their data chunks; a state
     /// above the server's max_payload is chunked). An existing event stream with another
-    /// partition count is [`ClusterError::Config`]; no reachable server is
-    /// [`ClusterError::Unavailable`] within a few seconds.
+    /// partition count is [`ClusterError::Config`]; no reachable server, or a stream without
+    /// a leader (an election after a server loss takes seconds), is
+    /// [`ClusterError::Unavailable`] within a few seconds: retry.
     pub async fn connect(s: &ClusterSettings) -> Result<Jet, ClusterError> {
         s.validate()?;
         let options = async_nats::ConnectOptions::new()
