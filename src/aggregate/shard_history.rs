@@ -79,11 +79,7 @@ impl ShardHistory {
                     tracing::error!(error = %e, "history: series lookup failed; new id");
                 }
                 let id = store.allocate_id();
-                self.book.created(NewSeries {
-                    id,
-                    key: key.clone(),
-                    kind,
-                });
+                self.book.created_live(id, key, kind);
                 (id, down)
             }
         }
@@ -133,6 +129,7 @@ impl ShardState {
     /// The pending buckets and new series as a flush numbered `seq` (a checkpoint's, see
     /// [`Flush::seq`]), if there is anything to write; forgets flushes the store holds.
     pub fn take_flush(&mut self, seq: u64) -> Option<Flush> {
+        self.name_new_series();
         let h = &mut self.history;
         if let Some(store) = &h.setup.store {
             h.book.committed(store.covered());
@@ -147,6 +144,28 @@ impl ShardState {
         flush
     }
 
+    /// Copies the keys of the new live series into the next flush (one pass over the series).
+    fn name_new_series(&mut self) {
+        let unnamed = self.history.book.take_unnamed();
+        if unnamed.is_empty() {
+            return;
+        }
+        let mut named: Vec<NewSeries> = self
+            .series
+            .iter()
+            .filter_map(|(key, s)| {
+                unnamed.get(&s.id).map(|&kind| NewSeries {
+                    id: s.id,
+                    key: key.clone(),
+                    kind,
+                })
+            })
+            .collect();
+        // In the order they were created.
+        named.sort_unstable_by_key(|s| s.id);
+        self.history.book.named(named);
+    }
+
     /// The flushes sent (or about to be) and not known written, oldest first.
     pub fn unconfirmed(&self) -> Vec<Flush> {
         self.history.book.in_flight_flushes()
@@ -157,6 +176,9 @@ impl ShardState {
     pub fn restore(&mut self, key: SeriesKey, state: SeriesState, id: u64, down: Downsampler) {
         if let Some(store) = &self.history.setup.store {
             store.reserve_id(id);
+        }
+        if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
+            self.history.book.departed(old.id, &key);
         }
         self.series.insert(key, Series { state, id, down });
     }
