@@ -63,7 +63,7 @@ impl ShardState {
     pub fn insert(&mut self, key: SeriesKey, state: SeriesState) {
         let (id, down) = self.history.start_series(&key, state.kind());
         if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
-            self.history.book.departed(old.id, &key);
+            self.history.flushes.departed(old.id, &key);
         }
         self.series.insert(key, Series { state, id, down });
     }
@@ -80,7 +80,7 @@ impl ShardState {
         let keys: Vec<SeriesKey> = self.series.keys().filter(|k| leaves(k)).cloned().collect();
         for k in &keys {
             if let Some(gone) = self.series.remove(k) {
-                self.history.book.departed(gone.id, k);
+                self.history.flushes.departed(gone.id, k);
                 self.keep_history(gone);
             }
         }
@@ -91,7 +91,7 @@ impl ShardState {
     /// that its history keeps every sample recorded before it left, whenever it leaves.
     fn keep_history(&mut self, mut gone: Series) {
         let tiers = self.history.setup.tiers.clone();
-        let pending = self.history.book.pending_mut();
+        let pending = self.history.flushes.pending_mut();
         gone.down.close_due(gone.id, &tiers, i64::MAX, pending);
     }
 
@@ -151,7 +151,7 @@ impl ShardState {
                     now_nanos,
                     self.settings.exact_members,
                 );
-                let pending = self.history.book.pending_mut();
+                let pending = self.history.flushes.pending_mut();
                 let samples = Bucket::of(e.value, e.timestamp_ms);
                 series
                     .down
@@ -177,7 +177,7 @@ impl ShardState {
                 &tiers,
                 samples,
                 now_ms,
-                self.history.book.pending_mut(),
+                self.history.flushes.pending_mut(),
             );
         }
         created
