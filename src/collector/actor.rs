@@ -73,7 +73,8 @@ impl Collector {
 
     /// Admits, logs and routes a batch; answers the ticket the log confirms it with.
     pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
-        let n = events.len();
+        // Observations, counting each folded StatsD event as the lines it stands for.
+        let n = events.iter().map(Event::weight).sum();
         let queue_bound = self.admission.pipeline().queues.shard as i64;
         let busy = if self.log.is_full() {
             Some("write-ahead log")
