@@ -62,15 +62,21 @@ impl ShardHistory {
     }
 
     /// A fresh downsampler and id for a series just created; a series the store knows keeps
-    /// its id, a new one is announced to the store with its next flush.
-    pub(super) fn start_series(&mut self, key: &SeriesKey, kind: Kind) -> (u64, Downsampler) {
+    /// its id, a new one is announced to the store with its next flush. `live` is the id of
+    /// the series live in the shard as `key`, if any (see [`History::unstored_id`]).
+    pub(super) fn start_series(
+        &mut self,
+        key: &SeriesKey,
+        kind: Kind,
+        live: Option<u64>,
+    ) -> (u64, Downsampler) {
         let first = (self.setup.first_tier)(&key.name);
         let down = Downsampler::new(self.setup.tiers.len(), first);
         let Some(store) = &self.setup.store else {
             self.next_local_id += 1;
             return (self.next_local_id - 1, down);
         };
-        if let Some(id) = self.flushes.unstored_id(key) {
+        if let Some(id) = self.flushes.unstored_id(key, live) {
             return (id, down);
         }
         match store.lookup(key) {

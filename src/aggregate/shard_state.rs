@@ -61,7 +61,8 @@ impl ShardState {
     /// Puts back a series restored from a snapshot (replacing one with the same key); its
     /// history continues under the id the store has for its key.
     pub fn insert(&mut self, key: SeriesKey, state: SeriesState) {
-        let (id, down) = self.history.start_series(&key, state.kind());
+        let live = self.series.get(&key).map(|s| s.id);
+        let (id, down) = self.history.start_series(&key, state.kind(), live);
         if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
             self.history.flushes.departed(old.id, &key);
         }
@@ -117,7 +118,7 @@ impl ShardState {
                 Some(s) => s,
                 None => {
                     created += 1;
-                    let (id, down) = self.history.start_series(&e.key, e.kind);
+                    let (id, down) = self.history.start_series(&e.key, e.kind, None);
                     let fresh = Series {
                         state: SeriesState::new(e.kind, &self.settings, now_nanos),
                         id,

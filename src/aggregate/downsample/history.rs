@@ -5,6 +5,7 @@
 use super::Bucket;
 use crate::model::{Kind, SeriesKey};
 use serde::{Deserialize, Serialize};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -142,8 +143,14 @@ pub struct History {
     /// Ids given to series the store does not hold yet, by the key's
     /// [`stable_hash`](SeriesKey::stable_hash) (the series book's identity of a series), so
     /// that a series removed and pushed again before its first flush is written keeps its id
-    /// (and its buckets).
+    /// (and its buckets). The hash is unkeyed (senders can make two keys collide), so a hit
+    /// is checked against the full key (see [`History::unstored_id`]).
     unstored: HashMap<u64, u64>,
+    /// Ids given to series the store does not hold yet whose hash collided with another's
+    /// in `unstored`, by their full keys (empty but for crafted or unlucky keys).
+    collided: HashMap<SeriesKey, u64>,
+    /// The hash `unstored` is keyed by ([`SeriesKey::stable_hash`]; tests make it collide).
+    hash: fn(&SeriesKey) -> u64,
     next_seq: u64,
 }
 
@@ -156,6 +163,8 @@ impl History {
             new_series: Vec::new(),
             unnamed: HashMap::new(),
             unstored: HashMap::new(),
+            collided: HashMap::new(),
+            hash: SeriesKey::stable_hash,
             next_seq: last_seq + 1,
         }
     }
@@ -165,16 +174,35 @@ impl History {
         &mut self.pending
     }
 
+    /// Keys `unstored` by `hash` instead of the stable hash (tests: to make keys collide).
+    #[cfg(test)]
+    pub(crate) fn hash_with(&mut self, hash: fn(&SeriesKey) -> u64) {
+        self.hash = hash;
+    }
+
     /// Notes a series the store must learn about.
     pub fn created(&mut self, series: NewSeries) {
-        self.unstored.insert(series.key.stable_hash(), series.id);
+        self.note_unstored(&series.key, series.id);
         self.new_series.push(series);
+    }
+
+    /// Notes the id given to `key`, which [`History::unstored_id`] did not know.
+    fn note_unstored(&mut self, key: &SeriesKey, id: u64) {
+        match self.unstored.entry((self.hash)(key)) {
+            // Another key with the same hash waits too: this one is known by its full key.
+            Entry::Occupied(_) => {
+                self.collided.insert(key.clone(), id);
+            }
+            Entry::Vacant(v) => {
+                v.insert(id);
+            }
+        }
     }
 
     /// Notes a series the store must learn about, live in the shard as `key`: its key is
     /// asked for (see [`History::take_unnamed`]) when its flush is made.
     pub fn created_live(&mut self, id: u64, key: &SeriesKey, kind: Kind) {
-        self.unstored.insert(key.stable_hash(), id);
+        self.note_unstored(key, id);
         self.unnamed.insert(id, kind);
     }
 
@@ -201,14 +229,35 @@ impl History {
         self.new_series.extend(series);
     }
 
-    /// The id given to `key` that the store does not hold yet, if any.
-    pub fn unstored_id(&self, key: &SeriesKey) -> Option<u64> {
-        self.unstored.get(&key.stable_hash()).copied()
+    /// The id given to `key` that the store does not hold yet, if any; `live` is the id of
+    /// the series live in the shard as `key`, if there is one. A hit by hash is taken only
+    /// when it is `key`'s own: live as `key`, or named as `key` (waiting to be flushed or in
+    /// flight); another key with the same hash never shares its id (nor its history).
+    pub fn unstored_id(&self, key: &SeriesKey, live: Option<u64>) -> Option<u64> {
+        if !self.collided.is_empty() {
+            if let Some(&id) = self.collided.get(key) {
+                return Some(id);
+            }
+        }
+        let id = *self.unstored.get(&(self.hash)(key))?;
+        let own = live == Some(id) || (!self.unnamed.contains_key(&id) && self.named_as(id, key));
+        own.then_some(id)
+    }
+
+    /// True when the series `id` is named as `key` in a flush to come or in flight.
+    fn named_as(&self, id: u64, key: &SeriesKey) -> bool {
+        let in_flight = self.in_flight.iter().flat_map(|f| &f.series);
+        let mut named = self.new_series.iter().chain(in_flight);
+        named.any(|s| s.id == id && s.key == *key)
     }
 
     fn stored(&mut self, flush: &Flush) {
         for s in &flush.series {
-            let h = s.key.stable_hash();
+            if self.collided.get(&s.key) == Some(&s.id) {
+                self.collided.remove(&s.key);
+                continue;
+            }
+            let h = (self.hash)(&s.key);
             if self.unstored.get(&h) == Some(&s.id) {
                 self.unstored.remove(&h);
             }

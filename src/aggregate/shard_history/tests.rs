@@ -277,3 +277,41 @@ fn a_repeated_event_is_applied_as_its_observations_one_by_one() {
         }
     }
 }
+
+#[test]
+fn keys_whose_hashes_collide_never_share_a_history_id() {
+    let dir = temp_dir();
+    let (mut shard, _store) = shard_with_store(&dir);
+    // Every key collides (as keys crafted against the unkeyed stable hash would).
+    shard.history.flushes.hash_with(|_| 7);
+    let sel = |name: &str| crate::model::Selector {
+        scope: Some(Scope::Application),
+        name: Some(name.into()),
+        service: None,
+    };
+    let id_of = |shard: &ShardState, name: &str| shard.match_series(name, &|_| true).unwrap()[0].id;
+    shard.apply_at(vec![event("a", Kind::Counter, 1.0, NOW)], 0, NOW);
+    shard.apply_at(vec![event("b", Kind::Counter, 2.0, NOW)], 0, NOW);
+    let (a, b) = (id_of(&shard, "a"), id_of(&shard, "b"));
+    assert_ne!(a, b, "two live series, one history id");
+    // Removed and pushed again before their first flush, each keeps its own id.
+    shard.remove(&sel("a"));
+    shard.apply_at(vec![event("c", Kind::Counter, 3.0, NOW)], 0, NOW);
+    shard.apply_at(vec![event("a", Kind::Counter, 1.0, NOW)], 0, NOW);
+    shard.remove(&sel("b"));
+    shard.apply_at(vec![event("b", Kind::Counter, 2.0, NOW)], 0, NOW);
+    let c = id_of(&shard, "c");
+    assert_eq!((id_of(&shard, "a"), id_of(&shard, "b")), (a, b));
+    assert!(c != a && c != b);
+    // Each announced once, with its own key.
+    let flush = shard.tick(NOW).unwrap();
+    let mut announced: Vec<(u64, &str)> = flush
+        .series
+        .iter()
+        .map(|s| (s.id, s.key.name.as_str()))
+        .collect();
+    announced.sort();
+    let mut want = vec![(a, "a"), (b, "b"), (c, "c")];
+    want.sort();
+    assert_eq!(announced, want);
+}
