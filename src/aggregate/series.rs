@@ -69,8 +69,8 @@ impl SeriesState {
         now_nanos: u64,
         exact_members: usize,
     ) {
-        if let Op::Repeat(n) = op {
-            for _ in 0..n {
+        if let Op::Repeat(_) = op {
+            for _ in 0..op.times() {
                 self.apply_bounded(value, Op::Observe, timestamp_ms, now_nanos, exact_members);
             }
             return;

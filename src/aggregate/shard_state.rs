@@ -140,9 +140,10 @@ impl ShardState {
             };
             let gauge_op = matches!(e.op, Op::GaugeDelta | Op::SetMember(_));
             // A folded event is applied as the observations it stands for, one by one.
-            let (op, times) = match e.op {
-                Op::Repeat(n) => (Op::Observe, n.max(1)),
-                op => (op, 1),
+            let times = e.op.times();
+            let op = match e.op {
+                Op::Repeat(_) => Op::Observe,
+                op => op,
             };
             for _ in 1..times {
                 series.state.apply_bounded(

@@ -55,17 +55,27 @@ pub enum Op {
     Distribution(Box<Distribution>),
     /// The same plain observation `n` times (at least 2): identical StatsD lines of one series
     /// that the UDP reader folded into one event, so that admission and the log handle them
-    /// once. Applying it is applying the observation `n` times; nothing else differs.
+    /// once. Applying it is applying the observation `n` times; nothing else differs. An `n`
+    /// below 2 (a record decoded from elsewhere) stands for one observation everywhere (see
+    /// [`Op::times`]).
     Repeat(u32),
 }
 
-impl Event {
-    /// How many observations the event stands for: `n` for [`Op::Repeat`], else 1.
-    pub fn weight(&self) -> usize {
-        match self.op {
-            Op::Repeat(n) => n as usize,
+impl Op {
+    /// How many times the op's observation is applied: `n` for [`Op::Repeat`] (at least 1),
+    /// else 1. The one reading of a repeat's count for weights and every apply.
+    pub fn times(&self) -> u32 {
+        match self {
+            Op::Repeat(n) => (*n).max(1),
             _ => 1,
         }
+    }
+}
+
+impl Event {
+    /// How many observations the event stands for: [`Op::times`].
+    pub fn weight(&self) -> usize {
+        self.op.times() as usize
     }
 }
 

@@ -315,3 +315,32 @@ fn keys_whose_hashes_collide_never_share_a_history_id() {
     want.sort();
     assert_eq!(announced, want);
 }
+
+#[test]
+fn a_repeat_below_two_is_one_observation_everywhere() {
+    for n in [0, 1] {
+        let (dir_a, dir_b) = (temp_dir(), temp_dir());
+        let (mut folded, _a) = shard_with_store(&dir_a);
+        let (mut plain, _b) = shard_with_store(&dir_b);
+        let repeated = Event {
+            op: Op::Repeat(n),
+            ..event("h", Kind::Histogram, 0.5, NOW)
+        };
+        assert_eq!(repeated.weight(), 1, "Repeat({n})");
+        // The shard and the series' own apply agree with the weight.
+        folded.apply_at(vec![repeated.clone()], 1_000, NOW);
+        plain.apply_at(vec![event("h", Kind::Histogram, 0.5, NOW)], 1_000, NOW);
+        let mut state = SeriesState::new(Kind::Histogram, &AggregateSettings::default(), 0);
+        state.apply(0.5, repeated.op.clone(), NOW, 1_000);
+        let mut one = SeriesState::new(Kind::Histogram, &AggregateSettings::default(), 0);
+        one.apply(0.5, Op::Observe, NOW, 1_000);
+        assert_eq!(format!("{state:?}"), format!("{one:?}"), "Repeat({n})");
+        let sel = crate::model::Selector {
+            scope: Some(Scope::Application),
+            name: Some("h".into()),
+            service: None,
+        };
+        assert_eq!(folded.collect(&sel, 2_000), plain.collect(&sel, 2_000));
+        assert_eq!(totals(&folded, "h", 0, NOW).0, 1, "Repeat({n})");
+    }
+}
