@@ -31,7 +31,8 @@ pub struct UdpBatch {
 pub struct FlushPolicy {
     /// At most this many datagrams per batch.
     pub max_datagrams: usize,
-    /// Hand the batch over once it holds this many events.
+    /// Hand the batch over once it holds this many observations (a folded event counts as
+    /// the lines it stands for, so that one batch never makes the shard apply much more).
     pub max_events: usize,
     /// Hand the batch over once its first datagram is this old.
     pub max_age: Duration,
@@ -53,6 +54,8 @@ pub struct Batcher {
     policy: FlushPolicy,
     batch: UdpBatch,
     first_at: Option<Instant>,
+    /// The observations the batch holds (see [`Event::weight`]).
+    observations: usize,
     /// One line's events, parsed before they are folded into the batch.
     parsed: Vec<Event>,
     /// The index in the batch of the last event of each series, by a hash of its key.
@@ -71,6 +74,7 @@ impl Batcher {
             policy,
             batch: UdpBatch::default(),
             first_at: None,
+            observations: 0,
             parsed: Vec::new(),
             last_of: HashMap::default(),
             seen: HashMap::default(),
@@ -141,6 +145,7 @@ impl Batcher {
         match times {
             Some(times) if self.last_of.get(&h) == Some(&i) => {
                 event.op = Op::Repeat(times);
+                self.observations += 1;
                 true
             }
             _ => false,
@@ -150,6 +155,7 @@ impl Batcher {
     /// Adds one event, folded into the series' last event when it repeats it; answers where it
     /// went (its index in the batch) and the hash of its series.
     fn add(&mut self, event: Event) -> (usize, u64) {
+        self.observations += 1;
         let events = &mut self.batch.events;
         let h = self.hasher.hash_one(&event.key);
         if let Some(&i) = self.last_of.get(&h) {
@@ -171,7 +177,7 @@ impl Batcher {
     /// True when the batch must be handed over now: full, or its first datagram old enough.
     pub fn is_due(&self, now: Instant) -> bool {
         self.batch.datagrams >= self.policy.max_datagrams
-            || self.batch.events.len() >= self.policy.max_events
+            || self.observations >= self.policy.max_events
             || self.wait(now) == Some(Duration::ZERO)
     }
 
@@ -188,6 +194,7 @@ impl Batcher {
     /// Takes the batch, leaving an empty one.
     pub fn take(&mut self) -> UdpBatch {
         self.first_at = None;
+        self.observations = 0;
         self.last_of.clear();
         self.seen.clear();
         let capacity = self.batch.events.len();
@@ -279,6 +286,12 @@ mod tests {
         b.take();
         b.push(b"a:1:2:3:4:5|c", &ctx(&path), t);
         assert!(b.is_due(t), "five events");
+        b.take();
+        // One folded event of five lines weighs five.
+        b.push(b"a:1|c\na:1|c\na:1|c", &ctx(&path), t);
+        b.push(b"a:1|c\na:1|c", &ctx(&path), t);
+        assert_eq!(b.batch.events.len(), 1);
+        assert!(b.is_due(t), "five observations");
     }
 
     #[test]
