@@ -208,8 +208,10 @@ impl Batcher {
     }
 }
 
-/// When `next` repeats `last` (same series, type, value and time, both plain observations),
-/// the number of observations `last` stands for with `next` folded in.
+/// When `next` repeats `last` (same series, type, value, time and metadata, both plain
+/// observations), the number of observations `last` stands for with `next` folded in. Timer
+/// lines carry their unit as metadata: identical metadata folds, as an identical line read
+/// again does (see [`Batcher::repeat_seen`]), since the first writer's metadata is kept anyway.
 fn repeats(last: &Event, next: &Event) -> Option<u32> {
     let times = match last.op {
         Op::Observe => 2,
@@ -217,8 +219,7 @@ fn repeats(last: &Event, next: &Event) -> Option<u32> {
         _ => return None,
     };
     let same = matches!(next.op, Op::Observe)
-        && last.meta.is_none()
-        && next.meta.is_none()
+        && last.meta == next.meta
         && last.kind == next.kind
         && last.value.to_bits() == next.value.to_bits()
         && last.timestamp_ms == next.timestamp_ms
@@ -342,5 +343,40 @@ mod tests {
             ]
         );
         assert_eq!(batch.events.iter().map(Event::weight).sum::<usize>(), 9);
+    }
+
+    #[test]
+    fn timer_lines_and_sample_rates_fold_alike_by_either_path() {
+        use crate::model::Op;
+        let path = ServicePath::root();
+        let mut b = Batcher::new(FlushPolicy {
+            max_datagrams: 100,
+            max_events: 100,
+            max_age: Duration::from_millis(5),
+        });
+        let t = Instant::now();
+        // Read again (the `seen` path) and two values of one line (the `add` path).
+        b.push(b"t:5|ms\nt:5|ms\nu:5:5|ms", &ctx(&path), t);
+        b.push(
+            b"r:1|c|@0.1\nr:1|c|@0.1\ns:2|ms|@0.1\ns:2|ms|@0.1",
+            &ctx(&path),
+            t,
+        );
+        let batch = b.take();
+        let got: Vec<_> = batch
+            .events
+            .iter()
+            .map(|e| (e.key.name.as_str(), e.value, e.op.clone(), e.meta.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("t", 5.0, Op::Repeat(2), true),
+                ("u", 5.0, Op::Repeat(2), true),
+                ("r", 10.0, Op::Repeat(2), false),
+                ("s", 2.0, Op::Repeat(2), true),
+            ]
+        );
+        assert_eq!(batch.events.iter().map(Event::weight).sum::<usize>(), 8);
     }
 }
