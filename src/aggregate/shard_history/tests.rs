@@ -252,7 +252,13 @@ fn a_repeated_event_is_applied_as_its_observations_one_by_one() {
     let (dir_a, dir_b) = (temp_dir(), temp_dir());
     let (mut folded, _a) = shard_with_store(&dir_a);
     let (mut plain, _b) = shard_with_store(&dir_b);
-    for kind in [Kind::Counter, Kind::Gauge, Kind::Meter, Kind::Timer] {
+    for kind in [
+        Kind::Counter,
+        Kind::Gauge,
+        Kind::Meter,
+        Kind::Histogram,
+        Kind::Timer,
+    ] {
         let name = kind.as_str();
         let repeated = Event {
             op: Op::Repeat(3),
