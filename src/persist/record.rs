@@ -359,4 +359,49 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_record_from_before_repeats_decodes_next_to_one_with_a_repeat() {
+        let event = |op| Event {
+            key: SeriesKey::simple(Scope::Application, "c", vec![]),
+            kind: Kind::Counter,
+            value: 1.0,
+            op,
+            timestamp_ms: 5,
+            meta: None,
+        };
+        // A batch of one plain observation as a build without Op::Repeat wrote it (position
+        // 1, admitted at 7): the variants before Repeat keep their indexes.
+        let old: &[u8] = &[
+            1, 0, 14, 1, 15, 100, 101, 102, 97, 117, 108, 116, 45, 115, 101, 114, 118, 105, 99,
+            101, 1, 47, 2, 1, 99, 0, 0, 0, 0, 0, 0, 0, 0, 240, 63, 0, 10, 0,
+        ];
+        let mut log = frame(
+            1,
+            &RecordRef::Batch {
+                admitted_ms: 7,
+                events: &[event(Op::Observe)],
+            },
+        );
+        assert_eq!(&log[FRAME_HEADER..], old);
+        let repeated = [event(Op::Repeat(3))];
+        log.extend(frame(
+            2,
+            &RecordRef::Batch {
+                admitted_ms: 8,
+                events: &repeated,
+            },
+        ));
+        let frames = read_frames(&log);
+        assert_eq!(frames.tail, None);
+        let ops: Vec<(Position, Op)> = frames
+            .records
+            .into_iter()
+            .map(|(p, r)| match r {
+                Record::Batch { events, .. } => (p, events[0].op.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ops, [(1, Op::Observe), (2, Op::Repeat(3))]);
+    }
 }
