@@ -170,4 +170,21 @@ mod tests {
         let mut all = Encoder::new(&Rules::default());
         assert_eq!(all.encode(&mut interner, &batch).len(), 4);
     }
+
+    #[test]
+    fn a_folded_event_is_one_entity_per_line() {
+        let mut encoder = Encoder::new(&Rules::default());
+        let mut interner = Interner::default();
+        let folded = |n| Event {
+            op: Op::Repeat(n),
+            ..ev("orders")
+        };
+        let batch = [folded(3), ev("other"), folded(0)];
+        let names: Vec<String> = encoder
+            .encode(&mut interner, &batch)
+            .iter()
+            .map(|p| p.entry.name().to_owned())
+            .collect();
+        assert_eq!(names, ["orders", "orders", "orders", "other", "orders"]);
+    }
 }
