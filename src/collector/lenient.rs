@@ -88,3 +88,37 @@ fn leave_out(events: &mut Vec<Event>, indexes: &[usize]) -> usize {
     });
     left_out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Op, Scope, SeriesKey};
+
+    fn ev(name: &str, op: Op) -> Event {
+        Event {
+            key: SeriesKey::simple(Scope::Application, name, vec![]),
+            kind: Kind::Counter,
+            value: 1.0,
+            op,
+            timestamp_ms: 5,
+            meta: None,
+        }
+    }
+
+    #[test]
+    fn left_out_events_count_the_lines_they_stand_for() {
+        let mut events = vec![
+            ev("a", Op::Repeat(4)),
+            ev("b", Op::Observe),
+            ev("c", Op::Repeat(3)),
+            ev("d", Op::Repeat(0)),
+        ];
+        // Refused: the folded `a` (4 lines) and `d` (one line, whatever its count says).
+        assert_eq!(leave_out(&mut events, &[0, 3]), 5);
+        let kept: Vec<_> = events.iter().map(|e| e.key.name.as_str()).collect();
+        assert_eq!(kept, ["b", "c"]);
+        // Accepted: what stays, by weight.
+        assert_eq!(events.iter().map(Event::weight).sum::<usize>(), 4);
+        assert_eq!(leave_out(&mut events, &[]), 0);
+    }
+}
