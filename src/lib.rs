@@ -38,6 +38,7 @@ pub mod aggregate;
 pub mod app;
 pub mod bench;
 pub mod clock;
+pub mod cluster;
 pub mod collector;
 pub mod config;
 pub mod http;

@@ -1,0 +1,7 @@
+//! meterd past one machine (issue 13): a cluster on NATS JetStream. See DESIGN.md "Past one
+//! machine" and the README's "Cluster" section.
+
+pub mod owned;
+pub mod partition;
+pub mod read;
+pub mod wire;
