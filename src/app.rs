@@ -6,7 +6,7 @@ use crate::aggregate::{HistorySetup, ShardState};
 use crate::clock::{SharedClock, SystemClock};
 use crate::collector::{checkpoint_now, recover, Checkpoint, Collector, CollectorSetup, Snapshots};
 use crate::config::{Pipeline, Tokens};
-use crate::http::{configure, count_traffic, guard, json_errors, AppState};
+use crate::http::{cluster_gaps, configure, count_traffic, guard, json_errors, AppState};
 use crate::http::{record_request, RequestRecorder};
 use crate::ingest::udp::StatsdUdp;
 use crate::persist::history::{HistoryStore, HistoryWriter};
@@ -46,6 +46,18 @@ pub struct Options {
     pub statsd_udp: Option<String>,
     /// Bearer tokens guarding the API; `None` leaves it open (keep it on loopback then).
     pub tokens: Option<Tokens>,
+    /// The cluster to join (`--cluster`, `--node`); `None` runs a single node.
+    pub cluster: Option<ClusterJoin>,
+}
+
+/// Where a node joins a cluster: the NATS servers and its name (`[cluster]` in the pipeline
+/// gives the partitions and replicas).
+#[derive(Debug, Clone)]
+pub struct ClusterJoin {
+    /// NATS server URLs.
+    pub urls: Vec<String>,
+    /// This node's name, unique in the cluster.
+    pub node: String,
 }
 
 impl Options {
@@ -60,6 +72,7 @@ impl Options {
             self_metrics: true,
             statsd_udp: None,
             tokens: None,
+            cluster: None,
         }
     }
 }
@@ -96,6 +109,7 @@ pub struct Durable {
     entities: Addr<EntityKeeper>,
     history: HistoryHandles,
     wal: Wal,
+    cluster: Option<crate::cluster::Node>,
     /// The threads of the collector and the shards, stopped last.
     arbiters: Vec<Arbiter>,
 }
@@ -105,6 +119,10 @@ impl Durable {
     /// sample times are in it, closed buckets go to the history store), waits for the history
     /// writer, then fsyncs and closes the write-ahead log.
     pub async fn close(self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+            tracing::info!("left the cluster");
+        }
         match checkpoint_now(&self.collector).await {
             Ok(cut) => tracing::info!(position = cut.position, "state snapshotted"),
             Err(e) => {
@@ -140,6 +158,25 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         .map(StatsdUdp::bind)
         .transpose()?;
     let pipeline = Arc::new(opts.pipeline);
+    let cluster = opts
+        .cluster
+        .as_ref()
+        .map(|join| {
+            let mut settings = crate::cluster::ClusterSettings::new(join.urls.clone(), &join.node);
+            settings.partitions = pipeline.cluster.partitions;
+            settings.replicas = pipeline.cluster.replicas;
+            crate::cluster::Node::start(
+                settings,
+                pipeline.aggregate_settings(),
+                pipeline.durability.snapshot_interval,
+                opts.clock.clone(),
+            )
+            .map_err(|e| std::io::Error::other(format!("joining the cluster: {e}")))
+        })
+        .transpose()?;
+    if let Some(node) = &cluster {
+        tracing::info!(node = node.name(), partitions = node.partitions(), "joined the cluster");
+    }
     let counters = Arc::new(Counters::default());
     let mut registry = Registry::default();
     register_own(&mut registry, &counters);
@@ -305,6 +342,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         entities: entities.keeper().clone(),
         history: history.clone(),
         wal,
+        cluster: cluster.clone(),
         arbiters,
     };
     let udp_addr = match statsd_udp {
@@ -312,6 +350,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
             let addr = udp.local_addr;
             udp.start(
                 collector.clone(),
+                cluster.clone(),
                 counters.clone(),
                 opts.clock.clone(),
                 &pipeline,
@@ -325,6 +364,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         opts.clock.clone(),
         counters.clone(),
         &pipeline.streams,
+        cluster.clone(),
     );
     let otlp = Arc::new(parking_lot::Mutex::new(
         crate::ingest::otlp::CumulativeBook::new(
@@ -345,6 +385,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
         entities,
         tokens: opts.tokens.map(Arc::new),
         otlp,
+        cluster,
     };
     let workers = if opts.workers == 0 {
         cores()
@@ -360,6 +401,7 @@ pub fn start(opts: Options) -> std::io::Result<Started> {
                 &state.pipeline.rules,
             ))
             .wrap(json_errors())
+            .wrap(from_fn(cluster_gaps))
             .wrap(actix_web::middleware::from_fn(record_request))
             .wrap(actix_web::middleware::from_fn(guard))
             // Outermost, so that requests the token guard refuses are counted too.

@@ -1,6 +1,7 @@
 //! `GET /-/healthy` and `GET /-/ready` (the Prometheus convention): what a load balancer probes,
 //! and the baseline for how close to the HTTP limit ingest runs.
 
+use super::{ApiError, AppState};
 use actix_web::{web, HttpResponse};
 
 /// Routes of the health probes.
@@ -15,9 +16,28 @@ async fn healthy() -> HttpResponse {
         .body("meterd is Healthy.\n")
 }
 
-/// Routes are only served once every actor has started, so being able to answer means ready.
-async fn ready() -> HttpResponse {
-    HttpResponse::Ok()
+/// Routes are only served once every actor has started, so being able to answer means ready;
+/// in a cluster, once this node has joined and every partition has a caught-up owner.
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(cluster) = &state.cluster {
+        let status = cluster.status().await;
+        if !status.ready {
+            let waiting: Vec<u32> = status
+                .partitions
+                .iter()
+                .filter(|p| p.applied.is_none())
+                .map(|p| p.partition)
+                .collect();
+            let mut e = ApiError::new(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                format!("partitions without a caught-up owner: {waiting:?}"),
+            );
+            e.retry_after = Some(1);
+            return Err(e);
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body("meterd is Ready.\n")
+        .body("meterd is Ready.\n"))
 }
