@@ -37,13 +37,7 @@ fn node(dir: &Path, name: &str, urls: &str, pipeline: &Path) -> Meterd {
     Meterd::start_with(
         &data,
         pipeline,
-        &[
-            "--cluster",
-            urls,
-            "--node",
-            name,
-            "--disable-self-metrics",
-        ],
+        &["--cluster", urls, "--node", name, "--disable-self-metrics"],
         Some(&log),
         READY_WITHIN,
     )
@@ -64,15 +58,21 @@ fn single(dir: &Path, pipeline: &Path) -> Meterd {
 fn batch(round: u32, i: u32) -> Value {
     let mut events = Vec::new();
     for j in 0..12u32 {
-        let service = if j % 3 == 0 { "shop" } else { "default-service" };
+        let service = if j % 3 == 0 {
+            "shop"
+        } else {
+            "default-service"
+        };
         let tag = format!("t{}", (i + j) % 7);
         let value = f64::from(round * 1000 + i * 13 + j);
         events.push(json!({"name": "orders", "type": "counter", "value": j + 1,
                            "service": service, "tags": {"shop": tag}}));
         events.push(json!({"name": "temp", "type": "gauge", "value": value,
                            "service": service, "tags": {"room": tag}}));
-        events.push(json!({"name": "latency", "type": "timer", "value": value * 7.0,
-                           "service": service, "tags": {"page": tag}}));
+        events.push(
+            json!({"name": "latency", "type": "timer", "value": value * 7.0,
+                           "service": service, "tags": {"page": tag}}),
+        );
         events.push(json!({"name": "size", "type": "histogram", "value": value,
                            "tags": {"k": tag}}));
         events.push(json!({"name": "hits", "type": "meter", "value": 2, "tags": {"k": tag}}));
@@ -111,7 +111,11 @@ fn push(through: &[&Meterd], single: &Meterd, round: u32, batches: u32) {
         if i % 4 == 0 {
             bodies.push((
                 "/api/v1/statsd",
-                format!("logins:{i}|c\nlogin.time:{}|ms\nusers:u{}|s\n", i * 3, i % 5),
+                format!(
+                    "logins:{i}|c\nlogin.time:{}|ms\nusers:u{}|s\n",
+                    i * 3,
+                    i % 5
+                ),
             ));
             bodies.push((
                 "/api/put",
@@ -237,7 +241,11 @@ fn three_nodes_answer_as_one_through_kills_and_a_rejoin() {
         ready(m);
     }
     let status = a.get("/cluster");
-    assert_eq!(status["partitions"].as_array().unwrap().len(), 8, "{status}");
+    assert_eq!(
+        status["partitions"].as_array().unwrap().len(),
+        8,
+        "{status}"
+    );
     // What needs history or entities answers 501 with the JSON error body, naming what is
     // missing; a single node keeps answering them.
     let (code, answer) = post_to(&b, "/api/query", r#"{"start":"1h-ago","queries":[]}"#);

@@ -9,9 +9,10 @@
 use super::owned::{batch_payload, Applied, PartitionState};
 use super::partition::split;
 use super::read::{decode, encode, Gather, Merged, PartView, ReadAnswer, ReadRequest};
+use super::status::{ClusterView, Progress, DEFAULT_READY_LAG};
 use super::wire::Entry;
-use super::{ClusterError, ClusterSettings, Jet, Membership, Outgoing, PartitionCheckpoint};
 use super::Placement;
+use super::{ClusterError, ClusterSettings, Jet, Membership, Outgoing, PartitionCheckpoint};
 use crate::aggregate::AggregateSettings;
 use crate::clock::SharedClock;
 use crate::model::{Event, Selector};
@@ -71,34 +72,35 @@ struct Slot {
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Where each partition is, for `GET /cluster`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PartitionStatus {
-    /// The partition.
-    pub partition: u32,
-    /// Its owner in the placement.
-    pub owner: Option<String>,
-    /// The position its owner applied, when the owner answered (caught up).
-    pub applied: Option<u64>,
-    /// The stream's last sequence for it.
-    pub last: Option<u64>,
-    /// `last - applied`.
-    pub lag: Option<u64>,
-}
-
-/// The whole cluster as this node sees it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ClusterStatus {
+/// What this node knows of the cluster, for `GET /cluster` and `/-/ready` (see
+/// [`super::status`]).
+#[derive(Debug, Clone)]
+pub struct Observed {
     /// This node.
     pub node: String,
-    /// Live members and the seconds since each one's last heartbeat.
-    pub members: Vec<(String, f64)>,
-    /// The placement's epoch.
-    pub epoch: u64,
-    /// Per partition.
-    pub partitions: Vec<PartitionStatus>,
-    /// True when every partition has a caught-up owner.
-    pub ready: bool,
+    /// Whether its membership runs.
+    pub joined: bool,
+    /// The latest stored placement.
+    pub placement: Placement,
+    /// Live members and the age of their last heartbeat.
+    pub members: Vec<(String, Duration)>,
+    /// Per partition: the position its owner applied and the stream's last sequence, `None`
+    /// when no caught-up owner answered.
+    pub progress: Vec<Option<Progress>>,
+}
+
+impl Observed {
+    /// The view [`super::status`] renders and decides readiness from.
+    pub fn view(&self) -> ClusterView<'_> {
+        ClusterView {
+            node: &self.node,
+            joined: self.joined,
+            placement: &self.placement,
+            members: &self.members,
+            progress: &self.progress,
+            max_lag: DEFAULT_READY_LAG,
+        }
+    }
 }
 
 impl Node {
@@ -225,7 +227,7 @@ impl Node {
             selector: Some(selector),
             measure,
         };
-        self.on_runtime(async move { gather(&inner, &request, READ_DEADLINE).await })
+        self.on_runtime(async move { Ok(gather(&inner, &request, READ_DEADLINE).await?) })
             .await
             .map(Gather::merge)
     }
@@ -283,59 +285,47 @@ impl Node {
         .await
     }
 
-    /// Members, placement and every partition's applied position and lag.
-    pub async fn status(&self) -> ClusterStatus {
+    /// Members, placement and every partition's applied position and last sequence.
+    pub async fn status(&self) -> Observed {
         let inner = self.inner.clone();
+        let node = self.name().to_owned();
         let task = async move {
             let placement = inner.placement.borrow().clone();
-            let members = inner
-                .membership
-                .lock()
-                .as_ref()
-                .map(|m| {
-                    m.members()
-                        .into_iter()
-                        .map(|(n, age)| (n, age.as_secs_f64()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let members = inner.membership.lock().as_ref().map(Membership::members);
             let request = ReadRequest {
                 selector: None,
                 measure: true,
             };
             let positions = match gather(&inner, &request, Duration::from_secs(1)).await {
                 Ok(g) => g.positions(),
-                Err(_) => HashMap::new(),
+                Err(e) => e.answered,
             };
-            let mut partitions = Vec::new();
+            let mut progress = Vec::new();
             for p in 0..inner.settings.partitions {
                 let last = inner.jet.last_sequence(p).await.ok();
-                let applied = positions.get(&p).copied();
-                partitions.push(PartitionStatus {
-                    partition: p,
-                    owner: placement.owners.get(p as usize).cloned(),
-                    applied,
-                    last,
-                    lag: applied.zip(last).map(|(a, l)| l.saturating_sub(a)),
-                });
+                progress.push(
+                    positions
+                        .get(&p)
+                        .zip(last)
+                        .map(|(&applied, last)| Progress { applied, last }),
+                );
             }
-            let ready = partitions.iter().all(|p| p.applied.is_some());
-            Ok(ClusterStatus {
+            Ok(Observed {
                 node: inner.settings.node.clone(),
-                members,
-                epoch: placement.epoch,
-                partitions,
-                ready,
+                joined: members.is_some(),
+                placement,
+                members: members.unwrap_or_default(),
+                progress,
             })
         };
         match self.on_runtime(task).await {
-            Ok(status) => status,
-            Err(_) => ClusterStatus {
-                node: self.name().to_owned(),
+            Ok(observed) => observed,
+            Err(_) => Observed {
+                joined: false,
+                placement: self.inner.placement.borrow().clone(),
                 members: Vec::new(),
-                epoch: 0,
-                partitions: Vec::new(),
-                ready: false,
+                progress: vec![None; self.partitions() as usize],
+                node,
             },
         }
     }
@@ -386,16 +376,32 @@ fn payloads(admitted_ms: i64, events: Vec<Event>) -> Vec<Vec<u8>> {
     out
 }
 
+/// A read that did not hear from every partition in time.
+struct Incomplete {
+    error: ClusterError,
+    /// The positions of the partitions that answered.
+    answered: HashMap<u32, u64>,
+}
+
+impl From<Incomplete> for ClusterError {
+    fn from(i: Incomplete) -> Self {
+        i.error
+    }
+}
+
 /// Asks every node for its partitions until every partition answered or `deadline` passed.
 async fn gather(
     inner: &Inner,
     request: &ReadRequest,
     deadline: Duration,
-) -> Result<Gather, ClusterError> {
+) -> Result<Gather, Incomplete> {
     let client = inner.jet.client();
     let payload = Bytes::from(encode(request));
     let end = tokio::time::Instant::now() + deadline;
-    let unavailable = |e: &dyn std::fmt::Display| ClusterError::Unavailable(e.to_string());
+    let unavailable = |e: &dyn std::fmt::Display| Incomplete {
+        error: ClusterError::Unavailable(e.to_string()),
+        answered: HashMap::new(),
+    };
     loop {
         let inbox = client.new_inbox();
         let mut answers = client
@@ -424,10 +430,13 @@ async fn gather(
             return Ok(gather);
         }
         if tokio::time::Instant::now() >= end {
-            return Err(ClusterError::Unavailable(format!(
-                "no caught-up owner answered for partitions {:?} within {deadline:?} (a takeover in progress?)",
-                gather.missing()
-            )));
+            return Err(Incomplete {
+                error: ClusterError::Unavailable(format!(
+                    "no caught-up owner answered for partitions {:?} within {deadline:?} (a takeover in progress?)",
+                    gather.missing()
+                )),
+                answered: gather.positions(),
+            });
         }
     }
 }
@@ -578,7 +587,11 @@ async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
             item = reader.next() => {
                 let (seq, payload) = match item {
                     Some(Ok(m)) => m,
-                    Some(Err(e)) => return Err(e),
+                    // Transient: the reader makes a new consumer after a lost server.
+                    Some(Err(e)) => {
+                        tracing::debug!(partition = p, error = %e, "partition reader");
+                        continue;
+                    }
                     None => return Err(ClusterError::Unavailable("the partition's reader ended".into())),
                 };
                 let applied = match slot.state.lock().as_mut() {

@@ -276,7 +276,11 @@ mod tests {
     fn a_conflicting_kind_is_left_out_of_the_batch() {
         let clock = ManualClock::starting_at(10_000);
         let mut p = PartitionState::new(0, AggregateSettings::default());
-        p.apply(1, &batch_payload(0, vec![event("x", Kind::Counter, 1.0)]), &clock);
+        p.apply(
+            1,
+            &batch_payload(0, vec![event("x", Kind::Counter, 1.0)]),
+            &clock,
+        );
         let mixed = vec![event("x", Kind::Gauge, 9.0), event("x", Kind::Counter, 4.0)];
         assert_eq!(
             p.apply(2, &batch_payload(0, mixed), &clock),
@@ -296,7 +300,11 @@ mod tests {
     fn a_reset_marker_drains_at_its_position() {
         let clock = ManualClock::starting_at(10_000);
         let mut p = PartitionState::new(1, AggregateSettings::default());
-        p.apply(1, &batch_payload(0, vec![event("c", Kind::Counter, 3.0)]), &clock);
+        p.apply(
+            1,
+            &batch_payload(0, vec![event("c", Kind::Counter, 3.0)]),
+            &clock,
+        );
         let marker = Entry::Reset {
             at_ms: 10_000,
             selector: Selector::default(),
@@ -309,7 +317,11 @@ mod tests {
         assert_eq!((part.partition, part.position), (1, 2));
         assert_eq!(part.views[0].1, ValueView::Counter(3.0));
         assert_eq!(part.families.len(), 1);
-        p.apply(3, &batch_payload(0, vec![event("c", Kind::Counter, 1.0)]), &clock);
+        p.apply(
+            3,
+            &batch_payload(0, vec![event("c", Kind::Counter, 1.0)]),
+            &clock,
+        );
         assert_eq!(all(&mut p, &clock)[0].1, ValueView::Counter(1.0));
     }
 
@@ -318,8 +330,16 @@ mod tests {
         let clock = ManualClock::starting_at(10_000);
         let mut p = PartitionState::new(2, AggregateSettings::default());
         let timer = |v| event("t", Kind::Timer, v);
-        p.apply(7, &batch_payload(10_000, vec![timer(5.0), timer(7.0)]), &clock);
-        p.apply(8, &batch_payload(10_000, vec![event("g", Kind::Gauge, 4.0)]), &clock);
+        p.apply(
+            7,
+            &batch_payload(10_000, vec![timer(5.0), timer(7.0)]),
+            &clock,
+        );
+        p.apply(
+            8,
+            &batch_payload(10_000, vec![event("g", Kind::Gauge, 4.0)]),
+            &clock,
+        );
         let bytes = p.save(&clock);
         let later = ManualClock::starting_at(20_000);
         let mut back =

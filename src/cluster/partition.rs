@@ -44,7 +44,10 @@ mod tests {
     fn the_partition_is_fixed_by_the_stable_hash() {
         let key = SeriesKey::simple(Scope::Application, "requests", vec![]);
         // stable_hash("requests") = 0xa8ed_089f_3043_ccaf, fixed by FNV-1a's spec.
-        assert_eq!(partition_of(&key, 16), (0xa8ed_089f_3043_ccafu64 % 16) as u32);
+        assert_eq!(
+            partition_of(&key, 16),
+            (0xa8ed_089f_3043_ccafu64 % 16) as u32
+        );
         assert_eq!(partition_of(&key, 1), 0);
         assert_eq!(partition_of(&key, 0), 0, "no partitions counts as one");
     }

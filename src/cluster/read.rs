@@ -103,7 +103,10 @@ impl Gather {
 
     /// The position each partition answered at.
     pub fn positions(&self) -> std::collections::HashMap<u32, u64> {
-        self.parts.iter().map(|(p, part)| (*p, part.position)).collect()
+        self.parts
+            .iter()
+            .map(|(p, part)| (*p, part.position))
+            .collect()
     }
 
     /// The union of the parts.
@@ -168,7 +171,11 @@ mod tests {
             })
             .collect();
         assert_eq!(values, vec![3.0, 4.0, 2.0]);
-        assert_eq!(merged.families.len(), 2, "one family per (service, scope, name)");
+        assert_eq!(
+            merged.families.len(),
+            2,
+            "one family per (service, scope, name)"
+        );
     }
 
     #[test]

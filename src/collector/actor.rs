@@ -4,7 +4,7 @@
 use super::admission::{Admission, CollectorError};
 use super::checkpoint::{Checkpoint, Snapshots};
 use super::route;
-use crate::aggregate::{Apply, Drain, Forget, Remove, Shard};
+use crate::aggregate::Shards;
 use crate::clock::SharedClock;
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
@@ -12,11 +12,11 @@ use crate::persist::{confirmed, Log, RecordRef, Ticket};
 use crate::registry::entities::Capturer;
 use crate::telemetry::Counters;
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, AtomicResponse, Context, Handler, Message,
-    ResponseFuture, WrapFuture,
+    Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Message, ResponseFuture,
+    WrapFuture,
 };
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -27,9 +27,7 @@ pub const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 /// Admits batches, logs them, routes them to shards.
 pub struct Collector {
     pub(super) admission: Admission,
-    pub(super) shards: Vec<Addr<Shard>>,
-    /// Batches queued to each shard and not applied yet.
-    depths: Vec<Arc<AtomicI64>>,
+    pub(super) shards: Shards,
     pub(super) log: Arc<dyn Log>,
     pub(super) counters: Arc<Counters>,
     pub(super) clock: SharedClock,
@@ -42,8 +40,8 @@ pub struct Collector {
 pub struct CollectorSetup {
     /// Limits, types and the series book (recovered).
     pub admission: Admission,
-    /// The shards, each with the depth gauge it counts down (see [`Shard::with_depth`]).
-    pub shards: Vec<(Addr<Shard>, Arc<AtomicI64>)>,
+    /// The shards.
+    pub shards: Shards,
     /// The log (the write-ahead log; a JetStream partition later).
     pub log: Arc<dyn Log>,
     /// meterd's own counters.
@@ -57,11 +55,9 @@ pub struct CollectorSetup {
 impl Collector {
     /// A collector from its parts.
     pub fn new(setup: CollectorSetup) -> Self {
-        let (shards, depths) = setup.shards.into_iter().unzip();
         Collector {
             admission: setup.admission,
-            shards,
-            depths,
+            shards: setup.shards,
             log: setup.log,
             counters: setup.counters,
             clock: setup.clock,
@@ -82,7 +78,7 @@ impl Collector {
         let queue_bound = self.admission.pipeline().queues.shard as i64;
         let busy = if self.log.is_full() {
             Some("write-ahead log")
-        } else if self.depths.iter().any(|d| d.load(Relaxed) >= queue_bound) {
+        } else if self.shards.any_full(queue_bound) {
             Some("shard")
         } else {
             None
@@ -110,16 +106,7 @@ impl Collector {
         }
         let admitted_nanos = self.clock.monotonic_nanos();
         let parts = route(events, self.shards.len());
-        for ((shard, depth), batch) in self.shards.iter().zip(&self.depths).zip(parts) {
-            if !batch.is_empty() {
-                self.counters.batch_sent();
-                depth.fetch_add(1, Relaxed);
-                shard.do_send(Apply {
-                    events: batch,
-                    admitted_nanos,
-                });
-            }
-        }
+        self.shards.apply(parts, admitted_nanos, &self.counters);
         self.counters.batch_accepted(n);
         Ok(ticket)
     }
@@ -138,9 +125,7 @@ impl Collector {
         }));
         let n = hashes.len();
         let set = Arc::new(hashes.into_iter().collect::<HashSet<u64>>());
-        for shard in &self.shards {
-            shard.do_send(Forget(set.clone()));
-        }
+        self.shards.forget(set);
         self.counters.series_gone(n, true);
         tracing::info!(series = n, "forgot series idle beyond their series_ttl");
     }
@@ -214,27 +199,10 @@ impl Handler<DrainAll> for Collector {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
         });
-        // `do_send` queues the drain at once whatever the mailbox holds (`send` may hold it
-        // back while the mailbox is full, and a later `Apply` could overtake it).
-        let pending: Vec<_> = self
-            .shards
-            .iter()
-            .map(|shard| {
-                let (reply, answer) = oneshot::channel();
-                shard.do_send(Drain {
-                    selector: msg.0.clone(),
-                    reply,
-                });
-                answer
-            })
-            .collect();
+        // Queued now, after every batch routed so far (see `Shards::drain`).
+        let drained = self.shards.drain(&msg.0);
         Box::pin(async move {
-            let mut all = Vec::new();
-            for answer in pending {
-                if let Ok(views) = answer.await {
-                    all.extend(views);
-                }
-            }
+            let all = drained.await;
             if let Err(e) = confirmed(logged).await {
                 tracing::error!(error = %e, "a reset could not be logged; a crash now would bring its series back");
             }
@@ -253,18 +221,8 @@ impl Handler<RemoveSeries> for Collector {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
         });
-        let pending: Vec<_> = self
-            .shards
-            .iter()
-            .map(|s| s.send(Remove(msg.0.clone())))
-            .collect();
-        let gather = async move {
-            let mut keys = Vec::new();
-            for p in pending {
-                keys.extend(p.await.unwrap_or_default());
-            }
-            (keys, confirmed(logged).await)
-        };
+        let removed = self.shards.remove(&msg.0);
+        let gather = async move { (removed.await, confirmed(logged).await) };
         AtomicResponse::new(Box::pin(gather.into_actor(self).map(
             |(keys, logged), act, _| {
                 act.admission

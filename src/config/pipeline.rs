@@ -4,8 +4,8 @@ use super::error::ConfigError;
 use super::raw::RawPipeline;
 use super::rules::{Rule, Rules};
 use super::sections::{
-    ClusterConfig, Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets, Streams,
-    Tier,
+    ClusterConfig, Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets,
+    Streams, Tier,
 };
 use super::validate::validate;
 use crate::aggregate::{AggregateSettings, HistogramSettings};
@@ -62,6 +62,11 @@ impl Default for Pipeline {
 }
 
 impl Pipeline {
+    /// The tiers of history, finest first, as the downsampler and the history store use them.
+    pub fn tier_specs(&self) -> Vec<crate::aggregate::downsample::TierSpec> {
+        self.tiers.iter().map(super::Tier::spec).collect()
+    }
+
     /// Reads and checks the pipeline file at `path`.
     pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
         let origin = path.display().to_string();

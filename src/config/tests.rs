@@ -229,7 +229,13 @@ fn cluster_partitions_and_replicas_are_checked() {
     assert_eq!((set.cluster.partitions, set.cluster.replicas), (4, 1));
     let found = problems("[cluster]\npartitions = 0\nreplicas = 9\n");
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found[0].1.contains("cluster.partitions must be 1 to 1024, not 0"));
-    assert!(found[1].1.contains("cluster.replicas must be 1 to 5, not 9"));
-    assert!(problems("[cluster]\nowners = 3\n")[0].1.contains("unknown field"));
+    assert!(found[0]
+        .1
+        .contains("cluster.partitions must be 1 to 1024, not 0"));
+    assert!(found[1]
+        .1
+        .contains("cluster.replicas must be 1 to 5, not 9"));
+    assert!(problems("[cluster]\nowners = 3\n")[0]
+        .1
+        .contains("unknown field"));
 }

@@ -6,7 +6,8 @@ use super::error::Problem;
 use super::raw::{RawDuration, RawHistogram, RawLimits, RawPipeline, RawRule, RawTier};
 use super::rules::{compile, Rule, Rules};
 use super::sections::{
-    ClusterConfig, Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets, Streams, Tier,
+    ClusterConfig, Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets,
+    Streams, Tier,
 };
 use super::Pipeline;
 use std::fmt::Display;

@@ -4,17 +4,14 @@
 //! JSON) gets the seed's XML form of a successful answer; errors are always JSON.
 
 use super::body::read_body;
-use super::history::{last_sample, run_query};
+use super::history::run_query;
 use super::{ApiError, AppState};
-use crate::query::blink::{finish, parse, Line};
+use crate::query::blink::{check_instance, check_running, finish, parse, Line};
 use crate::render::blink::{blink_json, write_blink_xml};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-
-/// A job with no sample for this long is not running.
-pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// Routes of the Blink API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -105,25 +102,12 @@ async fn answer(
     params: Params,
     state: &AppState,
 ) -> Result<Vec<Line>, ApiError> {
-    if let Some(id) = params.instance_id.as_deref().filter(|id| *id != "-1") {
-        return Err(ApiError::bad_request(
-            "bad_query",
-            format!("instanceId {id:?}: only the running instance (-1) is kept"),
-        ));
-    }
+    check_instance(params.instance_id.as_deref())?;
     let body = read_body(req, payload, state.pipeline.limits.max_body_bytes).await?;
     let now = state.clock.epoch_millis();
     let query = parse(&body, project, job, now)?;
-    let latest = last_sample(state, &query.prefix).await?;
-    if latest.is_none_or(|t| t < now - RUNNING_WINDOW_MS) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "instance_not_running",
-            format!(
-                "job {job:?} of project {project:?} is not running: no sample in the last 5 minutes"
-            ),
-        ));
-    }
+    let latest = state.shards.last_sample(&query.prefix).await?;
+    check_running(latest, now, project, job)?;
     let results = run_query(state, query.query).await?;
     Ok(finish(results, query.limit))
 }

@@ -20,7 +20,7 @@ async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
             "this meterd is a single node (start it with --cluster to join a cluster)",
         ));
     };
-    Ok(HttpResponse::Ok().json(cluster.status().await))
+    Ok(HttpResponse::Ok().json(cluster.status().await.view().to_json()))
 }
 
 /// What each read a cluster does not serve yet needs: (path prefix, what, missing part).
@@ -72,5 +72,7 @@ pub async fn cluster_gaps(
             return Ok(req.into_response(resp).map_into_right_body());
         }
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }

@@ -20,18 +20,12 @@ async fn healthy() -> HttpResponse {
 /// in a cluster, once this node has joined and every partition has a caught-up owner.
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if let Some(cluster) = &state.cluster {
-        let status = cluster.status().await;
-        if !status.ready {
-            let waiting: Vec<u32> = status
-                .partitions
-                .iter()
-                .filter(|p| p.applied.is_none())
-                .map(|p| p.partition)
-                .collect();
+        let observed = cluster.status().await;
+        if let Err(not) = observed.view().ready() {
             let mut e = ApiError::new(
                 actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
                 "not_ready",
-                format!("partitions without a caught-up owner: {waiting:?}"),
+                format!("this cluster node is not ready: {not}"),
             );
             e.retry_after = Some(1);
             return Err(e);

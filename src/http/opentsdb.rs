@@ -2,7 +2,7 @@
 //! `/api/put`.
 
 use super::body::read_body;
-use super::history::{all_keys, run_query};
+use super::history::run_query;
 use super::ingest::ingest_body;
 use super::{ApiError, AppState};
 use crate::ingest::opentsdb_put::decode_put;
@@ -89,7 +89,7 @@ async fn suggest_post(
 
 /// Sorted names of the asked kind that start with `q`, at most `max` (default 25).
 async fn suggest(s: Suggest, state: &AppState) -> Result<HttpResponse, ApiError> {
-    let keys = all_keys(state).await?;
+    let keys = state.shards.series_keys().await?;
     let mut names = BTreeSet::new();
     match s.kind.as_str() {
         "metrics" => names.extend(keys.into_iter().map(|k| k.name)),

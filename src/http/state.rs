@@ -1,6 +1,6 @@
 //! What every handler can reach: the actors, the registry, the pipeline, the clock.
 
-use crate::aggregate::{Collect, Shard};
+use crate::aggregate::Shards;
 use crate::clock::SharedClock;
 use crate::collector::Collector;
 use crate::config::Pipeline;
@@ -20,7 +20,7 @@ pub struct AppState {
     /// The collector (admission and routing).
     pub collector: Addr<Collector>,
     /// The shards, for reads.
-    pub shards: Vec<Addr<Shard>>,
+    pub shards: Shards,
     /// Metric metadata.
     pub registry: Arc<RwLock<Registry>>,
     /// The validated pipeline.
@@ -56,16 +56,7 @@ impl AppState {
             let merged = cluster.read(sel, false).await?;
             return Ok(self.learn(merged));
         }
-        let pending: Vec<_> = self
-            .shards
-            .iter()
-            .map(|s| s.send(Collect(sel.clone())))
-            .collect();
-        let mut views = Vec::new();
-        for p in pending {
-            views.extend(p.await.map_err(super::error::unavailable)?);
-        }
-        Ok(views)
+        Ok(self.shards.collect(&sel).await?)
     }
 
     /// The views of a cluster-wide read, after registering here the families this node has

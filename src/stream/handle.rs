@@ -7,7 +7,7 @@ use super::groups::{Subscriber, Wire};
 use super::hub::{Hub, Subscribe, Unsubscribe};
 use super::outbox::Outbox;
 use super::system::SystemMonitor;
-use crate::aggregate::Shard;
+use crate::aggregate::Shards;
 use crate::clock::SharedClock;
 use crate::config;
 use crate::telemetry::{Counters, SystemSampler};
@@ -31,7 +31,7 @@ impl Streams {
     /// writing messages for many subscribers never runs on an HTTP worker or a shard. In a
     /// `cluster` the hub reads every partition's owner instead of the local shards.
     pub fn start(
-        shards: Vec<Addr<Shard>>,
+        shards: Shards,
         clock: SharedClock,
         counters: Arc<Counters>,
         settings: &config::Streams,

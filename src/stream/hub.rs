@@ -6,12 +6,12 @@ use super::frame::Frame;
 use super::groups::{Groups, Subscriber};
 use super::share::{Next, Sharing};
 use super::system::SystemReading;
-use crate::aggregate::{Measure, Shard};
+use crate::aggregate::Shards;
 use crate::clock::SharedClock;
 use crate::model::Selector;
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle,
-    StreamHandler, WrapFuture,
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle, StreamHandler,
+    WrapFuture,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub struct Hub {
     groups: Groups,
     sharing: Sharing,
     timers: HashMap<Duration, SpawnHandle>,
-    shards: Vec<Addr<Shard>>,
+    shards: Shards,
     system: watch::Receiver<SystemReading>,
     clock: SharedClock,
     cluster: Option<crate::cluster::Node>,
@@ -34,11 +34,7 @@ pub struct Hub {
 
 impl Hub {
     /// A hub reading `shards` and the host readings of `system`.
-    pub fn new(
-        shards: Vec<Addr<Shard>>,
-        system: watch::Receiver<SystemReading>,
-        clock: SharedClock,
-    ) -> Self {
+    pub fn new(shards: Shards, system: watch::Receiver<SystemReading>, clock: SharedClock) -> Self {
         Hub {
             groups: Groups::default(),
             sharing: Sharing::default(),
@@ -68,24 +64,16 @@ impl Hub {
                 let cluster = cluster.clone();
                 Box::pin(async move {
                     let read = cluster.read(Selector::default(), true).await;
-                    read.inspect_err(|e| tracing::warn!(error = %e, "a stream read of the cluster failed"))
-                        .ok()
-                        .map(|merged| merged.views)
+                    read.inspect_err(
+                        |e| tracing::warn!(error = %e, "a stream read of the cluster failed"),
+                    )
+                    .ok()
+                    .map(|merged| merged.views)
                 })
             }
             None => {
-                let pending: Vec<_> = self
-                    .shards
-                    .iter()
-                    .map(|s| s.send(Measure(Selector::default())))
-                    .collect();
-                Box::pin(async move {
-                    let mut series = Vec::new();
-                    for p in pending {
-                        series.extend(p.await.ok()?);
-                    }
-                    Some(series)
-                })
+                let measured = self.shards.measure(&Selector::default());
+                Box::pin(async move { measured.await.ok() })
             }
         };
         ctx.spawn(gather.into_actor(self).map(move |series, act, ctx| {

@@ -3,7 +3,6 @@
 //! service path, tags) and `GET /ui/api/health` (meterd's own queues, refusals, durability,
 //! last snapshot and series counts).
 
-use crate::http::history::all_keys;
 use crate::http::{bound_service, ApiError, AppState};
 use crate::model::Selector;
 use crate::render::names::effective_unit;
@@ -69,7 +68,7 @@ pub async fn catalog(
 /// meterd's own state: what an operator looks at first. It reads every series key from the
 /// shards to count series per service (as `/api/suggest` does), so the page asks every 5 s.
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let keys = all_keys(&state).await?;
+    let keys = state.shards.series_keys().await?;
     let mut by_service: BTreeMap<String, u64> = BTreeMap::new();
     for key in &keys {
         *by_service.entry(key.service.clone()).or_default() += 1;
