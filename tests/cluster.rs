@@ -156,6 +156,17 @@ fn application(m: &Meterd) -> Option<String> {
     Some(lines.join("\n"))
 }
 
+/// `OPTIONS /metrics/application`: every family's metadata.
+fn options(m: &Meterd) -> Option<Value> {
+    ureq::request("OPTIONS", &m.url("/metrics/application"))
+        .set("Accept", "application/json")
+        .timeout(Duration::from_secs(15))
+        .call()
+        .ok()?
+        .into_json()
+        .ok()
+}
+
 /// The Orion tree of `/admin/metrics`.
 fn orion(m: &Meterd) -> Option<Value> {
     let body = text(m, "/admin/metrics", "application/json")?;
@@ -166,13 +177,17 @@ fn orion(m: &Meterd) -> Option<Value> {
 fn converge(nodes: &[&Meterd], single: &Meterd, when: &str) {
     let want_app = application(single).expect("the single node answers");
     let want_orion = orion(single).expect("the single node answers");
+    let want_options = options(single).expect("the single node answers");
     assert!(want_app.contains("orders"), "{want_app}");
     let deadline = Instant::now() + CONVERGE_WITHIN;
     for m in nodes {
         loop {
             let app = application(m);
             let tree = orion(m);
-            if app.as_deref() == Some(want_app.as_str()) && tree.as_ref() == Some(&want_orion) {
+            if app.as_deref() == Some(want_app.as_str())
+                && tree.as_ref() == Some(&want_orion)
+                && options(m).as_ref() == Some(&want_options)
+            {
                 break;
             }
             if Instant::now() > deadline {
@@ -195,6 +210,24 @@ fn converge(nodes: &[&Meterd], single: &Meterd, when: &str) {
             std::thread::sleep(Duration::from_millis(300));
         }
     }
+}
+
+/// The first Kanto SSE message of `m` that carries the cluster's `orders` series.
+fn streamed(m: &Meterd) -> String {
+    use std::io::BufRead;
+    let resp = ureq::get(
+        &m.url("/api/v1/metrics/stream?frequency=500ms&originator=Service:default-service"),
+    )
+    .timeout(Duration::from_secs(20))
+    .call()
+    .expect("an SSE stream");
+    for line in std::io::BufReader::new(resp.into_reader()).lines() {
+        let line = line.expect("the stream goes on");
+        if line.starts_with("data:") && line.contains("orders") {
+            return line;
+        }
+    }
+    panic!("the stream ended");
 }
 
 /// Waits until `/-/ready` of `m` is 200 (joined, every partition caught up); answers how long.
@@ -261,6 +294,8 @@ fn three_nodes_answer_as_one_through_kills_and_a_rejoin() {
 
     push(&[&a, &b, &c], &one, 1, 30);
     converge(&[&a, &b, &c], &one, "after pushes through every node");
+    // Kanto subscriptions read the owners too.
+    assert!(streamed(&b).contains("orders"));
 
     // kill -9 of a node: its partitions move to the others (member TTL, then takeover).
     c.kill9();
