@@ -325,6 +325,20 @@ fn three_nodes_answer_as_one_through_kills_and_a_rejoin() {
     }
     push(&[&a, &b, &c], &one, 4, 20);
     converge(&[&a, &b, &c], &one, "after kill -9 of a nats-server");
+
+    // With no nats-server left an ingest cannot be acknowledged: 503, Retry-After, the JSON
+    // error body.
+    nats.kill(1);
+    nats.kill(2);
+    let refused = ureq::post(&a.url("/api/v1/events"))
+        .timeout(Duration::from_secs(30))
+        .send_json(batch(5, 0));
+    let Err(ureq::Error::Status(503, resp)) = refused else {
+        panic!("not refused: {refused:?}");
+    };
+    assert_eq!(resp.header("Retry-After"), Some("1"));
+    let body: Value = resp.into_json().unwrap();
+    assert_eq!(body["error"]["code"], "cluster_unavailable", "{body}");
 }
 
 /// The Orion count of `ticks` in an answer (0 when absent).

@@ -76,3 +76,32 @@ pub async fn cluster_gaps(
         .await
         .map(ServiceResponse::map_into_left_body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ClusterError;
+    use actix_web::http::StatusCode;
+
+    #[test]
+    fn cluster_errors_are_503_with_retry_after_and_gaps_501() {
+        for (e, code) in [
+            (
+                ClusterError::Unavailable("no server".into()),
+                "cluster_unavailable",
+            ),
+            (ClusterError::Busy("acks".into()), "busy"),
+            (ClusterError::Protocol("odd".into()), "cluster_unavailable"),
+        ] {
+            let api = ApiError::from(e);
+            assert_eq!(
+                (api.status, api.code, api.retry_after),
+                (StatusCode::SERVICE_UNAVAILABLE, code, Some(1))
+            );
+        }
+        let gap = not_in_cluster("OpenTSDB queries", "history");
+        assert_eq!(gap.status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(gap.body()["error"]["code"], "not_in_cluster");
+        assert!(GAPS.iter().any(|(p, _, _)| *p == "/api/query"));
+    }
+}
