@@ -32,15 +32,16 @@ fn pipeline(dir: &Path) -> PathBuf {
 
 /// Starts cluster node `name` on its data dir.
 fn node(dir: &Path, name: &str, urls: &str, pipeline: &Path) -> Meterd {
+    node_with(dir, name, urls, pipeline, &[])
+}
+
+/// [`node`] with more `serve` arguments.
+fn node_with(dir: &Path, name: &str, urls: &str, pipeline: &Path, more: &[&str]) -> Meterd {
     let data = dir.join(name);
     let log = dir.join(format!("{name}.log"));
-    Meterd::start_with(
-        &data,
-        pipeline,
-        &["--cluster", urls, "--node", name, "--disable-self-metrics"],
-        Some(&log),
-        READY_WITHIN,
-    )
+    let mut args = vec!["--cluster", urls, "--node", name, "--disable-self-metrics"];
+    args.extend_from_slice(more);
+    Meterd::start_with(&data, pipeline, &args, Some(&log), READY_WITHIN)
 }
 
 fn single(dir: &Path, pipeline: &Path) -> Meterd {
@@ -265,7 +266,13 @@ fn three_nodes_answer_as_one_through_kills_and_a_rejoin() {
     let dir = TempDir::new();
     let pipeline = pipeline(&dir.0);
     let urls = nats.urls().join(",");
-    let a = node(&dir.0, "a", &urls, &pipeline);
+    let udp_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let udp_addr = format!("127.0.0.1:{udp_port}");
+    let a = node_with(&dir.0, "a", &urls, &pipeline, &["--statsd-udp", &udp_addr]);
     let b = node(&dir.0, "b", &urls, &pipeline);
     let c = node(&dir.0, "c", &urls, &pipeline);
     let one = single(&dir.0, &pipeline);
@@ -293,6 +300,15 @@ fn three_nodes_answer_as_one_through_kills_and_a_rejoin() {
     assert_ne!(code, 501);
 
     push(&[&a, &b, &c], &one, 1, 30);
+    // StatsD over UDP at a node is published like any ingest; the single node gets the same
+    // lines over HTTP.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20 {
+        let lines = format!("udp.hits:{i}|c\nudp.lat:{}|ms", i * 2);
+        socket.send_to(lines.as_bytes(), &udp_addr).unwrap();
+        let (status, _) = post_to(&one, "/api/v1/statsd", &lines);
+        assert_eq!(status, 200);
+    }
     converge(&[&a, &b, &c], &one, "after pushes through every node");
     // Kanto subscriptions read the owners too.
     assert!(streamed(&b).contains("orders"));
