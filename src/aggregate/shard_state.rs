@@ -87,7 +87,7 @@ impl ShardState {
     /// that its history keeps every sample recorded before it left, whenever it leaves.
     fn keep_history(&mut self, mut gone: Series) {
         let tiers = self.history.setup.tiers.clone();
-        let pending = self.history.book.pending_mut();
+        let pending = self.history.flushes.pending_mut();
         gone.down.close_due(gone.id, &tiers, i64::MAX, pending);
     }
 
@@ -154,7 +154,7 @@ impl ShardState {
                 &tiers,
                 samples,
                 now_ms,
-                self.history.book.pending_mut(),
+                self.history.flushes.pending_mut(),
             );
         }
         created

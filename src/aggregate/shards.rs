@@ -15,7 +15,7 @@ use super::shard::{
 use super::{SeriesBuckets, SeriesMatch, ShardState};
 use crate::clock::SharedClock;
 use crate::model::{Event, Selector, SeriesKey, ValueView};
-use crate::persist::history::PersistError;
+use crate::persist::history::HistoryError;
 use crate::persist::Section;
 use crate::telemetry::Counters;
 use actix::dev::{Request, ToEnvelope};
@@ -35,7 +35,7 @@ pub enum ShardsError {
     Stopped(#[from] MailboxError),
     /// The history store could not be read.
     #[error(transparent)]
-    History(#[from] PersistError),
+    History(#[from] HistoryError),
 }
 
 /// The views of series, as shards answer them.

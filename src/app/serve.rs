@@ -3,8 +3,8 @@
 
 use super::core::Core;
 use super::{Options, Started};
-use crate::http::{cluster_gaps, configure, count_traffic, guard, json_errors, AppState};
-use crate::http::{record_request, RequestRecorder};
+use crate::http::{cluster_gaps, configure, guard, json_errors, observe_request};
+use crate::http::{AppState, RequestRecorder};
 use crate::ingest::otlp::CumulativeBook;
 use crate::ingest::udp::StatsdUdp;
 use crate::telemetry::IncomingTraffic;
@@ -34,37 +34,26 @@ pub(super) fn serve(
         }
         None => None,
     };
-    let Core {
-        pipeline,
-        counters,
-        registry,
-        collector,
-        shards,
-        entities,
-        streams,
-        history,
-        durable,
-        cluster,
-    } = core;
     let otlp = Arc::new(parking_lot::Mutex::new(CumulativeBook::new(
         opts.clock.epoch_millis(),
-        pipeline.limits.max_series,
+        core.pipeline.limits.max_series,
     )));
     let state = AppState {
-        collector,
-        shards,
-        registry,
-        pipeline,
+        collector: core.collector,
+        shards: core.shards,
+        registry: core.registry,
+        pipeline: core.pipeline,
         clock: opts.clock,
-        counters,
+        counters: core.counters,
         started: Instant::now(),
         traffic: Arc::new(IncomingTraffic::new(opts.self_metrics)),
-        streams,
-        entities,
+        streams: core.streams,
+        entities: core.entities,
         tokens: opts.tokens.map(Arc::new),
         otlp,
-        cluster,
+        cluster: core.cluster,
     };
+    let (history, durable) = (core.history, core.durable);
     let workers = if opts.workers == 0 {
         cores()
     } else {
@@ -75,15 +64,13 @@ pub(super) fn serve(
             .app_data(web::Data::new(state.clone()))
             .app_data(RequestRecorder::new(
                 state.entities.clone(),
-                state.clock.clone(),
                 &state.pipeline.rules,
             ))
             .wrap(json_errors())
             .wrap(from_fn(cluster_gaps))
-            .wrap(from_fn(record_request))
             .wrap(from_fn(guard))
             // Outermost, so that requests the token guard refuses are counted too.
-            .wrap(from_fn(count_traffic))
+            .wrap(from_fn(observe_request))
             .configure(configure)
     })
     .workers(workers)

@@ -5,18 +5,17 @@ use super::admission::{Admission, CollectorError};
 use super::checkpoint::{Checkpoint, Snapshots};
 use super::route;
 use crate::aggregate::Shards;
-use crate::clock::SharedClock;
+use crate::clock::{run_every, SharedClock};
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::persist::{confirmed, Log, RecordRef, Ticket};
 use crate::registry::entities::Capturer;
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Outcome, Reason};
 use actix::{
     Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Message, ResponseFuture,
     WrapFuture,
 };
 use std::collections::HashSet;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -84,16 +83,16 @@ impl Collector {
             None
         };
         if let Some(queue) = busy {
-            self.counters.refused_busy.fetch_add(1, Relaxed);
-            self.counters.batch_rejected(n);
+            self.counters.record(Outcome::BatchRefused(Reason::Busy, n));
             return Err(CollectorError::Busy(queue));
         }
         let now_ms = self.clock.epoch_millis();
         if let Err(e) = self.admission.admit(&events, now_ms) {
-            if matches!(e, CollectorError::Limit(_)) {
-                self.counters.refused_series_limit.fetch_add(1, Relaxed);
-            }
-            self.counters.batch_rejected(n);
+            let reason = match e {
+                CollectorError::Limit(_) => Reason::SeriesLimit,
+                _ => Reason::Conflict,
+            };
+            self.counters.record(Outcome::BatchRefused(reason, n));
             return Err(e);
         }
         // This actor is the log's only producer and found room above: this does not wait.
@@ -107,7 +106,7 @@ impl Collector {
         let admitted_nanos = self.clock.monotonic_nanos();
         let parts = route(events, self.shards.len());
         self.shards.apply(parts, admitted_nanos, &self.counters);
-        self.counters.batch_accepted(n);
+        self.counters.record(Outcome::Accepted(n));
         Ok(ticket)
     }
 
@@ -137,10 +136,16 @@ impl Actor for Collector {
     fn started(&mut self, ctx: &mut Self::Context) {
         let pipeline = self.admission.pipeline().clone();
         ctx.set_mailbox_capacity(pipeline.queues.collector);
-        ctx.run_interval(EXPIRY_SWEEP, |act, _| act.expire());
-        ctx.run_interval(pipeline.durability.snapshot_interval, |_, ctx| {
-            ctx.notify(Checkpoint);
-        });
+        let clock = self.clock.clone();
+        run_every(ctx, &clock, EXPIRY_SWEEP, |act, _| act.expire());
+        run_every(
+            ctx,
+            &clock,
+            pipeline.durability.snapshot_interval,
+            |_, ctx| {
+                ctx.notify(Checkpoint);
+            },
+        );
     }
 }
 

@@ -3,8 +3,9 @@
 //! `message` next to meterd's usual `error` object. `Accept: application/xml` (preferred over
 //! JSON) gets the seed's XML form of a successful answer; errors are always JSON.
 
-use super::body::read_body;
+use super::body::read_query_body;
 use super::history::run_query;
+use super::negotiate::prefers_xml;
 use super::{ApiError, AppState};
 use crate::query::blink::{check_instance, check_running, finish, parse, Line};
 use crate::render::blink::{blink_json, write_blink_xml};
@@ -75,25 +76,6 @@ async fn instance_metric(
     }
 }
 
-/// Whether `Accept` ranks `application/xml` (or `text/xml`) above JSON (`application/json`,
-/// `application/*`, `*/*`); no header means JSON.
-fn prefers_xml(accept: Option<&str>) -> bool {
-    let (mut xml, mut json) = (0.0f32, 0.0f32);
-    for item in accept.unwrap_or("").split(',') {
-        let mut parts = item.split(';').map(str::trim);
-        let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let q = parts
-            .find_map(|p| p.strip_prefix("q="))
-            .map_or(1.0, |v| v.parse().unwrap_or(0.0));
-        match media.as_str() {
-            "application/xml" | "text/xml" => xml = xml.max(q),
-            "application/json" | "application/*" | "*/*" => json = json.max(q),
-            _ => {}
-        }
-    }
-    xml > 0.0 && xml > json
-}
-
 async fn answer(
     req: &HttpRequest,
     payload: web::Payload,
@@ -103,26 +85,11 @@ async fn answer(
     state: &AppState,
 ) -> Result<Vec<Line>, ApiError> {
     check_instance(params.instance_id.as_deref())?;
-    let body = read_body(req, payload, state.pipeline.limits.max_body_bytes).await?;
+    let body = read_query_body(req, payload, state).await?;
     let now = state.clock.epoch_millis();
     let query = parse(&body, project, job, now)?;
     let latest = state.shards.last_sample(&query.prefix).await?;
     check_running(latest, now, project, job)?;
     let results = run_query(state, query.query).await?;
     Ok(finish(results, query.limit))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefers_xml;
-
-    #[test]
-    fn xml_only_when_preferred() {
-        assert!(prefers_xml(Some("application/xml")));
-        assert!(prefers_xml(Some("text/xml, application/json;q=0.5")));
-        assert!(!prefers_xml(None));
-        assert!(!prefers_xml(Some("application/json, application/xml")));
-        assert!(!prefers_xml(Some("*/*")));
-        assert!(!prefers_xml(Some("application/xml;q=0")));
-    }
 }

@@ -5,7 +5,7 @@ use crate::clock::SharedClock;
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::model::Selector;
-use crate::model::{SeriesKey, Snapshot, ValueView};
+use crate::model::{Scrape, SeriesKey, ValueView};
 use crate::registry::entities::EntitySink;
 use crate::registry::{assemble, Registry};
 use crate::telemetry::{own_families, Counters, IncomingTraffic};
@@ -71,8 +71,8 @@ impl AppState {
         merged.views
     }
 
-    /// A consistent snapshot of the selected series, own metrics included.
-    pub async fn snapshot(&self, sel: Selector) -> Result<Snapshot, super::ApiError> {
+    /// A consistent scrape of the selected series, own metrics included.
+    pub async fn scrape(&self, sel: Selector) -> Result<Scrape, super::ApiError> {
         let mut views = self.collect(sel.clone()).await?;
         let traffic = self.traffic.read(sel.service.as_deref());
         views.extend(traffic.into_iter().filter(|(k, _)| sel.matches(k)));

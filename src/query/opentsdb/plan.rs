@@ -93,10 +93,7 @@ mod tests {
     const HOUR: i64 = 3_600_000;
 
     fn tiers() -> Vec<TierSpec> {
-        crate::config::Tier::defaults()
-            .iter()
-            .map(crate::config::Tier::spec)
-            .collect()
+        crate::config::Pipeline::default().tier_specs()
     }
 
     fn query(start: i64, m: &[&str]) -> TsQuery {
