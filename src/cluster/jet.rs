@@ -14,6 +14,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The most publishes in flight awaiting their acks before a publish is refused as busy.
 pub const MAX_IN_FLIGHT: usize = 8192;
+/// How long a publish waits for its PubAck before sending it again (same `Nats-Msg-Id`, so
+/// JetStream stores it once): a publish lost with a dead server is re-sent through the
+/// reconnected client instead of waiting out [`REQUEST_TIMEOUT`].
+pub const ACK_RESEND_AFTER: Duration = Duration::from_secs(2);
+/// How long a call waits for a lost connection to come back before it answers Unavailable.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(1);
 /// The longest wait between two reconnect attempts after a server is lost.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
@@ -59,8 +65,9 @@ impl Jet {
     /// for `Nats-Msg-Id`), the control stream (membership, placement) and the checkpoint
     /// streams (`meterd.ckpt.<p>` heads, one kept per subject, with their data chunks; a state
     /// above the server's max_payload is chunked). An existing event stream with another
-    /// partition count is [`ClusterError::Config`]; no reachable server is
-    /// [`ClusterError::Unavailable`] within a few seconds.
+    /// partition count is [`ClusterError::Config`]; no reachable server, or a stream without
+    /// a leader (an election after a server loss takes seconds), is
+    /// [`ClusterError::Unavailable`] within a few seconds: retry.
     pub async fn connect(s: &ClusterSettings) -> Result<Jet, ClusterError> {
         s.validate()?;
         let options = async_nats::ConnectOptions::new()
@@ -113,21 +120,14 @@ impl Jet {
             )));
         }
         let js = &self.inner.js;
-        let publishes = parts.into_iter().map(|o| async move {
-            let what = "publishing events";
-            let publish = Publish::build().payload(o.payload).message_id(&o.msg_id);
-            let ack = js
-                .send_publish(streams::event_subject(o.partition), publish)
-                .await
-                .map_err(|e| errors::publish(what, e))?
-                .await
-                .map_err(|e| errors::publish(what, e))?;
-            Ok::<u64, ClusterError>(ack.sequence)
-        });
-        let bound = REQUEST_TIMEOUT + Duration::from_secs(1);
-        tokio::time::timeout(bound, futures_util::future::try_join_all(publishes))
-            .await
-            .map_err(|_| errors::timed_out("publishing events", bound))?
+        let publishes = parts.into_iter().map(|o| publish_one(js, o));
+        let all = futures_util::future::try_join_all(publishes);
+        self.call(
+            "publishing events",
+            REQUEST_TIMEOUT + Duration::from_secs(1),
+            all,
+        )
+        .await
     }
 
     /// Every message of partition `p` after stream sequence `after`, in order, then live ones
@@ -148,16 +148,14 @@ impl Jet {
         self.check_partition(p)?;
         let what = "reading a partition's last sequence";
         let subject = streams::event_subject(p);
-        let read = self
-            .inner
-            .streams
-            .events
-            .get_last_raw_message_by_subject(&subject);
-        match tokio::time::timeout(REQUEST_TIMEOUT, read).await {
-            Err(_) => Err(errors::timed_out(what, REQUEST_TIMEOUT)),
-            Ok(Ok(m)) => Ok(m.sequence),
-            Ok(Err(e)) => errors::last_message(what, e).map(|()| 0),
-        }
+        let events = &self.inner.streams.events;
+        let read = async {
+            match events.get_last_raw_message_by_subject(&subject).await {
+                Ok(m) => Ok(m.sequence),
+                Err(e) => errors::last_message(what, e).map(|()| 0),
+            }
+        };
+        self.call(what, REQUEST_TIMEOUT, read).await
     }
 
     /// Stores partition p's checkpoint if this node still owns p in the stored placement and
@@ -170,13 +168,9 @@ impl Jet {
     ) -> Result<(), ClusterError> {
         self.check_partition(p)?;
         let i = &self.inner;
-        let bound = REQUEST_TIMEOUT * 4;
-        tokio::time::timeout(
-            bound,
-            checkpoint::save(&i.js, &i.streams, &i.settings.node, p, cp),
-        )
-        .await
-        .map_err(|_| errors::timed_out("saving a checkpoint", bound))?
+        let save = checkpoint::save(&i.js, &i.streams, &i.settings.node, p, cp);
+        self.call("saving a checkpoint", REQUEST_TIMEOUT * 4, save)
+            .await
     }
 
     /// Partition p's last checkpoint, `None` when it has none.
@@ -185,10 +179,9 @@ impl Jet {
         p: u32,
     ) -> Result<Option<PartitionCheckpoint>, ClusterError> {
         self.check_partition(p)?;
-        let bound = REQUEST_TIMEOUT * 4;
-        tokio::time::timeout(bound, checkpoint::load(&self.inner.streams, p))
+        let load = checkpoint::load(&self.inner.streams, p);
+        self.call("loading a checkpoint", REQUEST_TIMEOUT * 4, load)
             .await
-            .map_err(|_| errors::timed_out("loading a checkpoint", bound))?
     }
 
     /// The stored placement, `None` before the first one (what [`super::Membership`] watches).
@@ -200,13 +193,9 @@ impl Jet {
     pub(crate) async fn placement_with_seq(
         &self,
     ) -> Result<Option<(u64, Placement)>, ClusterError> {
-        let what = "reading the placement";
-        tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            control::load_placement(&self.inner.streams.control),
-        )
-        .await
-        .map_err(|_| errors::timed_out(what, REQUEST_TIMEOUT))?
+        let read = control::load_placement(&self.inner.streams.control);
+        self.call("reading the placement", REQUEST_TIMEOUT, read)
+            .await
     }
 
     /// Stores `placement` if the stored one's sequence is still `expected`; `None` when another
@@ -216,31 +205,30 @@ impl Jet {
         expected: u64,
         placement: &Placement,
     ) -> Result<Option<u64>, ClusterError> {
-        let what = "storing the placement";
-        tokio::time::timeout(
+        let store = control::store_placement(&self.inner.js, expected, placement);
+        self.call(
+            "storing the placement",
             REQUEST_TIMEOUT + Duration::from_secs(1),
-            control::store_placement(&self.inner.js, expected, placement),
+            store,
         )
         .await
-        .map_err(|_| errors::timed_out(what, REQUEST_TIMEOUT))?
     }
 
-    /// Publishes this node's heartbeat (`leaving` on its last).
-    pub(crate) async fn heartbeat(&self, leaving: bool) -> Result<(), ClusterError> {
-        tokio::time::timeout(
-            REQUEST_TIMEOUT + Duration::from_secs(1),
-            control::heartbeat(&self.inner.js, &self.inner.settings.node, leaving),
-        )
-        .await
-        .map_err(|_| errors::timed_out("heartbeat", REQUEST_TIMEOUT))?
+    /// Publishes this node's heartbeat (`leaving` on its last), acked within `bound`.
+    pub(crate) async fn heartbeat(
+        &self,
+        leaving: bool,
+        bound: Duration,
+    ) -> Result<(), ClusterError> {
+        let beat = control::heartbeat(&self.inner.js, &self.inner.settings.node, leaving);
+        self.call("heartbeat", bound, beat).await
     }
 
     /// Every member's last stored heartbeat.
     pub(crate) async fn members_seen(&self) -> Result<Vec<control::Seen>, ClusterError> {
-        let bound = REQUEST_TIMEOUT * 2;
-        tokio::time::timeout(bound, control::members(&self.inner.streams.control))
+        let list = control::members(&self.inner.streams.control);
+        self.call("listing members", REQUEST_TIMEOUT * 2, list)
             .await
-            .map_err(|_| errors::timed_out("listing members", bound))?
     }
 
     /// The plain NATS client, for request/reply between nodes (reads, reset answers).
@@ -251,6 +239,44 @@ impl Jet {
     /// The JetStream context (for callers that need a stream operation this type lacks).
     pub fn jetstream(&self) -> &async_nats::jetstream::Context {
         &self.inner.js
+    }
+
+    /// Runs one call to JetStream within `bound`, answering Unavailable as soon as the client
+    /// has been without a server for [`RECONNECT_GRACE`] rather than when the bound runs out.
+    /// (async-nats holds requests while it reconnects, so a quick failover between servers
+    /// needs no error; a request already sent to a server that died waits for its bound.)
+    async fn call<T>(
+        &self,
+        what: &str,
+        bound: Duration,
+        call: impl std::future::Future<Output = Result<T, ClusterError>>,
+    ) -> Result<T, ClusterError> {
+        tokio::select! {
+            done = tokio::time::timeout(bound, call) => {
+                done.map_err(|_| errors::timed_out(what, bound))?
+            }
+            lost = self.disconnected_for(RECONNECT_GRACE) => Err(ClusterError::Unavailable(
+                format!("{what}: {lost}")
+            )),
+        }
+    }
+
+    /// Completes once the client has been disconnected for `grace` without a break.
+    async fn disconnected_for(&self, grace: Duration) -> String {
+        use async_nats::connection::State;
+        let mut down_since = None;
+        loop {
+            let now = tokio::time::Instant::now();
+            if self.inner.client.connection_state() == State::Connected {
+                down_since = None;
+            } else if now - *down_since.get_or_insert(now) >= grace {
+                return format!(
+                    "no NATS server of {:?} reachable for {grace:?}",
+                    self.inner.settings.urls
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn check_partition(&self, p: u32) -> Result<(), ClusterError> {
@@ -264,3 +290,39 @@ impl Jet {
         }
     }
 }
+
+/// Publishes one part, sending it again after [`ACK_RESEND_AFTER`] without an ack or after a
+/// retryable failure, until [`REQUEST_TIMEOUT`]; its stream sequence once acked.
+async fn publish_one(
+    js: &async_nats::jetstream::Context,
+    o: Outgoing,
+) -> Result<u64, ClusterError> {
+    let what = "publishing events";
+    let subject = streams::event_subject(o.partition);
+    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        let publish = Publish::build()
+            .payload(o.payload.clone())
+            .message_id(&o.msg_id);
+        let ack = js
+            .send_publish(subject.clone(), publish)
+            .await
+            .map_err(|e| errors::publish(what, e))?;
+        let err =
+            match tokio::time::timeout(ACK_RESEND_AFTER, std::future::IntoFuture::into_future(ack))
+                .await
+            {
+                Ok(Ok(ack)) => return Ok(ack.sequence),
+                Ok(Err(e)) => errors::publish(what, e),
+                Err(_) => errors::timed_out(what, ACK_RESEND_AFTER),
+            };
+        let retry = matches!(err, ClusterError::Unavailable(_));
+        if !retry || tokio::time::Instant::now() + RETRY_PAUSE >= deadline {
+            return Err(err);
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
+/// The pause before a publish is sent again.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);

@@ -8,7 +8,7 @@
 //! find nothing left to change (or propose again).
 
 use super::nats::liveness::Liveness;
-use super::{ClusterError, ClusterSettings, Jet, Placement};
+use super::{jet, ClusterError, ClusterSettings, Jet, Placement};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 
 /// How many times one round re-reads and proposes again after losing a race.
 const PROPOSALS_PER_ROUND: usize = 4;
+/// The shortest bound on a heartbeat publish.
+const MIN_BEAT_WITHIN: Duration = Duration::from_secs(1);
 
 /// A node's membership in the cluster; dropping it stops the heartbeats (as a crash would:
 /// the others move its partitions after `member_ttl`), [`Membership::leave`] moves them now.
@@ -35,6 +37,11 @@ struct Rounds {
     liveness: Liveness,
     alive: Arc<Mutex<Vec<(String, Instant)>>>,
     placement: watch::Sender<Placement>,
+    /// The bound on this node's own heartbeat publish: a publish lost with a dead server is
+    /// given up after this, and the next round goes through the reconnected client.
+    beat_within: Duration,
+    /// Since when the rounds have succeeded without a break (`None` after a failed one).
+    watching_since: Option<Instant>,
 }
 
 impl Membership {
@@ -57,6 +64,8 @@ impl Membership {
             liveness: Liveness::default(),
             alive: alive.clone(),
             placement: tx,
+            beat_within: s.heartbeat.max(MIN_BEAT_WITHIN),
+            watching_since: None,
         };
         rounds.round().await?;
         let every = s.heartbeat;
@@ -67,6 +76,7 @@ impl Membership {
             loop {
                 tick.tick().await;
                 if let Err(e) = rounds.round().await {
+                    rounds.watching_since = None;
                     tracing::warn!(node = %rounds.node, error = %e, "membership round failed");
                 }
             }
@@ -97,7 +107,7 @@ impl Membership {
     pub async fn leave(self) {
         self.task.abort();
         let node = self.jet.settings().node.clone();
-        if let Err(e) = self.jet.heartbeat(true).await {
+        if let Err(e) = self.jet.heartbeat(true, jet::REQUEST_TIMEOUT).await {
             tracing::warn!(%node, error = %e, "leaving heartbeat failed");
         }
         for _ in 0..PROPOSALS_PER_ROUND {
@@ -141,10 +151,11 @@ impl Drop for Membership {
 impl Rounds {
     /// One round: heartbeat, read the members and the placement, propose if they differ.
     async fn round(&mut self) -> Result<(), ClusterError> {
-        self.jet.heartbeat(false).await?;
+        self.jet.heartbeat(false, self.beat_within).await?;
         self.liveness.touch(&self.node, Instant::now());
         let seen = self.jet.members_seen().await?;
         let now = Instant::now();
+        let watching_since = *self.watching_since.get_or_insert(now);
         self.liveness.observe(&seen, now);
         *self.alive.lock() = self.liveness.alive(now, self.ttl);
         for _ in 0..PROPOSALS_PER_ROUND {
@@ -154,9 +165,13 @@ impl Rounds {
                 None => (0, None),
             };
             let placed = current.as_ref().map_or(&[][..], |p| &p.members[..]);
-            let wanted = self
-                .liveness
-                .proposed(placed, &self.node, Instant::now(), self.ttl);
+            let wanted = self.liveness.proposed(
+                placed,
+                &self.node,
+                Instant::now(),
+                self.ttl,
+                watching_since,
+            );
             let fits = current
                 .as_ref()
                 .is_some_and(|p| p.members == wanted && p.owners.len() == self.partitions as usize);

@@ -66,7 +66,20 @@ impl NatsCluster {
         if !present() {
             return None;
         }
-        let bin = nats_server().expect("checked above");
+        // A port picked free may be taken by another test before the server binds it: such a
+        // server exits at once, and the whole cluster starts again on other ports.
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Self::try_start(n) {
+                Ok(cluster) => return Some(cluster),
+                Err(e) => last = e,
+            }
+        }
+        panic!("{last}");
+    }
+
+    fn try_start(n: usize) -> Result<NatsCluster, String> {
+        let bin = nats_server().expect("checked by start");
         let dir = TempDir::new();
         let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let route_list = routes
@@ -108,8 +121,8 @@ impl NatsCluster {
         for i in 0..n {
             cluster.spawn(i);
         }
-        cluster.wait_ready();
-        Some(cluster)
+        cluster.ready()?;
+        Ok(cluster)
     }
 
     fn spawn(&mut self, i: usize) {
@@ -157,10 +170,16 @@ impl NatsCluster {
 
     /// Waits until every running server reports JetStream ready: enabled, and with a meta
     /// leader when clustered.
-    pub fn wait_ready(&self) {
+    pub fn wait_ready(&mut self) {
+        if let Err(e) = self.ready() {
+            panic!("{e}");
+        }
+    }
+
+    fn ready(&mut self) -> Result<(), String> {
         let clustered = self.nodes.len() > 1;
         let deadline = Instant::now() + READY_WITHIN;
-        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+        for node in self.nodes.iter_mut().filter(|n| n.child.is_some()) {
             let url = format!("http://127.0.0.1:{}/jsz", node.http);
             loop {
                 let ready = ureq::get(&url)
@@ -178,15 +197,26 @@ impl NatsCluster {
                 if ready {
                     break;
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "nats-server {} not ready within {READY_WITHIN:?}; its log:\n{}",
-                    node.name,
-                    std::fs::read_to_string(&node.log).unwrap_or_default()
-                );
+                let exited = node
+                    .child
+                    .as_mut()
+                    .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+                if exited || Instant::now() >= deadline {
+                    return Err(format!(
+                        "nats-server {} {}; its log:\n{}",
+                        node.name,
+                        if exited {
+                            "exited".to_owned()
+                        } else {
+                            format!("not ready within {READY_WITHIN:?}")
+                        },
+                        std::fs::read_to_string(&node.log).unwrap_or_default()
+                    ));
+                }
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        Ok(())
     }
 }
 

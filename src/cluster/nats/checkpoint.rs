@@ -6,8 +6,8 @@
 //! `max_payload` is split into several chunks. A save reads the head first, writes its chunks,
 //! then stores its head by compare-and-set on the head subject's last sequence, and finally
 //! deletes the chunks of the head it replaced (a save that lost the race deletes its own).
-//! (A purge by subject and sequence would be one request, but against nats-server 2.9.10 it
-//! removed other partitions' chunks too.) A save whose epoch is older than the stored head's, or
+//! (A purge of the subject below the new first chunk would be one request, but nats-server
+//! takes a purge below sequence 1 for a purge of the whole subject, new chunks included.) A save whose epoch is older than the stored head's, or
 //! whose node no longer owns the partition in the stored placement, is refused
 //! ([`ClusterError::Fenced`]).
 

@@ -4,7 +4,10 @@
 //! clock (its first sighting is dated by the server's timestamp). The member set proposed for
 //! the placement has a margin against flapping: a placed member is dropped only after `ttl`
 //! of silence, and an unplaced one is added only while its last heartbeat is under `ttl / 2`
-//! old, so two nodes whose views differ by a few milliseconds propose the same set.
+//! old, so two nodes whose views differ by a few milliseconds propose the same set. Silence is
+//! counted only while this node could see heartbeats: from `watching_since`, the instant since
+//! which its own rounds have succeeded without a break, so a control stream that was out of
+//! reach for a while (a lost server, a leader election) does not make every member look dead.
 
 use super::control::Seen;
 use std::collections::BTreeMap;
@@ -72,22 +75,28 @@ impl Liveness {
     }
 
     /// The member set to place at `now`, given the `placed` members: `me` always, a placed
-    /// member until `ttl` of silence, an unplaced one while its heartbeat is under `ttl / 2`
-    /// old; leavers never. Sorted.
+    /// member until `ttl` of silence (counted from `watching_since` at the earliest), an
+    /// unplaced one while its heartbeat is under `ttl / 2` old; leavers never. Sorted.
     pub fn proposed(
         &self,
         placed: &[String],
         me: &str,
         now: Instant,
         ttl: Duration,
+        watching_since: Instant,
     ) -> Vec<String> {
         let mut out: Vec<String> = self
             .tracks
             .iter()
             .filter(|(n, t)| {
-                let age = now.saturating_duration_since(t.changed);
-                let limit = if placed.contains(n) { ttl } else { ttl / 2 };
-                *n != me && !t.leaving && age < limit
+                if *n == me || t.leaving {
+                    return false;
+                }
+                if placed.contains(n) {
+                    now.saturating_duration_since(t.changed.max(watching_since)) < ttl
+                } else {
+                    now.saturating_duration_since(t.changed) < ttl / 2
+                }
             })
             .map(|(n, _)| n.clone())
             .collect();
@@ -111,6 +120,8 @@ mod tests {
     }
 
     const TTL: Duration = Duration::from_secs(5);
+    /// Watching since long before every test's times.
+    static T0: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
 
     #[test]
     fn a_silent_member_goes_after_the_ttl() {
@@ -118,13 +129,13 @@ mod tests {
         let mut l = Liveness::default();
         l.observe(&[seen("a", 1, 0, false), seen("b", 2, 0, false)], t0);
         let placed = vec!["a".to_string(), "b".to_string(), "me".to_string()];
-        assert_eq!(l.proposed(&placed, "me", t0, TTL), placed);
+        assert_eq!(l.proposed(&placed, "me", t0, TTL, *T0), placed);
         // a keeps beating, b falls silent.
         let t1 = t0 + Duration::from_secs(4);
         l.observe(&[seen("a", 3, 0, false), seen("b", 2, 0, false)], t1);
-        assert_eq!(l.proposed(&placed, "me", t1, TTL), placed);
+        assert_eq!(l.proposed(&placed, "me", t1, TTL, *T0), placed);
         let t2 = t0 + Duration::from_secs(6);
-        assert_eq!(l.proposed(&placed, "me", t2, TTL), vec!["a", "me"]);
+        assert_eq!(l.proposed(&placed, "me", t2, TTL, *T0), vec!["a", "me"]);
         let alive: Vec<String> = l.alive(t2, TTL).into_iter().map(|(n, _)| n).collect();
         assert_eq!(alive, vec!["a"]);
     }
@@ -137,7 +148,7 @@ mod tests {
             &[seen("old", 1, 30_000, false), seen("new", 2, 100, false)],
             t0,
         );
-        assert_eq!(l.proposed(&[], "me", t0, TTL), vec!["me", "new"]);
+        assert_eq!(l.proposed(&[], "me", t0, TTL, *T0), vec!["me", "new"]);
     }
 
     #[test]
@@ -146,8 +157,11 @@ mod tests {
         let mut l = Liveness::default();
         l.observe(&[seen("x", 1, 3_000, false)], t0);
         // 3 s old: too old to join (ttl/2 = 2.5 s), young enough to stay.
-        assert_eq!(l.proposed(&[], "me", t0, TTL), vec!["me"]);
-        assert_eq!(l.proposed(&["x".into()], "me", t0, TTL), vec!["me", "x"]);
+        assert_eq!(l.proposed(&[], "me", t0, TTL, *T0), vec!["me"]);
+        assert_eq!(
+            l.proposed(&["x".into()], "me", t0, TTL, *T0),
+            vec!["me", "x"]
+        );
     }
 
     #[test]
@@ -156,16 +170,31 @@ mod tests {
         let mut l = Liveness::default();
         l.observe(&[seen("a", 1, 0, false)], t0);
         l.observe(&[seen("a", 2, 0, true)], t0);
-        assert_eq!(l.proposed(&["a".into()], "me", t0, TTL), vec!["me"]);
+        assert_eq!(l.proposed(&["a".into()], "me", t0, TTL, *T0), vec!["me"]);
         l.observe(&[seen("a", 3, 0, false)], t0);
-        assert_eq!(l.proposed(&[], "me", t0, TTL), vec!["a", "me"]);
+        assert_eq!(l.proposed(&[], "me", t0, TTL, *T0), vec!["a", "me"]);
+    }
+
+    #[test]
+    fn silence_while_this_node_could_not_watch_does_not_count() {
+        let t0 = *T0 + Duration::from_secs(60);
+        let mut l = Liveness::default();
+        l.observe(&[seen("a", 1, 0, false)], t0);
+        let placed = vec!["a".to_string(), "me".to_string()];
+        // 8 s without heartbeats, but this node only watches again since 1 s: a stays.
+        let t1 = t0 + Duration::from_secs(8);
+        let since = t1 - Duration::from_secs(1);
+        assert_eq!(l.proposed(&placed, "me", t1, TTL, since), placed);
+        // Once this node has watched a whole ttl without a heartbeat of a, a goes.
+        let t2 = since + TTL;
+        assert_eq!(l.proposed(&placed, "me", t2, TTL, since), vec!["me"]);
     }
 
     #[test]
     fn me_is_always_proposed_and_alive_once_touched() {
         let t0 = Instant::now();
         let mut l = Liveness::default();
-        assert_eq!(l.proposed(&[], "me", t0, TTL), vec!["me"]);
+        assert_eq!(l.proposed(&[], "me", t0, TTL, *T0), vec!["me"]);
         l.touch("me", t0);
         assert_eq!(l.alive(t0, TTL).len(), 1);
     }
