@@ -31,18 +31,28 @@ cargo build --release --quiet --bin meterd
 M="${CARGO_TARGET_DIR:-target}/release/meterd"
 
 # --- three nats-servers, one JetStream cluster ----------------------------------------------------
-ROUTES=(); CLIENTS=()
-for i in 0 1 2; do ROUTES+=("$(free_port)"); CLIENTS+=("$(free_port)"); done
+ROUTES=(); CLIENTS=(); MONITORS=()
+for i in 0 1 2; do ROUTES+=("$(free_port)"); CLIENTS+=("$(free_port)"); MONITORS+=("$(free_port)"); done
 ROUTE_LIST=$(printf '"nats-route://127.0.0.1:%s", ' "${ROUTES[@]}"); ROUTE_LIST=${ROUTE_LIST%, }
 for i in 0 1 2; do
   cat >"$WORK/ns$i.conf" <<CONF
 server_name: ns$i
 listen: 127.0.0.1:${CLIENTS[$i]}
+http: 127.0.0.1:${MONITORS[$i]}
 jetstream { store_dir: "$WORK/ns$i" }
 cluster { name: bench, listen: 127.0.0.1:${ROUTES[$i]}, routes: [$ROUTE_LIST] }
 CONF
   "$NATS" -c "$WORK/ns$i.conf" >"$WORK/ns$i.log" 2>&1 &
   PIDS+=("$!")
+done
+# JetStream is ready once the servers elected a meta leader.
+for i in 0 1 2; do
+  for _ in $(seq 1 300); do
+    curl -fsS "http://127.0.0.1:${MONITORS[$i]}/jsz" 2>/dev/null \
+      | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("meta_cluster",{}).get("leader") else 1)' \
+      && break
+    sleep 0.1
+  done
 done
 URLS=$(printf 'nats://127.0.0.1:%s,' "${CLIENTS[@]}"); URLS=${URLS%,}
 printf '[cluster]\npartitions = 16\nreplicas = 3\n[limits]\nmax_series_per_service = 1000000\n' >"$WORK/bench.toml"
@@ -79,7 +89,7 @@ row() { printf '%-34s %12s %10s %10s %8s\n' "$@"; }
   row "target" "events/s" "p50 ms" "p99 ms" "errors"
   for f in single one; do
     row "$( [ $f = single ] && echo 'single node' || echo 'cluster: all load on one node')" \
-      "$(field "$WORK/$f.json" "['events_per_second']")" "$(field "$WORK/$f.json" "['latency_ms']['p50']")" \
+      "$(printf '%.0f' "$(field "$WORK/$f.json" "['events_per_second']")")" "$(field "$WORK/$f.json" "['latency_ms']['p50']")" \
       "$(field "$WORK/$f.json" "['latency_ms']['p99']")" "$(errors "$WORK/$f.json")"
   done
   total=0
