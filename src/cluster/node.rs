@@ -207,7 +207,7 @@ impl Node {
         let batch = uuid::Uuid::new_v4().simple().to_string();
         let mut parts = Vec::new();
         for (partition, events) in split(events, inner.settings.partitions) {
-            for (i, payload) in payloads(admitted_ms, events).into_iter().enumerate() {
+            for (i, payload) in payloads(admitted_ms, &events).into_iter().enumerate() {
                 parts.push(Outgoing {
                     partition,
                     msg_id: format!("{batch}-{partition}-{i}"),
@@ -363,14 +363,13 @@ impl Node {
 
 /// A batch's part for one partition as payloads of at most [`MAX_PART_BYTES`] (split in
 /// halves while larger; a single event is never split).
-fn payloads(admitted_ms: i64, events: Vec<Event>) -> Vec<Vec<u8>> {
+fn payloads(admitted_ms: i64, events: &[Event]) -> Vec<Vec<u8>> {
     let n = events.len();
-    let payload = batch_payload(admitted_ms, events.clone());
+    let payload = batch_payload(admitted_ms, events);
     if payload.len() <= MAX_PART_BYTES || n <= 1 {
         return vec![payload];
     }
-    let mut first = events;
-    let second = first.split_off(n / 2);
+    let (first, second) = events.split_at(n / 2);
     let mut out = payloads(admitted_ms, first);
     out.extend(payloads(admitted_ms, second));
     out
@@ -661,4 +660,39 @@ async fn save(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
     inner.jet.save_checkpoint(slot.partition, &cp).await?;
     slot.saved.store(position, Relaxed);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Op, Scope, SeriesKey};
+
+    #[test]
+    fn a_large_part_is_split_into_payloads_under_the_bound_in_order() {
+        let events: Vec<Event> = (0..40_000)
+            .map(|i| Event {
+                key: SeriesKey::simple(Scope::Application, &format!("series.{i}"), vec![]),
+                kind: Kind::Counter,
+                value: f64::from(i),
+                op: Op::Observe,
+                timestamp_ms: 0,
+                meta: None,
+            })
+            .collect();
+        let parts = payloads(7, &events);
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| p.len() <= MAX_PART_BYTES));
+        let back: Vec<Event> = parts
+            .iter()
+            .flat_map(|p| match Entry::decode(p) {
+                Some(Entry::Batch {
+                    admitted_ms: 7,
+                    events,
+                }) => events,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(back, events);
+        assert_eq!(payloads(7, &events[..3]).len(), 1);
+    }
 }

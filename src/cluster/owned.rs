@@ -221,13 +221,23 @@ impl PartitionState {
     }
 }
 
-/// A batch entry of `events` as a payload (what ingest publishes).
-pub fn batch_payload(admitted_ms: i64, events: Vec<Event>) -> Vec<u8> {
-    Entry::Batch {
+/// A batch entry of `events` as a payload (what ingest publishes), encoded without a copy.
+pub fn batch_payload(admitted_ms: i64, events: &[Event]) -> Vec<u8> {
+    /// [`Entry::Batch`], borrowing its events: the variant must stay first, as in [`Entry`]
+    /// (postcard writes the variant's index).
+    #[derive(Serialize)]
+    enum EntryRef<'a> {
+        Batch {
+            admitted_ms: i64,
+            events: &'a [Event],
+        },
+    }
+    // Serializing plain data into a Vec cannot fail.
+    postcard::to_allocvec(&EntryRef::Batch {
         admitted_ms,
         events,
-    }
-    .encode()
+    })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -254,10 +264,22 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_payload_is_a_batch_entry() {
+        let events = vec![event("c", Kind::Counter, 2.0), event("t", Kind::Timer, 3.0)];
+        assert_eq!(
+            Entry::decode(&batch_payload(5, &events)),
+            Some(Entry::Batch {
+                admitted_ms: 5,
+                events
+            })
+        );
+    }
+
+    #[test]
     fn each_position_applies_once_in_order() {
         let clock = ManualClock::starting_at(10_000);
         let mut p = PartitionState::new(3, AggregateSettings::default());
-        let payload = batch_payload(10_000, vec![event("c", Kind::Counter, 2.0)]);
+        let payload = batch_payload(10_000, &[event("c", Kind::Counter, 2.0)]);
         assert_eq!(
             p.apply(5, &payload, &clock),
             Applied::Batch {
@@ -278,12 +300,12 @@ mod tests {
         let mut p = PartitionState::new(0, AggregateSettings::default());
         p.apply(
             1,
-            &batch_payload(0, vec![event("x", Kind::Counter, 1.0)]),
+            &batch_payload(0, &[event("x", Kind::Counter, 1.0)]),
             &clock,
         );
         let mixed = vec![event("x", Kind::Gauge, 9.0), event("x", Kind::Counter, 4.0)];
         assert_eq!(
-            p.apply(2, &batch_payload(0, mixed), &clock),
+            p.apply(2, &batch_payload(0, &mixed), &clock),
             Applied::Batch {
                 applied: 1,
                 refused: 1
@@ -302,7 +324,7 @@ mod tests {
         let mut p = PartitionState::new(1, AggregateSettings::default());
         p.apply(
             1,
-            &batch_payload(0, vec![event("c", Kind::Counter, 3.0)]),
+            &batch_payload(0, &[event("c", Kind::Counter, 3.0)]),
             &clock,
         );
         let marker = Entry::Reset {
@@ -319,7 +341,7 @@ mod tests {
         assert_eq!(part.families.len(), 1);
         p.apply(
             3,
-            &batch_payload(0, vec![event("c", Kind::Counter, 1.0)]),
+            &batch_payload(0, &[event("c", Kind::Counter, 1.0)]),
             &clock,
         );
         assert_eq!(all(&mut p, &clock)[0].1, ValueView::Counter(1.0));
@@ -330,14 +352,10 @@ mod tests {
         let clock = ManualClock::starting_at(10_000);
         let mut p = PartitionState::new(2, AggregateSettings::default());
         let timer = |v| event("t", Kind::Timer, v);
-        p.apply(
-            7,
-            &batch_payload(10_000, vec![timer(5.0), timer(7.0)]),
-            &clock,
-        );
+        p.apply(7, &batch_payload(10_000, &[timer(5.0), timer(7.0)]), &clock);
         p.apply(
             8,
-            &batch_payload(10_000, vec![event("g", Kind::Gauge, 4.0)]),
+            &batch_payload(10_000, &[event("g", Kind::Gauge, 4.0)]),
             &clock,
         );
         let bytes = p.save(&clock);
@@ -345,7 +363,7 @@ mod tests {
         let mut back =
             PartitionState::load(2, AggregateSettings::default(), 8, &bytes, &later).unwrap();
         assert_eq!((back.partition(), back.position(), back.len()), (2, 8, 2));
-        let third = batch_payload(20_000, vec![timer(9.0)]);
+        let third = batch_payload(20_000, &[timer(9.0)]);
         assert_eq!(back.apply(8, &third, &later), Applied::Skipped);
         p.apply(9, &third, &clock);
         back.apply(9, &third, &later);
