@@ -82,7 +82,7 @@ stats_lines() { curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | py
 import json,sys
 v=json.load(sys.stdin)
 print(int(v.get("meterd.statsd.udp.events.accepted",0)), int(v.get("meterd.statsd.udp.lines.pending",0)))'; }
-for rate in 20000 40000 100000; do
+for rate in 20000 100000 200000; do
   read -r before _ < <(stats_lines)
   "${LOAD[@]}" --target "udp://127.0.0.1:$UP" --mode statsd --batch 10 --connections 1 --rate "$rate" >"$WORK/statsd_meterd_$rate.json"
   for _ in $(seq 1 50); do read -r after pending < <(stats_lines); [ "$pending" = 0 ] && break; sleep 0.1; done
@@ -150,7 +150,7 @@ rows.append(("meterd single-event requests", f'{s["requests_per_second"]:,.0f} r
              f'{s["requests_per_second"]/max(ps["requests_per_second"],1):.1f}x Pushgateway; '
              f'{100*s["requests_per_second"]/max(h["requests_per_second"],1):.0f}% of /-/healthy'))
 rows.append(("Pushgateway single-sample pushes", f'{ps["requests_per_second"]:,.0f} req/s', ""))
-for rate in (20000, 40000, 100000):
+for rate in (20000, 100000, 200000):
     r = j(f"statsd_meterd_{rate}"); got = int(open(os.path.join(w, f"statsd_meterd_{rate}.received")).read())
     rows.append((f"meterd StatsD UDP at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
                  f'{100*(r["events"]-got)/max(r["events"],1):.3f}% lost'))

@@ -73,7 +73,8 @@ impl Collector {
 
     /// Admits, logs and routes a batch; answers the ticket the log confirms it with.
     pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
-        let n = events.len();
+        // Observations, counting each folded StatsD event as the lines it stands for.
+        let n = events.iter().map(Event::weight).sum();
         let queue_bound = self.admission.pipeline().queues.shard as i64;
         let busy = if self.log.is_full() {
             Some("write-ahead log")
@@ -90,7 +91,8 @@ impl Collector {
         if let Err(e) = self.admission.admit(&events, now_ms) {
             let reason = match e {
                 CollectorError::Limit(_) => Reason::SeriesLimit,
-                _ => Reason::Conflict,
+                CollectorError::Conflict(_) => Reason::Conflict,
+                CollectorError::Busy(_) | CollectorError::Wal(_) => Reason::Busy,
             };
             self.counters.record(Outcome::BatchRefused(reason, n));
             return Err(e);
