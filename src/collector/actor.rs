@@ -36,6 +36,11 @@ pub struct Collector {
     pub(super) snapshots: Snapshots,
     /// ODSL entity capture of every admitted batch, when on.
     entities: Option<Capturer>,
+    /// Routed batches not sent yet, per shard, each with its admission time: everything one
+    /// turn of the collector admits goes to each shard as one message (see [`SendRouted`]).
+    routed: Vec<Vec<(Vec<Event>, u64)>>,
+    /// A [`SendRouted`] is queued.
+    send_queued: bool,
 }
 
 /// What a collector is made of (see `app`).
@@ -57,8 +62,10 @@ pub struct CollectorSetup {
 impl Collector {
     /// A collector from its parts.
     pub fn new(setup: CollectorSetup) -> Self {
-        let (shards, depths) = setup.shards.into_iter().unzip();
+        let (shards, depths): (Vec<_>, Vec<_>) = setup.shards.into_iter().unzip();
         Collector {
+            routed: shards.iter().map(|_| Vec::new()).collect(),
+            send_queued: false,
             admission: setup.admission,
             shards,
             depths,
@@ -76,7 +83,10 @@ impl Collector {
         self
     }
 
-    /// Admits, logs and routes a batch; answers the ticket the log confirms it with.
+    /// Admits, logs and routes a batch; answers the ticket the log confirms it with. The
+    /// routed parts and the captured entities wait for [`Collector::send_routed`], which the
+    /// caller queues ([`Collector::queue_send`]) and every other step that reaches the shards
+    /// or the keeper runs first, so that they see the batches in admission order.
     pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
         let n = events.len();
         let queue_bound = self.admission.pipeline().queues.shard as i64;
@@ -110,22 +120,44 @@ impl Collector {
         }
         let admitted_nanos = self.clock.monotonic_nanos();
         let parts = route(events, self.shards.len());
-        for ((shard, depth), batch) in self.shards.iter().zip(&self.depths).zip(parts) {
+        for (routed, batch) in self.routed.iter_mut().zip(parts) {
             if !batch.is_empty() {
-                self.counters.batch_sent();
-                depth.fetch_add(1, Relaxed);
-                shard.do_send(Apply {
-                    events: batch,
-                    admitted_nanos,
-                });
+                routed.push((batch, admitted_nanos));
             }
         }
         self.counters.batch_accepted(n);
         Ok(ticket)
     }
 
+    /// Queues a [`SendRouted`] after the messages in the mailbox now, unless one is queued:
+    /// one message per shard (and one to the entity keeper) for all they hold.
+    pub(super) fn queue_send(&mut self, ctx: &mut Context<Self>) {
+        if !self.send_queued {
+            self.send_queued = true;
+            ctx.notify(SendRouted);
+        }
+    }
+
+    /// Sends the routed batches to their shards and the captured entities to their keeper.
+    pub(super) fn send_routed(&mut self) {
+        self.send_queued = false;
+        for ((shard, depth), routed) in self.shards.iter().zip(&self.depths).zip(&mut self.routed) {
+            if !routed.is_empty() {
+                self.counters.batch_sent();
+                depth.fetch_add(1, Relaxed);
+                shard.do_send(Apply {
+                    batches: std::mem::take(routed),
+                });
+            }
+        }
+        if let Some(capturer) = &mut self.entities {
+            capturer.send();
+        }
+    }
+
     /// Forgets the series idle beyond their `series_ttl`: logged, then removed from the shards.
     fn expire(&mut self) {
+        self.send_routed();
         let now_ms = self.clock.epoch_millis();
         let hashes = self.admission.book_mut().expire(now_ms);
         if hashes.is_empty() {
@@ -156,6 +188,25 @@ impl Actor for Collector {
         ctx.run_interval(pipeline.durability.snapshot_interval, |_, ctx| {
             ctx.notify(Checkpoint);
         });
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> actix::Running {
+        self.send_routed();
+        actix::Running::Stop
+    }
+}
+
+/// Send what this turn admitted to the shards and the entity keeper (see
+/// [`Collector::queue_send`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct SendRouted;
+
+impl Handler<SendRouted> for Collector {
+    type Result = ();
+
+    fn handle(&mut self, _: SendRouted, _: &mut Context<Self>) {
+        self.send_routed();
     }
 }
 
@@ -188,13 +239,15 @@ impl Handler<Submit> for Collector {
     type Result = ();
 
     /// Admits and routes now; answers once the log confirms.
-    fn handle(&mut self, msg: Submit, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Submit, ctx: &mut Context<Self>) {
         let n = msg.events.len();
         match self.admit(msg.events) {
             Err(e) => {
                 let _ = msg.reply.send(Err(e));
             }
             Ok(ticket) => {
+                // The answer waits for the log, and its task runs after this turn's send.
+                self.queue_send(ctx);
                 actix::spawn(async move {
                     let answer = confirmed(ticket).await.map(|()| n).map_err(Into::into);
                     let _ = msg.reply.send(answer);
@@ -210,6 +263,7 @@ impl Handler<DrainAll> for Collector {
     /// Logs the reset, enqueues a drain on every shard now (after every batch routed so far,
     /// before any later one), then gathers the answers.
     fn handle(&mut self, msg: DrainAll, _: &mut Context<Self>) -> Self::Result {
+        self.send_routed();
         let (_, logged) = self.log.append_waiting(&RecordRef::Reset {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
@@ -249,6 +303,7 @@ impl Handler<RemoveSeries> for Collector {
     /// Logs the removal and removes the series from the shards and the book; no other
     /// message is handled meanwhile, so the book never disagrees with the shards.
     fn handle(&mut self, msg: RemoveSeries, _: &mut Context<Self>) -> Self::Result {
+        self.send_routed();
         let (_, logged) = self.log.append_waiting(&RecordRef::Remove {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
