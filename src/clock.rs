@@ -1,9 +1,20 @@
 //! Injected time: a [`Clock`] trait with a real [`SystemClock`] and a [`ManualClock`] for tests,
 //! so that EWMA decay, window rollover and retention are tested exactly, never with sleeps.
+//! The actors' timers (expiry, snapshots, bucket flushes, entity sweeps) run on the clock's
+//! [`Clock::ticks`] through [`run_every`]: on a manual clock they fire when the test moves it.
 
+use actix::{Actor, ActorStreamExt, AsyncContext, Context};
+use futures_util::{Stream, StreamExt};
 use parking_lot::Mutex;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+use tokio_stream::wrappers::{IntervalStream, WatchStream};
+
+/// A timer's ticks: one item each time a period of the clock's time has passed.
+pub type Ticks = Pin<Box<dyn Stream<Item = ()> + Send>>;
 
 /// A source of time: a monotonic reading for intervals and a wall-clock reading for timestamps.
 pub trait Clock: Send + Sync + 'static {
@@ -11,6 +22,29 @@ pub trait Clock: Send + Sync + 'static {
     fn monotonic_nanos(&self) -> u64;
     /// Milliseconds since the Unix epoch (negative before 1970), as the wall clock says.
     fn epoch_millis(&self) -> i64;
+
+    /// A tick every `period` of this clock's time, the first one `period` from now; ticks
+    /// missed while the receiver was busy are not made up. Real time by default; must be
+    /// called inside a tokio runtime (an actor's `started`).
+    fn ticks(&self, period: Duration) -> Ticks {
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Box::pin(IntervalStream::new(every).map(|_| ()))
+    }
+}
+
+/// Runs `f` on the actor every `period` of `clock`'s time (as `run_interval` does on real
+/// time).
+pub fn run_every<A>(
+    ctx: &mut Context<A>,
+    clock: &SharedClock,
+    period: Duration,
+    mut f: impl FnMut(&mut A, &mut Context<A>) + 'static,
+) where
+    A: Actor<Context = Context<A>>,
+{
+    let ticks = actix::fut::wrap_stream::<_, A>(clock.ticks(period));
+    ctx.spawn(ticks.map(move |(), act, ctx| f(act, ctx)).finish());
 }
 
 /// A clock shared among actors and structs.
@@ -68,9 +102,20 @@ impl Clock for SystemClock {
 /// handle and gives another to the code under test.
 ///
 /// [`advance`](ManualClock::advance) moves the monotonic and the epoch readings together.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ManualClock {
     inner: Arc<Mutex<ManualTime>>,
+    /// The monotonic reading, sent on every move (for [`Clock::ticks`]).
+    moved: Arc<watch::Sender<u64>>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock {
+            inner: Arc::default(),
+            moved: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -96,12 +141,16 @@ impl ManualClock {
     /// Moves both readings forward by `by` (the monotonic one saturates at `u64::MAX`).
     pub fn advance(&self, by: Duration) {
         let nanos = by.as_nanos();
-        let mut time = self.inner.lock();
-        let monotonic = u128::from(time.monotonic_nanos).saturating_add(nanos);
-        time.monotonic_nanos = u64::try_from(monotonic).unwrap_or(u64::MAX);
-        time.epoch_nanos = time
-            .epoch_nanos
-            .saturating_add(i128::try_from(nanos).unwrap_or(i128::MAX));
+        let now = {
+            let mut time = self.inner.lock();
+            let monotonic = u128::from(time.monotonic_nanos).saturating_add(nanos);
+            time.monotonic_nanos = u64::try_from(monotonic).unwrap_or(u64::MAX);
+            time.epoch_nanos = time
+                .epoch_nanos
+                .saturating_add(i128::try_from(nanos).unwrap_or(i128::MAX));
+            time.monotonic_nanos
+        };
+        self.moved.send_replace(now);
     }
 
     /// Sets the epoch reading, leaving the monotonic one where it is (as an NTP step would).
@@ -124,6 +173,21 @@ impl Clock for ManualClock {
         let millis = self.inner.lock().epoch_nanos.div_euclid(1_000_000);
         i64::try_from(millis).unwrap_or(if millis < 0 { i64::MIN } else { i64::MAX })
     }
+
+    /// Ticks when [`advance`](ManualClock::advance) has moved the clock a period or more past
+    /// the last tick (one tick however far it moved); never on real time.
+    fn ticks(&self, period: Duration) -> Ticks {
+        let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let mut due = self.monotonic_nanos().saturating_add(period);
+        let moves = WatchStream::new(self.moved.subscribe());
+        Box::pin(moves.filter_map(move |now| {
+            let tick = now >= due;
+            if tick {
+                due = now.saturating_add(period);
+            }
+            std::future::ready(tick.then_some(()))
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +208,25 @@ mod tests {
         }
         assert_eq!(handle.epoch_millis(), 1_700_000_001_501);
         assert_eq!(handle.monotonic_nanos(), 1_501_000_000);
+    }
+
+    #[test]
+    fn manual_ticks_follow_the_clock_not_real_time() {
+        let clock = ManualClock::new();
+        let mut ticks = clock.ticks(Duration::from_secs(1));
+        let next = |ticks: &mut Ticks| {
+            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(ticks))
+        };
+        assert_eq!(next(&mut ticks), None, "no tick before the clock moves");
+        clock.advance(Duration::from_millis(600));
+        assert_eq!(next(&mut ticks), None, "600 ms is not a period");
+        clock.advance(Duration::from_millis(400));
+        assert_eq!(next(&mut ticks), Some(Some(())));
+        // A long move is one tick; the next period counts from it.
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(next(&mut ticks), Some(Some(())));
+        clock.advance(Duration::from_millis(999));
+        assert_eq!(next(&mut ticks), None);
     }
 
     #[test]

@@ -101,20 +101,7 @@ fn websocket(server: &Server) -> TcpStream {
 
 /// A masked client frame header (mask 0: the payload goes as is).
 fn frame_header(first: u8, len: u64) -> Vec<u8> {
-    let mut h = vec![first];
-    match len {
-        0..=125 => h.push(0x80 | len as u8),
-        126..=0xFFFF => {
-            h.push(0x80 | 126);
-            h.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            h.push(0x80 | 127);
-            h.extend_from_slice(&len.to_be_bytes());
-        }
-    }
-    h.extend_from_slice(&[0, 0, 0, 0]);
-    h
+    meterd::http::client_frame_header(first, len, [0; 4])
 }
 
 /// The close code the server sends, and whether it then closed the connection.

@@ -5,9 +5,10 @@
 mod common;
 
 use common::{assert_error, golden, Server};
-use meterd::clock::ManualClock;
+use meterd::clock::{Clock, ManualClock, Ticks};
 use meterd::config::Pipeline;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -495,11 +496,41 @@ fn retention_and_max_drop_the_oldest_and_count_them() {
     assert_eq!(vendor(&server, "meterd.entities.dropped"), 8.0);
 }
 
-/// Read requests per hour about meterd itself, from its own request entities.
+/// How far [`Stepping`]'s monotonic reading moves at each read.
+const STEP_MS: u64 = 7;
+
+/// A manual clock whose monotonic reading also moves [`STEP_MS`] at every read: a request
+/// timed on the injected clock lasts a whole number of steps, which real time never gives.
+struct Stepping {
+    clock: ManualClock,
+    reads: AtomicU64,
+}
+
+impl Clock for Stepping {
+    fn monotonic_nanos(&self) -> u64 {
+        let steps = self.reads.fetch_add(1, Ordering::Relaxed);
+        self.clock.monotonic_nanos() + steps * STEP_MS * 1_000_000
+    }
+
+    fn epoch_millis(&self) -> i64 {
+        self.clock.epoch_millis()
+    }
+
+    fn ticks(&self, period: Duration) -> Ticks {
+        self.clock.ticks(period)
+    }
+}
+
+/// Read requests per hour about meterd itself, from its own request entities; their
+/// durations come from the injected clock.
 #[test]
 fn meterds_own_requests_are_entities() {
-    let test_started = Instant::now();
-    let (server, clock) = server_at(DAY + 10 * HOUR + 30 * MINUTE, "");
+    let clock = ManualClock::starting_at(DAY + 10 * HOUR + 30 * MINUTE);
+    let stepping = Stepping {
+        clock: clock.clone(),
+        reads: AtomicU64::new(0),
+    };
+    let server = Server::with(move |o| o.clock = Arc::new(stepping));
     for _ in 0..3 {
         server.get("/metrics/base", Some("application/json"));
     }
@@ -555,12 +586,12 @@ fn meterds_own_requests_are_entities() {
         "provider=meterd&metric=ReadRequestDuration&_limit=1",
     );
     assert_eq!(durations[0]["unit"], "milliseconds");
-    // A real duration in milliseconds: more than nothing, less than this whole test took.
+    // Timed on the injected clock: a whole number of its steps, at least one.
     let duration_ms = durations[0]["value"].as_f64().unwrap();
-    let test_ms = test_started.elapsed().as_secs_f64() * 1e3;
+    let step = STEP_MS as f64;
     assert!(
-        duration_ms > 0.0 && duration_ms < test_ms,
-        "{duration_ms} ms of a {test_ms} ms test"
+        duration_ms >= step && duration_ms % step == 0.0,
+        "{duration_ms} ms is no whole number of {STEP_MS} ms steps"
     );
     assert_eq!(durations[0]["scope"], "vendor");
 }

@@ -306,3 +306,30 @@ fn idle_series_expire_on_the_manual_clock() {
     server.push(json!({"name": "short.a", "type": "counter", "value": 2}));
     assert_eq!(app(&server)["short.a"], 2.0);
 }
+
+#[test]
+fn every_refusal_is_counted_under_its_reason() {
+    let server = Server::start();
+    let post = |body: Value| server.post("/api/v1/events", "application/json", &body.to_string());
+    assert_eq!(post(json!({"name": "typed", "type": "counter"})).0, 200);
+    // Bad input: 400, counted as invalid.
+    assert_eq!(post(json!({"name": "", "type": "counter"})).0, 400);
+    // A type conflict: 409, counted as a conflict.
+    assert_eq!(
+        post(json!({"name": "typed", "type": "gauge", "value": 1})).0,
+        409
+    );
+    // A body in an unknown encoding: 415, counted as unreadable.
+    let (s, _) = server.post_with(
+        "/api/v1/events",
+        "application/json",
+        "{}",
+        &[("Content-Encoding", "br-unknown")],
+    );
+    assert_eq!(s, 415);
+    assert_eq!(vendor(&server, "meterd.refused.invalid"), 1.0);
+    assert_eq!(vendor(&server, "meterd.refused.conflict"), 1.0);
+    assert_eq!(vendor(&server, "meterd.refused.body_unreadable"), 1.0);
+    assert_eq!(vendor(&server, "meterd.batches.rejected"), 3.0);
+    assert_eq!(vendor(&server, "meterd.history.flushes_lost"), 0.0);
+}

@@ -431,6 +431,8 @@ fn the_binary_takes_tokens_from_a_flag_or_the_environment() {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_meterd"));
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("METERD_DATA_DIR", dir.0.join(format!("data-{by_env}")))
+            // Not StatsD's default port, which another process may hold.
+            .env("METERD_STATSD_UDP", "off")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if by_env {

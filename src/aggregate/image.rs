@@ -105,7 +105,7 @@ pub fn encode_series(shard: &ShardState) -> Vec<u8> {
             .iter()
             .map(|(k, s)| (k, &s.state, s.id, &s.down))
             .collect(),
-        unconfirmed: shard.history.book.unconfirmed(),
+        unconfirmed: shard.history.flushes.unconfirmed(),
     };
     // Serializing plain data into a Vec cannot fail.
     postcard::to_allocvec(&image).unwrap_or_default()

@@ -24,6 +24,7 @@ mod image;
 mod shard;
 mod shard_history;
 mod shard_state;
+mod shards;
 
 pub use image::{decode_series, encode_series, ImageError, ShardImage};
 
@@ -33,3 +34,4 @@ pub use shard::{
 };
 pub use shard_history::{FirstTier, HistorySetup, SeriesBuckets, SeriesMatch};
 pub use shard_state::ShardState;
+pub use shards::{Matched, Shards, ShardsError, Views};

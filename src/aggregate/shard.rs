@@ -2,12 +2,12 @@
 
 use super::{SeriesBuckets, SeriesMatch, ShardState};
 use crate::aggregate::downsample::Flush;
-use crate::clock::SharedClock;
+use crate::clock::{run_every, SharedClock};
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
-use crate::persist::history::PersistError;
-use crate::telemetry::Counters;
-use actix::{Actor, AsyncContext, Context, Handler, Message, MessageResult};
+use crate::persist::history::HistoryError;
+use crate::telemetry::{Counters, Outcome};
+use actix::{Actor, Context, Handler, Message, MessageResult};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -55,7 +55,8 @@ impl Actor for Shard {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(usize::MAX >> 4);
-        ctx.run_interval(FLUSH_EVERY, |shard, _| shard.flush());
+        let clock = self.clock.clone();
+        run_every(ctx, &clock, FLUSH_EVERY, |shard, _| shard.flush());
     }
 }
 
@@ -142,7 +143,10 @@ impl Handler<Save> for Shard {
     /// Takes the flush, then encodes the series as they are between the batches before and
     /// after.
     fn handle(&mut self, msg: Save, _: &mut Context<Self>) -> Self::Result {
-        self.state.take_flush(msg.seq);
+        let (_, lost) = self.state.take_flush(msg.seq);
+        if lost > 0 {
+            self.counters.record(Outcome::HistoryLost(lost));
+        }
         let flushes = self.state.unconfirmed();
         let section = crate::persist::Section {
             name: format!("series.{}", msg.index),
@@ -210,7 +214,7 @@ pub type KeyFilter = Arc<dyn Fn(&SeriesKey) -> bool + Send + Sync>;
 
 /// Find the series named `name` that `filter` keeps (live and stored).
 #[derive(Message)]
-#[rtype(result = "Result<Vec<SeriesMatch>, PersistError>")]
+#[rtype(result = "Result<Vec<SeriesMatch>, HistoryError>")]
 pub struct MatchSeries {
     /// Exact metric name.
     pub name: String,
@@ -220,7 +224,7 @@ pub struct MatchSeries {
 
 /// Read the buckets of tier `tier` starting in `[from, to]` of series this shard matched.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<SeriesBuckets>, PersistError>")]
+#[rtype(result = "Result<Vec<SeriesBuckets>, HistoryError>")]
 pub struct ReadHistory {
     /// Series from [`MatchSeries`] answered by this shard.
     pub series: Vec<SeriesMatch>,
@@ -239,7 +243,7 @@ pub struct LastSample(pub String);
 
 /// Every series key the shard answers for (live and owned stored ones).
 #[derive(Message)]
-#[rtype(result = "Result<Vec<SeriesKey>, PersistError>")]
+#[rtype(result = "Result<Vec<SeriesKey>, HistoryError>")]
 pub struct SeriesKeys;
 
 /// Close due buckets now (as the timer would).
@@ -248,7 +252,7 @@ pub struct SeriesKeys;
 pub struct FlushNow;
 
 impl Handler<MatchSeries> for Shard {
-    type Result = Result<Vec<SeriesMatch>, PersistError>;
+    type Result = Result<Vec<SeriesMatch>, HistoryError>;
 
     /// Answers the matching series.
     fn handle(&mut self, msg: MatchSeries, _: &mut Context<Self>) -> Self::Result {
@@ -257,7 +261,7 @@ impl Handler<MatchSeries> for Shard {
 }
 
 impl Handler<ReadHistory> for Shard {
-    type Result = Result<Vec<SeriesBuckets>, PersistError>;
+    type Result = Result<Vec<SeriesBuckets>, HistoryError>;
 
     /// Answers stored and unwritten buckets merged.
     fn handle(&mut self, msg: ReadHistory, _: &mut Context<Self>) -> Self::Result {
@@ -277,7 +281,7 @@ impl Handler<LastSample> for Shard {
 }
 
 impl Handler<SeriesKeys> for Shard {
-    type Result = Result<Vec<SeriesKey>, PersistError>;
+    type Result = Result<Vec<SeriesKey>, HistoryError>;
 
     /// Answers the keys.
     fn handle(&mut self, _: SeriesKeys, _: &mut Context<Self>) -> Self::Result {

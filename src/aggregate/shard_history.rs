@@ -7,7 +7,7 @@ use super::downsample::{Bucket, Downsampler, Flush, History, NewSeries, TierSpec
 use super::shard_state::Series;
 use super::{SeriesState, ShardState};
 use crate::model::{Kind, SeriesKey};
-use crate::persist::history::{HistoryStore, PersistError};
+use crate::persist::history::{HistoryError, HistoryStore};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -46,7 +46,8 @@ impl HistorySetup {
 /// The shard's history state.
 pub(super) struct ShardHistory {
     pub(super) setup: HistorySetup,
-    pub(super) book: History,
+    /// Closed buckets not yet handed to the writer and flushes not known written.
+    pub(super) flushes: History,
     next_local_id: u64,
 }
 
@@ -55,7 +56,7 @@ impl ShardHistory {
         let last = setup.store.as_ref().map_or(0, |s| s.covered());
         ShardHistory {
             setup,
-            book: History::new(last),
+            flushes: History::new(last),
             next_local_id: 1,
         }
     }
@@ -69,7 +70,7 @@ impl ShardHistory {
             self.next_local_id += 1;
             return (self.next_local_id - 1, down);
         };
-        if let Some(id) = self.book.unstored_id(key) {
+        if let Some(id) = self.flushes.unstored_id(key) {
             return (id, down);
         }
         match store.lookup(key) {
@@ -79,7 +80,7 @@ impl ShardHistory {
                     tracing::error!(error = %e, "history: series lookup failed; new id");
                 }
                 let id = store.allocate_id();
-                self.book.created(NewSeries {
+                self.flushes.created(NewSeries {
                     id,
                     key: key.clone(),
                     kind,
@@ -117,8 +118,8 @@ impl ShardState {
     /// [`ShardState::take_flush`]).
     pub fn tick(&mut self, now_ms: i64) -> Option<Flush> {
         self.close_due(now_ms);
-        let seq = self.history.book.next_seq();
-        self.take_flush(seq)
+        let seq = self.history.flushes.next_seq();
+        self.take_flush(seq).0
     }
 
     /// Moves every open bucket whose window has ended by `now_ms` to the pending ones.
@@ -126,30 +127,33 @@ impl ShardState {
         let h = &mut self.history;
         let tiers = h.setup.tiers.clone();
         for s in self.series.values_mut() {
-            s.down.close_due(s.id, &tiers, now_ms, h.book.pending_mut());
+            s.down
+                .close_due(s.id, &tiers, now_ms, h.flushes.pending_mut());
         }
     }
 
     /// The pending buckets and new series as a flush numbered `seq` (a checkpoint's, see
     /// [`Flush::seq`]), if there is anything to write; forgets flushes the store holds.
-    pub fn take_flush(&mut self, seq: u64) -> Option<Flush> {
+    /// Answers also how many flushes never confirmed by the store were given up (their
+    /// buckets are lost to history).
+    pub fn take_flush(&mut self, seq: u64) -> (Option<Flush>, usize) {
         let h = &mut self.history;
         if let Some(store) = &h.setup.store {
-            h.book.committed(store.covered());
+            h.flushes.committed(store.covered());
         }
-        let (flush, dropped) = h.book.take_flush(h.setup.shard, seq);
+        let (flush, dropped) = h.flushes.take_flush(h.setup.shard, seq);
         if dropped > 0 {
             tracing::error!(
                 batches = dropped,
                 "history: flushes never confirmed by the store were given up"
             );
         }
-        flush
+        (flush, dropped)
     }
 
     /// The flushes sent (or about to be) and not known written, oldest first.
     pub fn unconfirmed(&self) -> Vec<Flush> {
-        self.history.book.in_flight_flushes()
+        self.history.flushes.in_flight_flushes()
     }
 
     /// Puts back a series restored from a snapshot, with its history id and downsampler
@@ -172,7 +176,7 @@ impl ShardState {
         &self,
         name: &str,
         keep: &dyn Fn(&SeriesKey) -> bool,
-    ) -> Result<Vec<SeriesMatch>, PersistError> {
+    ) -> Result<Vec<SeriesMatch>, HistoryError> {
         let mut out: Vec<SeriesMatch> = self
             .series
             .iter()
@@ -198,7 +202,7 @@ impl ShardState {
     }
 
     /// Every series key this shard answers for (live, and stored ones it owns).
-    pub fn series_keys(&self) -> Result<Vec<SeriesKey>, PersistError> {
+    pub fn series_keys(&self) -> Result<Vec<SeriesKey>, HistoryError> {
         let mut out: Vec<SeriesKey> = self.series.keys().cloned().collect();
         if let Some(store) = &self.history.setup.store {
             for s in store.all_series()? {
@@ -219,7 +223,7 @@ impl ShardState {
         tier: usize,
         (from, to): (i64, i64),
         now_ms: i64,
-    ) -> Result<Vec<SeriesBuckets>, PersistError> {
+    ) -> Result<Vec<SeriesBuckets>, HistoryError> {
         let setup = &self.history.setup;
         let Some(spec) = setup.tiers.get(tier).copied() else {
             return Ok(Vec::new());
@@ -234,9 +238,9 @@ impl ShardState {
         // pending buckets, then the open one.
         let wanted = |start: i64| start >= from && start <= to && !spec.expired(start, now_ms);
         let mut extra: HashMap<u64, Vec<(i64, Bucket)>> = HashMap::new();
-        if !self.history.book.is_idle() {
+        if !self.history.flushes.is_idle() {
             let want: HashSet<u64> = ids.iter().copied().collect();
-            for c in self.history.book.unwritten(stored_seq) {
+            for c in self.history.flushes.unwritten(stored_seq) {
                 if usize::from(c.tier) == tier && wanted(c.start) && want.contains(&c.series) {
                     extra.entry(c.series).or_default().push((c.start, c.bucket));
                 }

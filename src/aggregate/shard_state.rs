@@ -1,7 +1,7 @@
 //! The series one shard owns: a plain map from key to aggregate and downsampler, with apply,
 //! read and drain. The history side (ticks, history reads) is in `shard_history.rs`.
 
-use super::downsample::{Bucket, Downsampler, TierSpec};
+use super::downsample::{Bucket, Downsampler};
 use super::shard_history::{HistorySetup, ShardHistory};
 use super::{AggregateSettings, SeriesState};
 use crate::config::Tier;
@@ -30,10 +30,7 @@ pub struct ShardState {
 impl ShardState {
     /// An empty shard with the default tiers and no history store.
     pub fn new(settings: AggregateSettings) -> Self {
-        let tiers = Tier::defaults()
-            .iter()
-            .map(|t| TierSpec::new(t.resolution, t.retention))
-            .collect();
+        let tiers = Tier::defaults().iter().map(Tier::spec).collect();
         Self::with_history(settings, HistorySetup::detached(tiers))
     }
 
@@ -90,7 +87,7 @@ impl ShardState {
     /// that its history keeps every sample recorded before it left, whenever it leaves.
     fn keep_history(&mut self, mut gone: Series) {
         let tiers = self.history.setup.tiers.clone();
-        let pending = self.history.book.pending_mut();
+        let pending = self.history.flushes.pending_mut();
         gone.down.close_due(gone.id, &tiers, i64::MAX, pending);
     }
 
@@ -157,7 +154,7 @@ impl ShardState {
                 &tiers,
                 samples,
                 now_ms,
-                self.history.book.pending_mut(),
+                self.history.flushes.pending_mut(),
             );
         }
         created

@@ -4,19 +4,18 @@
 use super::admission::{Admission, CollectorError};
 use super::checkpoint::{Checkpoint, Snapshots};
 use super::route;
-use crate::aggregate::{Apply, Drain, Forget, Remove, Shard};
-use crate::clock::SharedClock;
+use crate::aggregate::Shards;
+use crate::clock::{run_every, SharedClock};
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
 use crate::persist::{confirmed, Log, RecordRef, Ticket};
 use crate::registry::entities::Capturer;
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Outcome, Reason};
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, AtomicResponse, Context, Handler, Message,
-    ResponseFuture, WrapFuture,
+    Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Message, ResponseFuture,
+    WrapFuture,
 };
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -27,9 +26,7 @@ pub const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
 /// Admits batches, logs them, routes them to shards.
 pub struct Collector {
     pub(super) admission: Admission,
-    pub(super) shards: Vec<Addr<Shard>>,
-    /// Batches queued to each shard and not applied yet.
-    depths: Vec<Arc<AtomicI64>>,
+    pub(super) shards: Shards,
     pub(super) log: Arc<dyn Log>,
     pub(super) counters: Arc<Counters>,
     pub(super) clock: SharedClock,
@@ -47,8 +44,8 @@ pub struct Collector {
 pub struct CollectorSetup {
     /// Limits, types and the series book (recovered).
     pub admission: Admission,
-    /// The shards, each with the depth gauge it counts down (see [`Shard::with_depth`]).
-    pub shards: Vec<(Addr<Shard>, Arc<AtomicI64>)>,
+    /// The shards.
+    pub shards: Shards,
     /// The log (the write-ahead log; a JetStream partition later).
     pub log: Arc<dyn Log>,
     /// meterd's own counters.
@@ -62,13 +59,11 @@ pub struct CollectorSetup {
 impl Collector {
     /// A collector from its parts.
     pub fn new(setup: CollectorSetup) -> Self {
-        let (shards, depths): (Vec<_>, Vec<_>) = setup.shards.into_iter().unzip();
         Collector {
-            routed: shards.iter().map(|_| Vec::new()).collect(),
+            routed: (0..setup.shards.len()).map(|_| Vec::new()).collect(),
             send_queued: false,
             admission: setup.admission,
-            shards,
-            depths,
+            shards: setup.shards,
             log: setup.log,
             counters: setup.counters,
             clock: setup.clock,
@@ -92,22 +87,22 @@ impl Collector {
         let queue_bound = self.admission.pipeline().queues.shard as i64;
         let busy = if self.log.is_full() {
             Some("write-ahead log")
-        } else if self.depths.iter().any(|d| d.load(Relaxed) >= queue_bound) {
+        } else if self.shards.any_full(queue_bound) {
             Some("shard")
         } else {
             None
         };
         if let Some(queue) = busy {
-            self.counters.refused_busy.fetch_add(1, Relaxed);
-            self.counters.batch_rejected(n);
+            self.counters.record(Outcome::BatchRefused(Reason::Busy, n));
             return Err(CollectorError::Busy(queue));
         }
         let now_ms = self.clock.epoch_millis();
         if let Err(e) = self.admission.admit(&events, now_ms) {
-            if matches!(e, CollectorError::Limit(_)) {
-                self.counters.refused_series_limit.fetch_add(1, Relaxed);
-            }
-            self.counters.batch_rejected(n);
+            let reason = match e {
+                CollectorError::Limit(_) => Reason::SeriesLimit,
+                _ => Reason::Conflict,
+            };
+            self.counters.record(Outcome::BatchRefused(reason, n));
             return Err(e);
         }
         // This actor is the log's only producer and found room above: this does not wait.
@@ -125,7 +120,7 @@ impl Collector {
                 routed.push((batch, admitted_nanos));
             }
         }
-        self.counters.batch_accepted(n);
+        self.counters.record(Outcome::Accepted(n));
         Ok(ticket)
     }
 
@@ -141,15 +136,7 @@ impl Collector {
     /// Sends the routed batches to their shards and the captured entities to their keeper.
     pub(super) fn send_routed(&mut self) {
         self.send_queued = false;
-        for ((shard, depth), routed) in self.shards.iter().zip(&self.depths).zip(&mut self.routed) {
-            if !routed.is_empty() {
-                self.counters.batch_sent();
-                depth.fetch_add(1, Relaxed);
-                shard.do_send(Apply {
-                    batches: std::mem::take(routed),
-                });
-            }
-        }
+        self.shards.apply(&mut self.routed, &self.counters);
         if let Some(capturer) = &mut self.entities {
             capturer.send();
         }
@@ -170,9 +157,7 @@ impl Collector {
         }));
         let n = hashes.len();
         let set = Arc::new(hashes.into_iter().collect::<HashSet<u64>>());
-        for shard in &self.shards {
-            shard.do_send(Forget(set.clone()));
-        }
+        self.shards.forget(set);
         self.counters.series_gone(n, true);
         tracing::info!(series = n, "forgot series idle beyond their series_ttl");
     }
@@ -184,10 +169,16 @@ impl Actor for Collector {
     fn started(&mut self, ctx: &mut Self::Context) {
         let pipeline = self.admission.pipeline().clone();
         ctx.set_mailbox_capacity(pipeline.queues.collector);
-        ctx.run_interval(EXPIRY_SWEEP, |act, _| act.expire());
-        ctx.run_interval(pipeline.durability.snapshot_interval, |_, ctx| {
-            ctx.notify(Checkpoint);
-        });
+        let clock = self.clock.clone();
+        run_every(ctx, &clock, EXPIRY_SWEEP, |act, _| act.expire());
+        run_every(
+            ctx,
+            &clock,
+            pipeline.durability.snapshot_interval,
+            |_, ctx| {
+                ctx.notify(Checkpoint);
+            },
+        );
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> actix::Running {
@@ -268,27 +259,10 @@ impl Handler<DrainAll> for Collector {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
         });
-        // `do_send` queues the drain at once whatever the mailbox holds (`send` may hold it
-        // back while the mailbox is full, and a later `Apply` could overtake it).
-        let pending: Vec<_> = self
-            .shards
-            .iter()
-            .map(|shard| {
-                let (reply, answer) = oneshot::channel();
-                shard.do_send(Drain {
-                    selector: msg.0.clone(),
-                    reply,
-                });
-                answer
-            })
-            .collect();
+        // Queued now, after every batch routed so far (see `Shards::drain`).
+        let drained = self.shards.drain(&msg.0);
         Box::pin(async move {
-            let mut all = Vec::new();
-            for answer in pending {
-                if let Ok(views) = answer.await {
-                    all.extend(views);
-                }
-            }
+            let all = drained.await;
             if let Err(e) = confirmed(logged).await {
                 tracing::error!(error = %e, "a reset could not be logged; a crash now would bring its series back");
             }
@@ -308,18 +282,8 @@ impl Handler<RemoveSeries> for Collector {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
         });
-        let pending: Vec<_> = self
-            .shards
-            .iter()
-            .map(|s| s.send(Remove(msg.0.clone())))
-            .collect();
-        let gather = async move {
-            let mut keys = Vec::new();
-            for p in pending {
-                keys.extend(p.await.unwrap_or_default());
-            }
-            (keys, confirmed(logged).await)
-        };
+        let removed = self.shards.remove(&msg.0);
+        let gather = async move { (removed.await, confirmed(logged).await) };
         AtomicResponse::new(Box::pin(gather.into_actor(self).map(
             |(keys, logged), act, _| {
                 act.admission

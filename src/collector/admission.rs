@@ -29,6 +29,17 @@ pub enum CollectorError {
     Wal(#[from] crate::persist::WalError),
 }
 
+impl CollectorError {
+    /// Whether a queue was full (the write-ahead log's included): the batch may be retried
+    /// shortly as it is.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            CollectorError::Busy(_) | CollectorError::Wal(crate::persist::WalError::Full)
+        )
+    }
+}
+
 fn describe(b: &LimitBreach) -> String {
     match &b.service {
         Some(service) => format!(

@@ -182,12 +182,7 @@ impl Handler<Checkpoint> for Collector {
                 bytes: self.admission.book().encode(),
             },
         ];
-        let shard_saves: Vec<_> = self
-            .shards
-            .iter()
-            .enumerate()
-            .map(|(index, s)| s.send(crate::aggregate::Save { index, seq }))
-            .collect();
+        let shard_saves = self.shards.save(seq);
         let store = self.snapshots.store.clone();
         let history = self.snapshots.history.clone();
         let log = self.log.clone();
@@ -205,8 +200,8 @@ impl Handler<Checkpoint> for Collector {
                     .map_err(|_| "the log writer has stopped".to_owned())?
                     .map_err(|e| e.to_string())?;
                 let mut flushes: Vec<Flush> = Vec::new();
-                for save in shard_saves {
-                    let (section, unconfirmed) = save.await.map_err(|e| format!("a shard: {e}"))?;
+                let saved = shard_saves.await.map_err(|e| format!("a shard: {e}"))?;
+                for (section, unconfirmed) in saved {
                     sections.push(section);
                     flushes.extend(unconfirmed);
                 }

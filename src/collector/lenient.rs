@@ -47,7 +47,8 @@ impl Handler<IngestLenient> for Collector {
             ..LenientOutcome::default()
         };
         if outcome.refused > 0 {
-            self.counters.events_refused(outcome.refused);
+            self.counters
+                .record(crate::telemetry::Outcome::EventsRefused(outcome.refused));
         }
         let n = events.len();
         let admitted = (n > 0).then(|| self.admit(events));

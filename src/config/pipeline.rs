@@ -58,6 +58,11 @@ impl Default for Pipeline {
 }
 
 impl Pipeline {
+    /// The tiers of history, finest first, as the downsampler and the history store use them.
+    pub fn tier_specs(&self) -> Vec<crate::aggregate::downsample::TierSpec> {
+        self.tiers.iter().map(super::Tier::spec).collect()
+    }
+
     /// Reads and checks the pipeline file at `path`.
     pub fn load(path: &Path) -> Result<Pipeline, ConfigError> {
         let origin = path.display().to_string();

@@ -104,6 +104,11 @@ pub struct Tier {
 }
 
 impl Tier {
+    /// The tier in the units the downsampler and the history store use.
+    pub fn spec(&self) -> crate::aggregate::downsample::TierSpec {
+        crate::aggregate::downsample::TierSpec::new(self.resolution, self.retention)
+    }
+
     /// The default tiers: 10 s for 6 h, 1 min for 7 d, 1 h for 90 d.
     pub fn defaults() -> Vec<Tier> {
         const MINUTE: u64 = 60;

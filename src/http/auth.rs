@@ -10,13 +10,13 @@
 use super::tenancy::Tenancy;
 use super::{ApiError, AppState};
 use crate::config::{Role, Token};
+use crate::telemetry::{Outcome, Reason};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +253,7 @@ pub async fn guard(
     match decided {
         Ok(()) => next.call(req).await,
         Err(e) => {
-            counters.refused_auth.fetch_add(1, Relaxed);
+            counters.record(Outcome::RequestRefused(Reason::Auth));
             let mut err = e;
             if err.status == StatusCode::UNAUTHORIZED {
                 err.message.push_str(" (see the tokens file)");

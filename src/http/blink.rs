@@ -3,18 +3,16 @@
 //! `message` next to meterd's usual `error` object. `Accept: application/xml` (preferred over
 //! JSON) gets the seed's XML form of a successful answer; errors are always JSON.
 
-use super::body::read_body;
-use super::history::{last_sample, run_query};
+use super::body::read_query_body;
+use super::history::run_query;
+use super::negotiate::prefers_xml;
 use super::{ApiError, AppState};
-use crate::query::blink::{finish, parse, Line};
+use crate::query::blink::{check_instance, check_running, finish, parse, Line};
 use crate::render::blink::{blink_json, write_blink_xml};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-
-/// A job with no sample for this long is not running.
-pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
 
 /// Routes of the Blink API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -78,25 +76,6 @@ async fn instance_metric(
     }
 }
 
-/// Whether `Accept` ranks `application/xml` (or `text/xml`) above JSON (`application/json`,
-/// `application/*`, `*/*`); no header means JSON.
-fn prefers_xml(accept: Option<&str>) -> bool {
-    let (mut xml, mut json) = (0.0f32, 0.0f32);
-    for item in accept.unwrap_or("").split(',') {
-        let mut parts = item.split(';').map(str::trim);
-        let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let q = parts
-            .find_map(|p| p.strip_prefix("q="))
-            .map_or(1.0, |v| v.parse().unwrap_or(0.0));
-        match media.as_str() {
-            "application/xml" | "text/xml" => xml = xml.max(q),
-            "application/json" | "application/*" | "*/*" => json = json.max(q),
-            _ => {}
-        }
-    }
-    xml > 0.0 && xml > json
-}
-
 async fn answer(
     req: &HttpRequest,
     payload: web::Payload,
@@ -105,40 +84,12 @@ async fn answer(
     params: Params,
     state: &AppState,
 ) -> Result<Vec<Line>, ApiError> {
-    if let Some(id) = params.instance_id.as_deref().filter(|id| *id != "-1") {
-        return Err(ApiError::bad_request(
-            "bad_query",
-            format!("instanceId {id:?}: only the running instance (-1) is kept"),
-        ));
-    }
-    let body = read_body(req, payload, state.pipeline.limits.max_body_bytes).await?;
+    check_instance(params.instance_id.as_deref())?;
+    let body = read_query_body(req, payload, state).await?;
     let now = state.clock.epoch_millis();
     let query = parse(&body, project, job, now)?;
-    let latest = last_sample(state, &query.prefix).await?;
-    if latest.is_none_or(|t| t < now - RUNNING_WINDOW_MS) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "instance_not_running",
-            format!(
-                "job {job:?} of project {project:?} is not running: no sample in the last 5 minutes"
-            ),
-        ));
-    }
+    let latest = state.shards.last_sample(&query.prefix).await?;
+    check_running(latest, now, project, job)?;
     let results = run_query(state, query.query).await?;
     Ok(finish(results, query.limit))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefers_xml;
-
-    #[test]
-    fn xml_only_when_preferred() {
-        assert!(prefers_xml(Some("application/xml")));
-        assert!(prefers_xml(Some("text/xml, application/json;q=0.5")));
-        assert!(!prefers_xml(None));
-        assert!(!prefers_xml(Some("application/json, application/xml")));
-        assert!(!prefers_xml(Some("*/*")));
-        assert!(!prefers_xml(Some("application/xml;q=0")));
-    }
 }

@@ -1,17 +1,42 @@
 //! Reading request bodies under the pipeline's size limit.
 
-use super::ApiError;
+use super::{ApiError, AppState};
 use crate::config::Limits;
+use crate::telemetry::{Outcome, Reason};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
 use std::io::Write;
 
+/// Why a body that could not be read was refused: its size (413), or anything else.
+pub fn unread_reason(e: &ApiError) -> Reason {
+    if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+        Reason::BodySize
+    } else {
+        Reason::BodyUnreadable
+    }
+}
+
+/// Reads the body of a request that is no batch (a query) as [`read_body`] does; a refusal
+/// is recorded as a refused request (`meterd.refused.body_size`, ...), never as a batch.
+pub async fn read_query_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<web::BytesMut, ApiError> {
+    read_body(req, payload, state.pipeline.limits.max_body_bytes)
+        .await
+        .inspect_err(|e| {
+            let outcome = Outcome::RequestRefused(unread_reason(e));
+            state.counters.record(outcome);
+        })
+}
+
 /// Reads the whole body, refusing with 413 as soon as it exceeds `limit` bytes
-/// (`limits.max_body_bytes`, counted in `meterd.refused.body_size`), and with 408 (closing the
-/// connection) when it has not all arrived within `limits.body_timeout` of the handler starting
-/// to read it. Shared by every route with a body: a refused batch is counted by the ingest path
-/// ([`super::ingest::ingest_body`]), never here.
+/// (`limits.max_body_bytes`), and with 408 (closing the connection) when it has not all
+/// arrived within `limits.body_timeout` of the handler starting to read it. Counts nothing:
+/// the ingest path records a refused batch ([`super::ingest::ingest_body`]), the query routes
+/// a refused request ([`read_query_body`]).
 pub async fn read_body(
     req: &HttpRequest,
     payload: web::Payload,
@@ -23,16 +48,7 @@ pub async fn read_body(
     });
     let encoding = Encoding::of(req)?;
     match tokio::time::timeout(timeout, read_within(req, payload, limit)).await {
-        Ok(read) => encoding.decode(read?, limit).inspect_err(|e| {
-            if let Some(state) = state {
-                if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-                    state
-                        .counters
-                        .refused_body_size
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        }),
+        Ok(read) => encoding.decode(read?, limit),
         Err(_) => Err(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
@@ -50,12 +66,6 @@ async fn read_within(
     limit: usize,
 ) -> Result<web::BytesMut, ApiError> {
     let too_large = || {
-        if let Some(state) = req.app_data::<web::Data<super::AppState>>() {
-            state
-                .counters
-                .refused_body_size
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

@@ -4,11 +4,10 @@
 //! and `"omitted": K` counts the rest; input quoted in a message is cut to 64 bytes + `…`.
 
 use super::tenancy::TenancyError;
+use crate::aggregate::ShardsError;
 use crate::collector::CollectorError;
 use crate::ingest::{clip_echoes, IngestError, ItemErrors};
 use crate::model::ItemError;
-use crate::persist::history::PersistError;
-use crate::persist::WalError;
 use crate::query::odsl::ParamError;
 use crate::query::opentsdb::QueryError;
 use crate::stream::StreamError;
@@ -126,6 +125,9 @@ impl From<IngestError> for ApiError {
 impl From<CollectorError> for ApiError {
     fn from(e: CollectorError) -> Self {
         let message = e.to_string();
+        if e.is_busy() {
+            return busy(message);
+        }
         match e {
             CollectorError::Conflict(details) => {
                 ApiError::new(StatusCode::CONFLICT, "type_conflict", message).with_details(details)
@@ -133,9 +135,8 @@ impl From<CollectorError> for ApiError {
             CollectorError::Limit(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "series_limit", message)
             }
-            CollectorError::Busy(_) => busy(message),
-            CollectorError::Wal(WalError::Full) => busy(message),
-            CollectorError::Wal(_) => {
+            // The log failed or closed (a full queue is busy, above).
+            CollectorError::Busy(_) | CollectorError::Wal(_) => {
                 let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "wal_failed", message);
                 e.retry_after = Some(1);
                 e
@@ -161,12 +162,16 @@ impl From<QueryError> for ApiError {
             QueryError::UnknownMetric(_) => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_metric", message)
             }
+            QueryError::NotRunning { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "instance_not_running", message)
+            }
         }
     }
 }
 
-impl From<PersistError> for ApiError {
-    fn from(e: PersistError) -> Self {
+impl From<ShardsError> for ApiError {
+    /// A stopped shard or an unreadable history store: 503, so that clients retry.
+    fn from(e: ShardsError) -> Self {
         unavailable(e)
     }
 }

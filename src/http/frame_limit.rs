@@ -142,25 +142,32 @@ pub fn is_refusal(error: &actix_ws::ProtocolError) -> bool {
     }
 }
 
+/// The header of a masked frame as a WebSocket client writes it: `first` (FIN and opcode),
+/// the payload length `len` in its shortest form, then `mask`. For tests of the limit, here
+/// and over real sockets (`tests/hostile_http.rs`).
+pub fn client_frame_header(first: u8, len: u64, mask: [u8; 4]) -> Vec<u8> {
+    let mut h = vec![first];
+    match len {
+        0..=125 => h.push(0x80 | len as u8),
+        126..=0xFFFF => {
+            h.push(0x80 | 126);
+            h.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            h.push(0x80 | 127);
+            h.extend_from_slice(&len.to_be_bytes());
+        }
+    }
+    h.extend_from_slice(&mask);
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
-        let mut h = vec![(u8::from(fin) << 7) | opcode];
-        match len {
-            0..=125 => h.push(0x80 | len as u8),
-            126..=0xFFFF => {
-                h.push(0x80 | 126);
-                h.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => {
-                h.push(0x80 | 127);
-                h.extend_from_slice(&len.to_be_bytes());
-            }
-        }
-        h.extend_from_slice(&[1, 2, 3, 4]);
-        h
+        client_frame_header((u8::from(fin) << 7) | opcode, len, [1, 2, 3, 4])
     }
 
     #[test]

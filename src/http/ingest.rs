@@ -1,12 +1,13 @@
 //! `POST /api/v1/events`: native ingest.
 
-use super::body::read_body;
+use super::body::{read_body, unread_reason};
 use super::error::{busy, unavailable};
 use super::tenancy::service_and_path;
 use super::{ApiError, AppState};
 use crate::collector::Submit;
 use crate::ingest::{json, IngestContext, IngestError};
 use crate::model::Event;
+use crate::telemetry::{Outcome, Reason};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
@@ -55,7 +56,10 @@ pub async fn ingest_body(
 ) -> Result<usize, ApiError> {
     let body = read_body(req, payload, state.pipeline.limits.max_body_bytes)
         .await
-        .inspect_err(|_| state.counters.batch_rejected(0))?;
+        .inspect_err(|e| {
+            let outcome = Outcome::BatchRefused(unread_reason(e), 0);
+            state.counters.record(outcome);
+        })?;
     let (service, service_path) = service_and_path(req)?;
     let ctx = IngestContext {
         service: &service,
@@ -79,11 +83,8 @@ pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiEr
     match state.collector.try_send(Submit { events, reply }) {
         Ok(()) => {}
         Err(actix::prelude::SendError::Full(refused)) => {
-            state
-                .counters
-                .refused_busy
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            state.counters.batch_rejected(refused.events.len());
+            let outcome = Outcome::BatchRefused(Reason::Busy, refused.events.len());
+            state.counters.record(outcome);
             return Err(busy(
                 "meterd is busy: the collector queue is full; retry shortly",
             ));
@@ -104,5 +105,7 @@ pub fn count_refusal(state: &AppState, e: &IngestError) {
         IngestError::Invalid(items) | IngestError::InvalidLines(items) => items.total(),
         _ => 1,
     };
-    state.counters.batch_rejected(n);
+    state
+        .counters
+        .record(Outcome::BatchRefused(Reason::Invalid, n));
 }

@@ -3,7 +3,7 @@
 use super::negotiate::{accepts_json, negotiate, Format};
 use super::{ApiError, AppState};
 use crate::model::Selector;
-use crate::model::{Scope, Snapshot};
+use crate::model::{Scope, Scrape};
 use crate::render;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -76,8 +76,8 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             )
         })?
     };
-    let snapshot = state.snapshot(sel.clone()).await?;
-    if snapshot.families.is_empty() {
+    let scrape = state.scrape(sel.clone()).await?;
+    if scrape.families.is_empty() {
         return match (&sel.name, sel.scope) {
             (Some(name), Some(scope)) => Err(ApiError::not_found(format!(
                 "no metric {name:?} in scope {scope}"
@@ -86,32 +86,32 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         };
     }
     let body = if options {
-        options_body(&sel, &snapshot)
+        options_body(&sel, &scrape)
     } else {
-        render_body(format, &sel, &snapshot)
+        render_body(format, &sel, &scrape)
     };
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .body(body))
 }
 
-fn options_body(sel: &Selector, snapshot: &Snapshot) -> String {
+fn options_body(sel: &Selector, scrape: &Scrape) -> String {
     let value = match sel.scope {
-        None => render::options_tree(snapshot),
-        Some(_) => render::options_scope(&snapshot.families),
+        None => render::options_tree(scrape),
+        Some(_) => render::options_scope(&scrape.families),
     };
     value.to_string()
 }
 
-fn render_body(format: Format, sel: &Selector, snapshot: &Snapshot) -> String {
+fn render_body(format: Format, sel: &Selector, scrape: &Scrape) -> String {
     let mut out = String::with_capacity(4096);
     match format {
-        Format::Prometheus => render::prometheus(snapshot, &mut out),
-        Format::OpenMetrics => render::openmetrics(snapshot, &mut out),
+        Format::Prometheus => render::prometheus(scrape, &mut out),
+        Format::OpenMetrics => render::openmetrics(scrape, &mut out),
         Format::Json => {
             let value = match sel.scope {
-                None => render::json_tree(snapshot),
-                Some(_) => render::json_scope(&snapshot.families),
+                None => render::json_tree(scrape),
+                Some(_) => render::json_scope(&scrape.families),
             };
             out = value.to_string();
         }

@@ -28,10 +28,11 @@ mod ui;
 
 pub use auth::{bound_service, check_services, classify, guard, Class, Grant, ROUTE_CLASSES};
 pub use error::{json_errors, ApiError};
+pub use frame_limit::client_frame_header;
 pub use negotiate::{negotiate, Format};
-pub use request_entities::{record_request, RequestRecorder};
+pub use request_entities::RequestRecorder;
 pub use state::AppState;
-pub use traffic::count_traffic;
+pub use traffic::observe_request;
 
 use actix_web::{web, HttpResponse};
 

@@ -1,8 +1,8 @@
 //! The OpenTSDB HTTP API: `/api/query` (GET and POST), `/api/aggregators`, `/api/suggest` and
 //! `/api/put`.
 
-use super::body::read_body;
-use super::history::{all_keys, run_query};
+use super::body::read_query_body;
+use super::history::run_query;
 use super::ingest::ingest_body;
 use super::{ApiError, AppState};
 use crate::ingest::opentsdb_put::decode_put;
@@ -46,7 +46,7 @@ async fn query_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.pipeline.limits.max_body_bytes).await?;
+    let body = read_query_body(&req, payload, &state).await?;
     let query = from_json(&body, state.clock.epoch_millis())?;
     let results = run_query(&state, query).await?;
     let mut out = String::new();
@@ -81,7 +81,7 @@ async fn suggest_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.pipeline.limits.max_body_bytes).await?;
+    let body = read_query_body(&req, payload, &state).await?;
     let s: Suggest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("bad_query", format!("suggest body: {e}")))?;
     suggest(s, &state).await
@@ -89,7 +89,7 @@ async fn suggest_post(
 
 /// Sorted names of the asked kind that start with `q`, at most `max` (default 25).
 async fn suggest(s: Suggest, state: &AppState) -> Result<HttpResponse, ApiError> {
-    let keys = all_keys(state).await?;
+    let keys = state.shards.series_keys().await?;
     let mut names = BTreeSet::new();
     match s.kind.as_str() {
         "metrics" => names.extend(keys.into_iter().map(|k| k.name)),

@@ -11,6 +11,7 @@ use super::ingest::ingest_body;
 use super::{ApiError, AppState};
 use crate::ingest::otlp::{self, wire, Encoding, Mapped, OtlpError};
 use crate::ingest::IngestError;
+use crate::telemetry::Outcome;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -53,7 +54,9 @@ async fn post_metrics(
         return Ok(status_answer(e.status, &e.message, encoding));
     }
     // Rejected points are counted like events refused one by one.
-    state.counters.events_refused(outcome.rejected as usize);
+    state
+        .counters
+        .record(Outcome::EventsRefused(outcome.rejected as usize));
     let body = wire::response(outcome.rejected, &outcome.message(), encoding);
     Ok(HttpResponse::Ok()
         .content_type(encoding.content_type())

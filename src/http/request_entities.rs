@@ -14,15 +14,10 @@
 //! every 100 ms or 256 requests, never one message per request. These entities bypass the
 //! registry and never count toward limits.
 
-use crate::clock::SharedClock;
 use crate::config::Rules;
 use crate::model::{Kind, Scope, SeriesKey, ServicePath};
 use crate::registry::entities::{EntitySink, Pending};
-use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::Error;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -56,7 +51,6 @@ struct Sample {
 
 struct Inner {
     sink: EntitySink,
-    clock: SharedClock,
     /// Per entry of [`METRICS`]: captured (no rule turns it off).
     wanted: [bool; 5],
     buffer: RefCell<Vec<Sample>>,
@@ -69,12 +63,12 @@ struct Inner {
 pub struct RequestRecorder(Rc<Inner>);
 
 impl RequestRecorder {
-    /// A recorder feeding `sink`, stamping entities with `clock`, following `rules`.
-    pub fn new(sink: EntitySink, clock: SharedClock, rules: &Rules) -> Self {
+    /// A recorder feeding `sink`, following `rules` (requests are timed and stamped by
+    /// [`super::observe_request`] on the injected clock).
+    pub fn new(sink: EntitySink, rules: &Rules) -> Self {
         let wanted = METRICS.map(|name| rules.first_match(name).is_none_or(|r| r.entities));
         RequestRecorder(Rc::new(Inner {
             sink,
-            clock,
             wanted,
             buffer: RefCell::new(Vec::new()),
             last_flush: Cell::new(Instant::now()),
@@ -194,39 +188,29 @@ fn names(pattern: Option<&str>) -> (String, String) {
     (application.to_owned(), service.to_owned())
 }
 
-/// Middleware: times every request and records it in the worker's [`RequestRecorder`].
-pub async fn record_request(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let Some(recorder) = req.app_data::<RequestRecorder>().cloned() else {
-        return next.call(req).await;
-    };
-    let started = Instant::now();
-    let timestamp_ms = recorder.0.clock.epoch_millis();
-    let method = req.method().clone();
-    let result = next.call(req).await;
-    let (status, size, pattern) = match &result {
-        Ok(res) => {
-            let size = match res.response().body().size() {
-                BodySize::Sized(n) => n,
-                BodySize::None | BodySize::Stream => 0,
-            };
-            (res.status().as_u16(), size, res.request().match_pattern())
-        }
-        Err(e) => (e.as_response_error().status_code().as_u16(), 0, None),
-    };
-    let (application, service) = names(pattern.as_deref());
-    recorder.record(Sample {
-        method,
-        status,
-        application,
-        service,
-        duration_ms: (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-        size,
-        timestamp_ms,
-    });
-    result
+impl RequestRecorder {
+    /// Records a request that reached the routes (the token guard let it through), as the
+    /// one timing middleware ([`super::observe_request`]) saw it: begun at `timestamp_ms`,
+    /// answered `status` with `size` body bytes after `nanos` of the injected clock.
+    pub fn finished(
+        &self,
+        method: Method,
+        pattern: Option<&str>,
+        (status, size): (u16, u64),
+        timestamp_ms: i64,
+        nanos: u64,
+    ) {
+        let (application, service) = names(pattern);
+        self.record(Sample {
+            method,
+            status,
+            application,
+            service,
+            duration_ms: (nanos as f64 / 1e3).round() / 1e3,
+            size,
+            timestamp_ms,
+        });
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! What every handler can reach: the actors, the registry, the pipeline, the clock.
 
-use crate::aggregate::{Collect, Shard};
+use crate::aggregate::Shards;
 use crate::clock::SharedClock;
 use crate::collector::Collector;
 use crate::config::Pipeline;
 use crate::model::Selector;
-use crate::model::{SeriesKey, Snapshot, ValueView};
+use crate::model::{Scrape, SeriesKey, ValueView};
 use crate::registry::entities::EntitySink;
 use crate::registry::{assemble, Registry};
 use crate::telemetry::{own_families, Counters, IncomingTraffic};
@@ -20,7 +20,7 @@ pub struct AppState {
     /// The collector (admission and routing).
     pub collector: Addr<Collector>,
     /// The shards, for reads.
-    pub shards: Vec<Addr<Shard>>,
+    pub shards: Shards,
     /// Metric metadata.
     pub registry: Arc<RwLock<Registry>>,
     /// The validated pipeline.
@@ -49,20 +49,11 @@ impl AppState {
         &self,
         sel: Selector,
     ) -> Result<Vec<(SeriesKey, ValueView)>, super::ApiError> {
-        let pending: Vec<_> = self
-            .shards
-            .iter()
-            .map(|s| s.send(Collect(sel.clone())))
-            .collect();
-        let mut views = Vec::new();
-        for p in pending {
-            views.extend(p.await.map_err(super::error::unavailable)?);
-        }
-        Ok(views)
+        Ok(self.shards.collect(&sel).await?)
     }
 
-    /// A consistent snapshot of the selected series, own metrics included.
-    pub async fn snapshot(&self, sel: Selector) -> Result<Snapshot, super::ApiError> {
+    /// A consistent scrape of the selected series, own metrics included.
+    pub async fn scrape(&self, sel: Selector) -> Result<Scrape, super::ApiError> {
         let mut views = self.collect(sel.clone()).await?;
         let traffic = self.traffic.read(sel.service.as_deref());
         views.extend(traffic.into_iter().filter(|(k, _)| sel.matches(k)));

@@ -1,4 +1,6 @@
-//! The middleware that counts meterd's own traffic per Orion service and subservice (seed 003's
+//! The one middleware that times every request (on the injected clock) and records it: in
+//! `vendor:meterd.http.requests`, as meterd's own request entities (see `request_entities`),
+//! and in meterd's own traffic per Orion service and subservice (seed 003's
 //! `incomingTransaction*` and `serviceTime`), attributed by the request's [`Tenancy`] (its
 //! `Fiware-Service` and `Fiware-ServicePath` headers; a service-bound token's request that
 //! names no service counts under the bound one). Requests whose headers break Orion's naming
@@ -10,7 +12,7 @@
 //! that has its answer finds its request counted.
 
 use super::tenancy::Tenancy;
-use super::{bound_service, AppState, Grant};
+use super::{bound_service, AppState, Grant, RequestRecorder};
 use crate::model::{ServicePath, DEFAULT_SERVICE};
 use crate::telemetry::Transaction;
 use actix_web::body::{BodySize, MessageBody};
@@ -25,10 +27,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Counts the request in `vendor:meterd.http.requests` and, unless self metrics are off or
-/// its Fiware headers are invalid, in the per-service traffic: request body bytes read,
-/// response body bytes, error status (4xx/5xx) and the time to the response.
-pub async fn count_traffic(
+/// Times the request once on the injected clock and records it: in
+/// `vendor:meterd.http.requests`; as a request entity when the token guard let it through;
+/// and, unless self metrics are off or its Fiware headers are invalid, in the per-service
+/// traffic: request body bytes read, response body bytes, error status (4xx/5xx) and the
+/// time to the response.
+pub async fn observe_request(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
@@ -36,11 +40,11 @@ pub async fn count_traffic(
         return next.call(req).await;
     };
     state.counters.http_requests.fetch_add(1, Relaxed);
-    if !state.traffic.enabled() {
-        return next.call(req).await;
-    }
+    let recorder = req.app_data::<RequestRecorder>().cloned();
+    let method = req.method().clone();
     let tenancy = Tenancy::of(req.request());
     let started = state.clock.monotonic_nanos();
+    let started_ms = state.clock.epoch_millis();
     let read = Rc::new(Cell::new(0u64));
     let payload = req.take_payload();
     if !matches!(payload, Payload::None) {
@@ -69,6 +73,16 @@ pub async fn count_traffic(
         Err(e) => (0, e.as_response_error().status_code(), None, false),
     };
     let nanos = state.clock.monotonic_nanos().saturating_sub(started);
+    // A request the guard refused is an error here (no response yet); it never reached the
+    // routes and is no request entity.
+    if let (Some(recorder), Ok(res)) = (&recorder, &result) {
+        let pattern = res.request().match_pattern();
+        let answer = (status.as_u16(), response_bytes);
+        recorder.finished(method, pattern.as_deref(), answer, started_ms, nanos);
+    }
+    if !state.traffic.enabled() {
+        return result;
+    }
     // With tokens on, only a request a token let through has shown a right to the service it
     // names; the open routes (health probes, the dashboard's page) need none.
     let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)

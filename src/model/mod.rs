@@ -24,4 +24,4 @@ pub use series::SeriesKey;
 pub use service::{
     parse_service, parse_service_header, ServicePath, DEFAULT_SERVICE, ROOT_SUBSERV,
 };
-pub use view::{Family, HistogramView, MeterView, SeriesView, Snapshot, ValueView};
+pub use view::{Family, HistogramView, MeterView, Scrape, SeriesView, ValueView};

@@ -1,4 +1,4 @@
-//! Immutable views of aggregated state, taken in one snapshot and handed to pure renderers.
+//! Immutable views of aggregated state, taken in one scrape and handed to pure renderers.
 
 use super::{Kind, Metadata, Scope, Tags};
 
@@ -96,10 +96,11 @@ pub struct Family {
     pub series: Vec<SeriesView>,
 }
 
-/// A consistent picture of every family, sorted by (scope, name), the families of one name in
+/// One scrape: a consistent picture of every family selected, read at one moment (the word
+/// "snapshot" is kept for the durable state in `state.redb`), sorted by (scope, name), the families of one name in
 /// several services by their registration order (the oldest first): what renderers consume.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Snapshot {
+pub struct Scrape {
     /// Families sorted by scope then name.
     pub families: Vec<Family>,
 }

@@ -108,6 +108,36 @@ struct RawBlinkQuery {
     tags: Option<BTreeMap<String, String>>,
 }
 
+/// A job with no sample for this long is not running.
+pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// `instanceId`: only the running instance (`-1`, or none given) is kept.
+pub fn check_instance(instance_id: Option<&str>) -> Result<(), QueryError> {
+    match instance_id.filter(|id| *id != "-1") {
+        Some(id) => Err(QueryError::bad(format!(
+            "instanceId {id:?}: only the running instance (-1) is kept"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A job is running when one of its series has a sample (`latest`, epoch ms) within
+/// [`RUNNING_WINDOW_MS`] of `now_ms`.
+pub fn check_running(
+    latest: Option<i64>,
+    now_ms: i64,
+    project: &str,
+    job: &str,
+) -> Result<(), QueryError> {
+    if latest.is_some_and(|t| t >= now_ms - RUNNING_WINDOW_MS) {
+        return Ok(());
+    }
+    Err(QueryError::NotRunning {
+        project: project.to_owned(),
+        job: job.to_owned(),
+    })
+}
+
 /// The metric prefix of a project's job.
 pub fn job_prefix(project: &str, job: &str) -> String {
     format!("blink.{project}.{job}.")
@@ -265,6 +295,27 @@ mod tests {
     use crate::query::opentsdb::FillPolicy;
 
     const NOW: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn only_the_running_instance_is_kept() {
+        assert!(check_instance(None).is_ok());
+        assert!(check_instance(Some("-1")).is_ok());
+        let e = check_instance(Some("7")).unwrap_err();
+        assert!(matches!(e, QueryError::BadRequest(m) if m.contains("\"7\"")));
+    }
+
+    #[test]
+    fn a_job_runs_while_a_sample_is_at_most_five_minutes_old() {
+        assert!(check_running(Some(NOW - RUNNING_WINDOW_MS), NOW, "p", "j").is_ok());
+        assert!(check_running(Some(NOW), NOW, "p", "j").is_ok());
+        let stale = check_running(Some(NOW - RUNNING_WINDOW_MS - 1), NOW, "p", "j");
+        assert!(matches!(stale, Err(QueryError::NotRunning { .. })));
+        let never = check_running(None, NOW, "p", "j").unwrap_err();
+        assert_eq!(
+            never.to_string(),
+            "job \"j\" of project \"p\" is not running: no sample in the last 5 minutes"
+        );
+    }
 
     #[test]
     fn limits() {

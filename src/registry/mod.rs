@@ -1,10 +1,10 @@
 //! The registry: metric metadata and types per (service, scope, name), the scope tree, and the assembly
-//! of shard views into one sorted [`Snapshot`](crate::model::Snapshot), and
+//! of shard views into one sorted [`Scrape`](crate::model::Scrape), and
 //! the ODSL metric [`entities`].
 
+mod assemble;
 pub mod entities;
 mod families;
-mod snapshot;
 
+pub use assemble::assemble;
 pub use families::{FamilyInfo, Registry, SavedFamily};
-pub use snapshot::assemble;

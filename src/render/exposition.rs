@@ -4,7 +4,7 @@
 //! each with its samples.
 //!
 //! Distinct metrics can map to the same exposition name once sanitized (`foo.bar` and `fooBar`
-//! both become `foo_bar`). To keep the output valid, families are checked in snapshot order:
+//! both become `foo_bar`). To keep the output valid, families are checked in scrape order:
 //! a family with the same name and type as an earlier one is merged into it; a family whose
 //! name or possible sample names (`_count`, `_sum`, `_total`, `_created`) clash with an earlier
 //! family of another type is left out. Identical samples (same name and labels) are written

@@ -1,4 +1,4 @@
-//! A rich snapshot for golden tests of every format (and for HTTP tests that want one).
+//! A rich scrape for golden tests of every format (and for HTTP tests that want one).
 //!
 //! It holds the seed's examples (cost in dollars, visitors, the requests meter, fileSizes in bytes,
 //! responseTime in nanoseconds), a family with several tagged series, one of them in another
@@ -6,7 +6,7 @@
 //! and base and vendor entries.
 
 use crate::model::{
-    Family, HistogramView, Kind, Metadata, MeterView, Scope, SeriesView, Snapshot, ValueView,
+    Family, HistogramView, Kind, Metadata, MeterView, Scope, Scrape, SeriesView, ValueView,
     DEFAULT_SERVICE,
 };
 
@@ -88,10 +88,10 @@ fn file_sizes() -> ValueView {
     })
 }
 
-/// The fixture snapshot, sorted by (scope, name) and series by (service, servicePath, tags)
+/// The fixture scrape, sorted by (scope, name) and series by (service, servicePath, tags)
 /// as the registry sorts them.
 #[doc(hidden)]
-pub fn fixture() -> Snapshot {
+pub fn fixture() -> Scrape {
     use Scope::{Application, Base, Vendor};
     let none = Metadata::default;
     let mut in_city = series(&[("method", "GET")], ValueView::Counter(5.0));
@@ -207,15 +207,15 @@ pub fn fixture() -> Snapshot {
             vec![series(&[], ValueView::Counter(80.0))],
         ),
     ];
-    Snapshot { families }
+    Scrape { families }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn fixture_is_sorted_like_the_registry() {
-        let snapshot = super::fixture();
-        let keys: Vec<_> = snapshot
+        let scrape = super::fixture();
+        let keys: Vec<_> = scrape
             .families
             .iter()
             .map(|f| (f.scope, f.name.clone()))
@@ -223,7 +223,7 @@ mod tests {
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
-        for family in &snapshot.families {
+        for family in &scrape.families {
             assert!(
                 family.series.iter().all(|s| s.value.kind() == family.kind),
                 "{}",

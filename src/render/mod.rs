@@ -1,4 +1,4 @@
-//! Pure renderers: one file per output format, from one immutable [`Snapshot`] (or a slice of
+//! Pure renderers: one file per output format, from one immutable [`Scrape`] (or a slice of
 //! its families) to text in a caller's `&mut String`, or to a `serde_json::Value` for JSON.
 //! No actix and no I/O here; the HTTP layer picks a renderer by `Accept` and sets the
 //! content type.
@@ -15,11 +15,11 @@
 //! | Blink metric lines, JSON and XML | [`blink::blink_json`], [`blink::write_blink_xml`] | `POST /api/v2/projects/…/metric` |
 //! | SVG charts (plotters) | [`chart::time_chart`], [`chart::latency_chart`] | `/ui/chart.svg`, `meterd bench --plot` |
 //!
-//! Output order is the snapshot's order (families by scope then name, series by service,
+//! Output order is the scrape's order (families by scope then name, series by service,
 //! service path and tags), so the output is deterministic. [`names`] holds the Prometheus
 //! naming and unit rules, [`number`] the number spelling shared by all formats.
 //!
-//! [`Snapshot`]: crate::model::Snapshot
+//! [`Scrape`]: crate::model::Scrape
 
 pub mod blink;
 pub mod chart;

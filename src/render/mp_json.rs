@@ -9,15 +9,15 @@
 
 use super::number::{json_float, json_number};
 use crate::model::{
-    Family, HistogramView, MeterView, SeriesView, Snapshot, ValueView, DEFAULT_SERVICE,
+    Family, HistogramView, MeterView, Scrape, SeriesView, ValueView, DEFAULT_SERVICE,
 };
 use serde_json::{Map, Value};
 
 /// `{"base": {...}, "vendor": {...}, "application": {...}}` with only the scopes that have
 /// families; the answer of `GET /metrics` for JSON.
-pub fn json_tree(snapshot: &Snapshot) -> Value {
+pub fn json_tree(scrape: &Scrape) -> Value {
     let mut tree = Map::new();
-    for family in &snapshot.families {
+    for family in &scrape.families {
         let scope = tree
             .entry(family.scope.as_str())
             .or_insert_with(|| Value::Object(Map::new()));
@@ -143,14 +143,14 @@ mod tests {
 
     #[test]
     fn scope_and_single_metric() {
-        let snapshot = fixture();
-        let app: Vec<Family> = snapshot
+        let scrape = fixture();
+        let app: Vec<Family> = scrape
             .families
             .iter()
             .filter(|f| f.scope == Scope::Application)
             .cloned()
             .collect();
-        assert_eq!(json_scope(&app), json_tree(&snapshot)["application"]);
+        assert_eq!(json_scope(&app), json_tree(&scrape)["application"]);
         let visitors: Vec<Family> = app
             .iter()
             .filter(|f| f.name == "visitors")
@@ -175,11 +175,11 @@ mod tests {
                 value: ValueView::Counter(45.0),
             }],
         };
-        let snapshot = Snapshot {
+        let scrape = Scrape {
             families: vec![family],
         };
         assert_eq!(
-            json_tree(&snapshot).to_string(),
+            json_tree(&scrape).to_string(),
             r#"{"application":{"hitCount":45}}"#
         );
     }

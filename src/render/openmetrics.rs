@@ -14,15 +14,15 @@
 //! values, which OpenMetrics also frowns upon, are written as they are (Prometheus takes them).
 
 use super::exposition::{write_text, Dialect};
-use crate::model::{Family, Snapshot};
+use crate::model::{Family, Scrape};
 
 /// The `Content-Type` of this format.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Appends the whole snapshot as OpenMetrics 1.0 text, ending with `# EOF`.
-pub fn openmetrics(snapshot: &Snapshot, out: &mut String) {
-    openmetrics_families(&snapshot.families, out);
+/// Appends the whole scrape as OpenMetrics 1.0 text, ending with `# EOF`.
+pub fn openmetrics(scrape: &Scrape, out: &mut String) {
+    openmetrics_families(&scrape.families, out);
 }
 
 /// Appends the given families (e.g. one scope, or one metric) as OpenMetrics 1.0 text,
@@ -69,7 +69,7 @@ mod tests {
     #[test]
     fn ends_with_eof_even_when_empty() {
         let mut out = String::new();
-        openmetrics(&Snapshot::default(), &mut out);
+        openmetrics(&Scrape::default(), &mut out);
         assert_eq!(out, "# EOF\n");
     }
 

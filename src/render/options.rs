@@ -15,13 +15,13 @@
 //!   A token bound to a service sees only that service's families.
 
 use super::names::effective_unit;
-use crate::model::{Family, Snapshot, DEFAULT_SERVICE};
+use crate::model::{Family, Scrape, DEFAULT_SERVICE};
 use serde_json::{Map, Value};
 
 /// `{scope: {name: metadata}}` with only the scopes that have families; `OPTIONS /metrics`.
-pub fn options_tree(snapshot: &Snapshot) -> Value {
+pub fn options_tree(scrape: &Scrape) -> Value {
     let mut tree = Map::new();
-    for family in &snapshot.families {
+    for family in &scrape.families {
         let scope = tree
             .entry(family.scope.as_str())
             .or_insert_with(|| Value::Object(Map::new()));

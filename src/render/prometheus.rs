@@ -4,14 +4,14 @@
 //! a summary with `_count`, `_sum` and `{quantile="..."}` samples.
 
 use super::exposition::{write_text, Dialect};
-use crate::model::{Family, Snapshot};
+use crate::model::{Family, Scrape};
 
 /// The `Content-Type` of this format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Appends the whole snapshot as Prometheus 0.0.4 text.
-pub fn prometheus(snapshot: &Snapshot, out: &mut String) {
-    prometheus_families(&snapshot.families, out);
+/// Appends the whole scrape as Prometheus 0.0.4 text.
+pub fn prometheus(scrape: &Scrape, out: &mut String) {
+    prometheus_families(&scrape.families, out);
 }
 
 /// Appends the given families (e.g. one scope, or one metric) as Prometheus 0.0.4 text.

@@ -7,7 +7,7 @@ use super::groups::{Subscriber, Wire};
 use super::hub::{Hub, Subscribe, Unsubscribe};
 use super::outbox::Outbox;
 use super::system::SystemMonitor;
-use crate::aggregate::Shard;
+use crate::aggregate::Shards;
 use crate::clock::SharedClock;
 use crate::config;
 use crate::telemetry::{Counters, SystemSampler};
@@ -30,7 +30,7 @@ impl Streams {
     /// Starts the host sampler and the hub on an arbiter of their own, so that filtering and
     /// writing messages for many subscribers never runs on an HTTP worker or a shard.
     pub fn start(
-        shards: Vec<Addr<Shard>>,
+        shards: Shards,
         clock: SharedClock,
         counters: Arc<Counters>,
         settings: &config::Streams,

@@ -6,12 +6,12 @@ use super::frame::Frame;
 use super::groups::{Groups, Subscriber};
 use super::share::{Next, Sharing};
 use super::system::SystemReading;
-use crate::aggregate::{Measure, Shard};
+use crate::aggregate::Shards;
 use crate::clock::SharedClock;
 use crate::model::Selector;
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, SpawnHandle,
-    StreamHandler, WrapFuture,
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, SpawnHandle, StreamHandler,
+    WrapFuture,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,18 +26,14 @@ pub struct Hub {
     groups: Groups,
     sharing: Sharing,
     timers: HashMap<Duration, SpawnHandle>,
-    shards: Vec<Addr<Shard>>,
+    shards: Shards,
     system: watch::Receiver<SystemReading>,
     clock: SharedClock,
 }
 
 impl Hub {
     /// A hub reading `shards` and the host readings of `system`.
-    pub fn new(
-        shards: Vec<Addr<Shard>>,
-        system: watch::Receiver<SystemReading>,
-        clock: SharedClock,
-    ) -> Self {
+    pub fn new(shards: Shards, system: watch::Receiver<SystemReading>, clock: SharedClock) -> Self {
         Hub {
             groups: Groups::default(),
             sharing: Sharing::default(),
@@ -55,18 +51,8 @@ impl Hub {
             let frame = Frame::build(self.clock.epoch_millis(), &system, None);
             return self.finished(Some(Arc::new(frame)), ctx);
         }
-        let pending: Vec<_> = self
-            .shards
-            .iter()
-            .map(|s| s.send(Measure(Selector::default())))
-            .collect();
-        let gather = async move {
-            let mut series = Vec::new();
-            for p in pending {
-                series.extend(p.await.ok()?);
-            }
-            Some(series)
-        };
+        let measured = self.shards.measure(&Selector::default());
+        let gather = async move { measured.await.ok() };
         ctx.spawn(gather.into_actor(self).map(move |series, act, ctx| {
             let frame = series.map(|series| {
                 Arc::new(Frame::build(

@@ -37,14 +37,8 @@ pub struct Counters {
     pub entities: AtomicU64,
     /// ODSL entities dropped, oldest first, past their retention or the `[entities] max`.
     pub entities_dropped: AtomicU64,
-    /// Requests refused because a queue was full (503 with `Retry-After`).
-    pub refused_busy: AtomicU64,
-    /// Batches refused for a series limit (429).
-    pub refused_series_limit: AtomicU64,
-    /// Request bodies refused for their size (413).
-    pub refused_body_size: AtomicU64,
-    /// Requests refused for a missing, unknown or unfit bearer token (401, 403).
-    pub refused_auth: AtomicU64,
+    /// Refusals per reason (see [`super::Outcome`]).
+    pub refused: super::Refusals,
     /// Series forgotten after `series_ttl` without events.
     pub series_expired: AtomicU64,
     /// Series removed on purpose (`DELETE /api/v1/series`).
@@ -69,26 +63,11 @@ pub struct Counters {
     pub wal_skipped_records: AtomicU64,
     /// History store writes that failed (each is retried until it succeeds).
     pub history_write_failures: AtomicU64,
+    /// Flushes of closed buckets given up before the history store confirmed them.
+    pub history_flushes_lost: AtomicU64,
 }
 
 impl Counters {
-    /// A batch of `n` events was accepted.
-    pub fn batch_accepted(&self, n: usize) {
-        self.events_accepted.fetch_add(n as u64, Relaxed);
-        self.batches_accepted.fetch_add(1, Relaxed);
-    }
-
-    /// A batch of `n` events was refused.
-    pub fn batch_rejected(&self, n: usize) {
-        self.events_rejected.fetch_add(n as u64, Relaxed);
-        self.batches_rejected.fetch_add(1, Relaxed);
-    }
-
-    /// `n` events were refused one by one (lenient admission), not with a whole batch.
-    pub fn events_refused(&self, n: usize) {
-        self.events_rejected.fetch_add(n as u64, Relaxed);
-    }
-
     /// A batch was queued to a shard.
     pub fn batch_sent(&self) {
         self.shard_queue_depth.fetch_add(1, Relaxed);
@@ -206,30 +185,6 @@ impl Counters {
                 "Stream data messages lost by slow subscribers (buffer full)",
             ),
             (
-                "meterd.refused.busy",
-                true,
-                g(&self.refused_busy),
-                "Requests refused with 503 because a queue was full",
-            ),
-            (
-                "meterd.refused.series_limit",
-                true,
-                g(&self.refused_series_limit),
-                "Batches refused with 429 for max_series or max_series_per_service",
-            ),
-            (
-                "meterd.refused.body_size",
-                true,
-                g(&self.refused_body_size),
-                "Request bodies refused with 413 for max_body_bytes",
-            ),
-            (
-                "meterd.refused.auth",
-                true,
-                g(&self.refused_auth),
-                "Requests refused with 401 or 403 for their bearer token",
-            ),
-            (
                 "meterd.series.expired",
                 true,
                 g(&self.series_expired),
@@ -284,6 +239,12 @@ impl Counters {
                 "History store writes that failed (each is retried)",
             ),
             (
+                "meterd.history.flushes_lost",
+                true,
+                g(&self.history_flushes_lost),
+                "Flushes of closed buckets given up unconfirmed by the history store (lost)",
+            ),
+            (
                 "meterd.snapshots",
                 true,
                 g(&self.snapshots),
@@ -296,6 +257,11 @@ impl Counters {
                 "Snapshots that failed",
             ),
         ];
+        readings.extend(
+            super::Reason::ALL
+                .iter()
+                .map(|&r| (r.counter_name(), true, self.refused.get(r) as f64, r.help())),
+        );
         readings.extend(self.udp.readings());
         readings
     }

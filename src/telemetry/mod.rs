@@ -12,10 +12,12 @@ pub use process::{base_gauges, read_process, ProcessReadings};
 pub use system::{SystemSampler, ORIGINATOR, SYSTEM_IDS};
 
 mod counters;
+mod outcome;
 mod own;
 mod udp;
 
 pub use counters::Counters;
+pub use outcome::{Outcome, Reason, Refusals};
 pub use own::{own_families, register_own};
 
 mod traffic;

@@ -165,7 +165,7 @@ impl IncomingTraffic {
     }
 
     /// Counts one request of `service` / `path`; answers false when it was left out. Header
-    /// values are the caller's to choose, so at most [`MAX_SUBSERVICES`] (service, path) pairs
+    /// values are the caller's to choose, so at most `MAX_SUBSERVICES` (service, path) pairs
     /// are kept: pairs already kept are always counted, requests of further pairs are left out
     /// (until a reset makes room; the caller counts them), so memory stays bounded.
     pub fn record(&self, service: &str, path: &ServicePath, t: Transaction) -> bool {

@@ -10,7 +10,7 @@ const NOW: i64 = 1_700_000_000_000;
 fn tiers() -> Vec<TierSpec> {
     crate::config::Tier::defaults()
         .iter()
-        .map(|t| TierSpec::new(t.resolution, t.retention))
+        .map(crate::config::Tier::spec)
         .collect()
 }
 

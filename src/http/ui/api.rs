@@ -3,11 +3,11 @@
 //! service path, tags) and `GET /ui/api/health` (meterd's own queues, refusals, durability,
 //! last snapshot and series counts).
 
-use crate::http::history::all_keys;
 use crate::http::{bound_service, ApiError, AppState};
 use crate::model::Selector;
 use crate::render::names::effective_unit;
 use crate::render::series_value;
+use crate::telemetry::Reason;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -24,8 +24,8 @@ pub async fn catalog(
         service: bound_service(&req),
         ..Selector::default()
     };
-    let snapshot = state.snapshot(selector).await?;
-    let families: Vec<Value> = snapshot
+    let scrape = state.scrape(selector).await?;
+    let families: Vec<Value> = scrape
         .families
         .iter()
         .map(|f| {
@@ -69,7 +69,7 @@ pub async fn catalog(
 /// meterd's own state: what an operator looks at first. It reads every series key from the
 /// shards to count series per service (as `/api/suggest` does), so the page asks every 5 s.
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let keys = all_keys(&state).await?;
+    let keys = state.shards.series_keys().await?;
     let mut by_service: BTreeMap<String, u64> = BTreeMap::new();
     for key in &keys {
         *by_service.entry(key.service.clone()).or_default() += 1;
@@ -115,10 +115,10 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             "maxSubscribers": p.streams.max_subscribers,
         },
         "refused": {
-            "busy": c.refused_busy.load(Relaxed),
-            "seriesLimit": c.refused_series_limit.load(Relaxed),
-            "bodySize": c.refused_body_size.load(Relaxed),
-            "auth": c.refused_auth.load(Relaxed),
+            "busy": c.refused.get(Reason::Busy),
+            "seriesLimit": c.refused.get(Reason::SeriesLimit),
+            "bodySize": c.refused.get(Reason::BodySize),
+            "auth": c.refused.get(Reason::Auth),
             "eventsRejected": c.events_rejected.load(Relaxed),
             "batchesRejected": c.batches_rejected.load(Relaxed),
             "streamRefused": c.stream_refused.load(Relaxed),

@@ -23,7 +23,7 @@ pub use socket::{bind, size_receive_buffer, ReceiveBuffer, RECEIVE_BUFFER_BYTES}
 use crate::clock::SharedClock;
 use crate::collector::{Collector, IngestLenient};
 use crate::config::Pipeline;
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Outcome};
 use actix::Addr;
 use reader::{dropped, HandOff, LineLimits, Reader};
 use std::io;
@@ -143,20 +143,20 @@ impl Forwarder {
             let events = std::mem::take(&mut batch.events);
             match collector.send(IngestLenient(events)).await {
                 Ok(outcome) => {
-                    udp.events_accepted
-                        .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
-                    udp.events_refused
-                        .fetch_add(outcome.refused as u64, Ordering::Relaxed);
+                    counters.record(Outcome::Udp {
+                        accepted: outcome.accepted,
+                        refused: outcome.refused,
+                    });
                     if outcome.dropped > 0 {
                         // Back-pressure (a full queue) or a failed log write: counted as dropped.
-                        dropped(udp, &batch);
+                        dropped(&counters, &batch);
                     } else {
                         udp.lines_pending
                             .fetch_sub(batch.lines as i64, Ordering::Release);
                     }
                 }
                 // The collector has stopped: meterd is shutting down.
-                Err(_) => dropped(udp, &batch),
+                Err(_) => dropped(&counters, &batch),
             }
             queued.fetch_sub(batch.datagrams, Ordering::AcqRel);
             reader.unpark();

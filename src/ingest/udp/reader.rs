@@ -6,7 +6,7 @@ use super::batch::{Batcher, FlushPolicy, UdpBatch};
 use crate::clock::SharedClock;
 use crate::ingest::statsd::StatsdContext;
 use crate::model::{ServicePath, DEFAULT_SERVICE};
-use crate::telemetry::{Counters, UdpCounters};
+use crate::telemetry::{Counters, Outcome};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::RecvFlags;
@@ -143,14 +143,14 @@ impl Reader {
                 std::thread::park_timeout(left);
             }
             if !has_room() {
-                dropped(&self.counters.udp, &batch);
+                dropped(&self.counters, &batch);
                 return Ok(());
             }
         }
         h.queued.fetch_add(n, Ordering::AcqRel);
         if let Err(e) = h.tx.send(batch) {
             h.queued.fetch_sub(n, Ordering::AcqRel);
-            dropped(&self.counters.udp, &e.0);
+            dropped(&self.counters, &e.0);
             return Err(Closed);
         }
         Ok(())
@@ -158,12 +158,14 @@ impl Reader {
 }
 
 /// Counts a batch meterd read but could not hand to the collector.
-pub(super) fn dropped(udp: &UdpCounters, batch: &UdpBatch) {
-    udp.datagrams_dropped
-        .fetch_add(batch.datagrams as u64, Ordering::Relaxed);
-    udp.lines_dropped
-        .fetch_add(batch.lines as u64, Ordering::Relaxed);
+pub(super) fn dropped(counters: &Counters, batch: &UdpBatch) {
+    counters.record(Outcome::UdpDropped {
+        datagrams: batch.datagrams,
+        lines: batch.lines,
+    });
     // Release, after the drop counts: whoever sees the lines leave `pending` sees them dropped.
-    udp.lines_pending
+    counters
+        .udp
+        .lines_pending
         .fetch_sub(batch.lines as i64, Ordering::Release);
 }

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 /// A failure of the store; the batch or read it concerns did not happen.
 #[derive(Debug, Error)]
-pub enum PersistError {
+pub enum HistoryError {
     /// The data directory cannot be used: check its path and permissions.
     #[error("data directory: {0}")]
     Io(String),
@@ -25,9 +25,9 @@ pub enum PersistError {
 
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
-        impl From<$t> for PersistError {
+        impl From<$t> for HistoryError {
             fn from(e: $t) -> Self {
-                PersistError::Store(e.to_string())
+                HistoryError::Store(e.to_string())
             }
         }
     )*};

@@ -15,7 +15,7 @@ use super::codec::{
     append_block, block_last_index, block_span, block_start, byte_kind, decode_block, decode_key,
     encode_block, encode_key, kind_byte, name_prefix,
 };
-use super::PersistError;
+use super::HistoryError;
 use crate::aggregate::downsample::{Bucket, ClosedBucket, Flush, TierSpec};
 use crate::model::{Kind, SeriesKey};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -85,8 +85,8 @@ impl std::fmt::Debug for HistoryStore {
 
 impl HistoryStore {
     /// Opens (or creates) the store in `dir` for these tiers.
-    pub fn open(dir: &Path, tiers: &[TierSpec]) -> Result<Self, PersistError> {
-        std::fs::create_dir_all(dir).map_err(|e| PersistError::Io(e.to_string()))?;
+    pub fn open(dir: &Path, tiers: &[TierSpec]) -> Result<Self, HistoryError> {
+        std::fs::create_dir_all(dir).map_err(|e| HistoryError::Io(e.to_string()))?;
         let path = dir.join("history.redb");
         let db = open_db(&path)?;
         // One table per resolution: a changed pipeline never reads another tier's blocks.
@@ -127,7 +127,7 @@ impl HistoryStore {
     }
 
     /// The id of a stored series.
-    pub fn lookup(&self, key: &SeriesKey) -> Result<Option<u64>, PersistError> {
+    pub fn lookup(&self, key: &SeriesKey) -> Result<Option<u64>, HistoryError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SERIES)?;
         let found = table.get(encode_key(key).as_slice())?.map(|v| v.value().0);
@@ -150,7 +150,7 @@ impl HistoryStore {
     }
 
     /// Writes one flush (see [`HistoryStore::write_all`]).
-    pub fn write(&self, flush: &Flush) -> Result<bool, PersistError> {
+    pub fn write(&self, flush: &Flush) -> Result<bool, HistoryError> {
         self.write_all(std::slice::from_ref(flush))
     }
 
@@ -159,7 +159,7 @@ impl HistoryStore {
     /// position as `covered`. Flushes at or below the position already covered are skipped
     /// (the store holds them), so that no bucket is merged twice; answers whether anything
     /// was written. Committed with an fsync.
-    pub fn write_all(&self, flushes: &[Flush]) -> Result<bool, PersistError> {
+    pub fn write_all(&self, flushes: &[Flush]) -> Result<bool, HistoryError> {
         let txn = self.db.begin_write()?;
         let position = {
             let mut meta = txn.open_table(META)?;
@@ -207,13 +207,13 @@ impl HistoryStore {
     }
 
     /// Every stored series named `name`.
-    pub fn series_named(&self, name: &str) -> Result<Vec<StoredSeries>, PersistError> {
+    pub fn series_named(&self, name: &str) -> Result<Vec<StoredSeries>, HistoryError> {
         let prefix = name_prefix(name);
         self.scan_series(|k| k.starts_with(&prefix), Some(&prefix))
     }
 
     /// Every stored series.
-    pub fn all_series(&self) -> Result<Vec<StoredSeries>, PersistError> {
+    pub fn all_series(&self) -> Result<Vec<StoredSeries>, HistoryError> {
         self.scan_series(|_| true, None)
     }
 
@@ -221,7 +221,7 @@ impl HistoryStore {
         &self,
         keep: impl Fn(&[u8]) -> bool,
         from: Option<&[u8]>,
-    ) -> Result<Vec<StoredSeries>, PersistError> {
+    ) -> Result<Vec<StoredSeries>, HistoryError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SERIES)?;
         let mut out = Vec::new();
@@ -255,7 +255,7 @@ impl HistoryStore {
         ids: &[u64],
         (from, to): (i64, i64),
         now_ms: i64,
-    ) -> Result<(u64, Vec<StoredPoints>), PersistError> {
+    ) -> Result<(u64, Vec<StoredPoints>), HistoryError> {
         let txn = self.db.begin_read()?;
         let flushed = txn.open_table(META)?.get(COVERED)?.map_or(0, |v| v.value());
         let Some(spec) = self.tiers.get(tier).copied() else {
@@ -286,7 +286,7 @@ impl HistoryStore {
     }
 
     /// Deletes the blocks every bucket of which has aged out at `now_ms`; answers how many.
-    pub fn sweep(&self, now_ms: i64) -> Result<u64, PersistError> {
+    pub fn sweep(&self, now_ms: i64) -> Result<u64, HistoryError> {
         let txn = self.db.begin_write()?;
         let mut deleted = 0;
         for (tier, spec) in self.tiers.iter().enumerate() {
@@ -302,7 +302,7 @@ impl HistoryStore {
     }
 
     /// Sizes of the file and of what it holds.
-    pub fn stats(&self) -> Result<StoreStats, PersistError> {
+    pub fn stats(&self) -> Result<StoreStats, HistoryError> {
         let (stored_bytes, fragmented_bytes) = {
             let w = self.db.begin_write()?;
             let s = w.stats()?;
@@ -336,7 +336,7 @@ impl HistoryStore {
 
 /// Opens the file, waiting up to 5 s for a process (or a server just stopped in this one)
 /// that still holds it to let go.
-fn open_db(path: &Path) -> Result<Database, PersistError> {
+fn open_db(path: &Path) -> Result<Database, HistoryError> {
     let mut waited = 0;
     loop {
         match Database::builder().set_cache_size(CACHE_BYTES).create(path) {

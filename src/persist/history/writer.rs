@@ -7,10 +7,9 @@
 use super::HistoryStore;
 use crate::aggregate::downsample::Flush;
 use crate::clock::SharedClock;
-use crate::telemetry::Counters;
+use crate::telemetry::{Counters, Outcome};
 use actix::{Actor, AsyncContext, Context, Handler, Message};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,7 +47,7 @@ impl HistoryWriter {
                     self.waiting.pop_front();
                 }
                 Err(e) => {
-                    self.counters.history_write_failures.fetch_add(1, Relaxed);
+                    self.counters.record(Outcome::HistoryWriteFailed);
                     let position = flushes.first().map_or(0, |f| f.seq);
                     tracing::error!(error = %e, position, waiting = self.waiting.len(), "history: write failed; retrying");
                     return;

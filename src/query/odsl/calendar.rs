@@ -37,7 +37,7 @@ pub enum Unit {
 /// A calendar: `count` units per bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Calendar {
-    /// Units per bucket, 1 to [`MAX_COUNT`].
+    /// Units per bucket, 1 to `MAX_COUNT`.
     pub count: u32,
     /// The unit.
     pub unit: Unit,

@@ -6,6 +6,7 @@ mod aggregator;
 mod downsample;
 mod engine;
 mod filter;
+mod plan;
 pub mod request;
 pub mod time;
 
@@ -13,6 +14,7 @@ pub use aggregator::{Aggregator, NAMES as AGGREGATORS};
 pub use downsample::{Downsample, FillPolicy, Interval};
 pub use engine::{asked_interval, choose_tier, evaluate, point_bound, ResultSeries};
 pub use filter::{Matcher, TagFilter};
+pub use plan::{Plan, READ_FACTOR};
 pub use request::{from_json, from_params, parse_m, RateOptions, SubQuery, TsQuery};
 
 use thiserror::Error;
@@ -52,6 +54,15 @@ pub enum QueryError {
     /// No series of this metric exists: check the name (as pushed, dots kept).
     #[error("no such metric: {0:?}")]
     UnknownMetric(String),
+    /// A Blink job has no sample in the last 5 minutes: push its metrics, or check the
+    /// project and job names.
+    #[error("job {job:?} of project {project:?} is not running: no sample in the last 5 minutes")]
+    NotRunning {
+        /// The project.
+        project: String,
+        /// The job.
+        job: String,
+    },
 }
 
 impl QueryError {

@@ -6,11 +6,11 @@ use super::capture::EntitySink;
 use super::durable::EntityLog;
 use super::series::Interner;
 use super::store::{EntityStore, Pending};
-use crate::clock::SharedClock;
+use crate::clock::{run_every, SharedClock};
 use crate::config::Entities;
 use crate::persist::Position;
-use crate::telemetry::Counters;
-use actix::{Actor, Arbiter, AsyncContext, Context, Handler, Message, MessageResult};
+use crate::telemetry::{Counters, Outcome};
+use actix::{Actor, Arbiter, Context, Handler, Message, MessageResult};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -127,7 +127,7 @@ impl EntityKeeper {
                 d.covered.fetch_max(covered, Relaxed);
             }
             Err(e) => {
-                self.counters.history_write_failures.fetch_add(1, Relaxed);
+                self.counters.record(Outcome::HistoryWriteFailed);
                 tracing::error!(error = %e, "entities: write failed; retrying");
             }
         }
@@ -156,7 +156,8 @@ impl Actor for EntityKeeper {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(usize::MAX >> 4);
-        ctx.run_interval(SWEEP_EVERY, |keeper, _| {
+        let clock = self.clock.clone();
+        run_every(ctx, &clock, SWEEP_EVERY, |keeper, _| {
             keeper.sweep(0);
             keeper.save();
         });

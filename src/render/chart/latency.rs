@@ -2,8 +2,8 @@
 //! stretched toward the tail (HdrHistogram's own plots do the same) so that p99, p99.9 and
 //! p99.99 get as much room as p50 to p90.
 
-use super::label::{format_exact, format_value};
-use super::{append_layer, color, escape, ChartError, FONT};
+use super::label::format_exact;
+use super::{append_layer, color, draw_mesh, escape, ChartError, FONT};
 use plotters::prelude::*;
 use serde::Serialize;
 use std::fmt::Write;
@@ -54,19 +54,13 @@ pub fn latency_chart(
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d((1.0..x_max).log_scale(), 0.0..y_max)?;
-        ctx.configure_mesh()
-            .x_labels(8)
-            .y_labels(6)
-            .x_label_formatter(&percentile_label)
-            .y_label_formatter(&|v| format_value(*v))
-            .x_desc("percentile")
-            .y_desc("latency (ms)")
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-            .light_line_style(TRANSPARENT)
-            .axis_style(RGBColor(0x88, 0x88, 0x88))
-            .draw()?;
+        draw_mesh(
+            ctx.configure_mesh()
+                .x_labels(8)
+                .x_label_formatter(&percentile_label)
+                .x_desc("percentile")
+                .y_desc("latency (ms)"),
+        )?;
         let line = points.iter().map(|p| (stretch(p.quantile), p.ms));
         ctx.draw_series(LineSeries::new(line, color(0).stroke_width(2)))?;
         for p in points {

@@ -61,6 +61,29 @@ fn hex(c: RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
+/// Draws a mesh in the look every chart shares (after the caller set its labels): value
+/// labels on the y axis, the house fonts, a light grid, grey axes.
+fn draw_mesh<X, XT, DB>(
+    mesh: &mut plotters::chart::MeshStyle<'_, '_, X, plotters::coord::types::RangedCoordf64, DB>,
+) -> Result<(), ChartError>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = XT>
+        + plotters::coord::ranged1d::ValueFormatter<XT>,
+    DB: plotters::backend::DrawingBackend,
+    DB::ErrorType: Send + Sync,
+{
+    use plotters::style::TRANSPARENT;
+    mesh.y_labels(6)
+        .y_label_formatter(&|v| format_value(*v))
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
+        .light_line_style(TRANSPARENT)
+        .axis_style(RGBColor(0x88, 0x88, 0x88))
+        .draw()?;
+    Ok(())
+}
+
 /// Puts `layer` (SVG markup) last in the document, above what plotters drew.
 fn append_layer(svg: &mut String, layer: &str) {
     match svg.rfind("</svg>") {

@@ -1,8 +1,8 @@
 //! A time-series chart: one line per group of an OpenTSDB answer, a time axis in UTC, a value
 //! axis in the metric's unit, a legend under the plot and hover titles on the points.
 
-use super::label::{format_exact, format_instant, format_value};
-use super::{append_layer, color, escape, hex, ChartError, TimeAxis, FONT};
+use super::label::{format_exact, format_instant};
+use super::{append_layer, color, draw_mesh, escape, hex, ChartError, TimeAxis, FONT};
 use crate::query::opentsdb::ResultSeries;
 use plotters::prelude::*;
 use std::fmt::Write;
@@ -139,18 +139,12 @@ pub fn time_chart(out: &mut String, chart: &TimeChart) -> Result<(), ChartError>
             .y_label_area_size(64)
             .build_cartesian_2d(axis, lo..hi)?;
         let unit = chart.unit.filter(|u| !u.is_empty() && *u != "none");
-        ctx.configure_mesh()
-            .x_labels(axis.max_ticks)
-            .y_labels(6)
-            .y_label_formatter(&|v| format_value(*v))
-            .x_desc("time (UTC)")
-            .y_desc(unit.unwrap_or("value"))
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 16))
-            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
-            .light_line_style(TRANSPARENT)
-            .axis_style(RGBColor(0x88, 0x88, 0x88))
-            .draw()?;
+        draw_mesh(
+            ctx.configure_mesh()
+                .x_labels(axis.max_ticks)
+                .x_desc("time (UTC)")
+                .y_desc(unit.unwrap_or("value")),
+        )?;
         let points: usize = chart.lines.iter().map(|l| l.points.len()).sum();
         let every = points.div_ceil(MAX_HOVER).max(1);
         for (i, line) in chart.lines.iter().enumerate() {

@@ -125,7 +125,7 @@ fn nan_fills_do_not_poison_other_series() {
 fn tier_choice() {
     let tiers: Vec<TierSpec> = crate::config::Tier::defaults()
         .iter()
-        .map(|t| TierSpec::new(t.resolution, t.retention))
+        .map(crate::config::Tier::spec)
         .collect();
     let h = 3_600_000;
     assert_eq!(choose_tier(&tiers, T, T - h, None), 0);

@@ -1,7 +1,7 @@
-//! Assembly of shard views and registry metadata into one sorted snapshot.
+//! Assembly of shard views and registry metadata into one sorted scrape.
 
 use super::Registry;
-use crate::model::{Family, SeriesKey, SeriesView, Snapshot, ValueView};
+use crate::model::{Family, Scrape, SeriesKey, SeriesView, ValueView};
 
 /// Groups series views into families with their metadata — one per (scope, name) and service
 /// for pushed metrics, one per (scope, name) for meterd's own — sorted by (scope, name), the
@@ -11,7 +11,7 @@ pub fn assemble(
     mut views: Vec<(SeriesKey, ValueView)>,
     registry: &Registry,
     own: Vec<Family>,
-) -> Snapshot {
+) -> Scrape {
     views.sort_unstable_by(|a, b| {
         (
             a.0.scope,
@@ -65,7 +65,7 @@ pub fn assemble(
     families.sort_by(|(a_seq, a), (b_seq, b)| {
         (a.scope, &a.name, a_seq).cmp(&(b.scope, &b.name, b_seq))
     });
-    Snapshot {
+    Scrape {
         families: families.into_iter().map(|(_, f)| f).collect(),
     }
 }
