@@ -166,7 +166,7 @@ def ratios(v, pairs):
     out = []
     for other, name in pairs:
         r = v / max(other, 1e-9)
-        out.append(f"{r:.2f} of {name}" if r < 1 else f"{r:.1f}x {name}")
+        out.append(f"{r:.2g} of {name}" if r < 1 else f"{r:.1f}x {name}")
     return "; ".join(out)
 rows = []
 rows.append(("meterd GET /-/healthy", f'{h["requests_per_second"]:,.0f} req/s', ""))
