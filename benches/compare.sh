@@ -97,7 +97,7 @@ stats_lines() { curl -fsS -H 'Accept: application/json' "$T/metrics/vendor" | py
 import json,sys
 v=json.load(sys.stdin)
 print(int(v.get("meterd.statsd.udp.events.accepted",0)), int(v.get("meterd.statsd.udp.lines.pending",0)))'; }
-for rate in 20000 40000 100000; do
+for rate in 20000 100000 200000; do
   read -r before _ < <(stats_lines)
   "${LOAD[@]}" --target "udp://127.0.0.1:$UP" --mode statsd --batch 10 --connections 1 --rate "$rate" >"$WORK/statsd_meterd_$rate.json"
   for _ in $(seq 1 50); do read -r after pending < <(stats_lines); [ "$pending" = 0 ] && break; sleep 0.1; done
@@ -185,7 +185,7 @@ rows.append(("meterd single-event requests", f'{rq(s):,.0f} req/s',
              ratios(rq(s), [(rq(h), "meterd /-/healthy")] + single_peers)))
 rows.append(("Pushgateway best single-sample pushes", f'{rq(pbs):,.0f} req/s', ratios(rq(pbs), single_peers[:1])))
 rows.append(("Pushgateway realistic single-sample pushes", f'{rq(ps):,.0f} req/s', ratios(rq(ps), single_peers[:1])))
-for rate in (20000, 40000, 100000):
+for rate in (20000, 100000, 200000):
     r = j(f"statsd_meterd_{rate}"); got = int(open(os.path.join(w, f"statsd_meterd_{rate}.received")).read())
     rows.append((f"meterd StatsD UDP at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
                  f'{100*(r["events"]-got)/max(r["events"],1):.3f}% lost'))

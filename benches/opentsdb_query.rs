@@ -16,10 +16,7 @@ const DAY_MS: i64 = 86_400_000;
 const NOW: i64 = 1_700_002_800_000;
 
 fn tiers() -> Vec<TierSpec> {
-    Tier::defaults()
-        .iter()
-        .map(|t| TierSpec::new(t.resolution, t.retention))
-        .collect()
+    Tier::defaults().iter().map(Tier::spec).collect()
 }
 
 /// A shard whose store holds one day of one sample a minute for each series.

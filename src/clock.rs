@@ -27,6 +27,8 @@ pub trait Clock: Send + Sync + 'static {
     /// missed while the receiver was busy are not made up. Real time by default; must be
     /// called inside a tokio runtime (an actor's `started`).
     fn ticks(&self, period: Duration) -> Ticks {
+        // A zero period would make tokio panic; config validation refuses it, but fields are public.
+        let period = period.max(Duration::from_nanos(1));
         let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         every.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Box::pin(IntervalStream::new(every).map(|_| ()))
@@ -175,7 +177,9 @@ impl Clock for ManualClock {
     }
 
     /// Ticks when [`advance`](ManualClock::advance) has moved the clock a period or more past
-    /// the last tick (one tick however far it moved); never on real time.
+    /// the last tick (one tick however far it moved); never on real time. The first period
+    /// counts from when the receiver subscribed (an actor's `started`): a test moves the clock
+    /// only after the server answered a request, so every actor is running.
     fn ticks(&self, period: Duration) -> Ticks {
         let period = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
         let mut due = self.monotonic_nanos().saturating_add(period);

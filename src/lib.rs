@@ -31,13 +31,15 @@
 //! [`registry`] the metadata; [`query`] the OpenTSDB, Blink and ODSL semantics; [`render`]
 //! the output formats; [`stream`] the Kanto subscriptions; [`http`] the actix-web edge;
 //! [`persist`] the write-ahead log, snapshots, the history store and what recovery reads;
-//! [`telemetry`] meterd's own metrics; [`app`] wires it all.
+//! [`telemetry`] meterd's own metrics; [`cluster`] cluster mode's NATS JetStream layer (event
+//! log, placement, membership, checkpoints); [`app`] wires it all.
 #![warn(missing_docs)]
 
 pub mod aggregate;
 pub mod app;
 pub mod bench;
 pub mod clock;
+pub mod cluster;
 pub mod collector;
 pub mod config;
 pub mod http;

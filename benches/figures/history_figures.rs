@@ -16,10 +16,7 @@ use std::sync::Arc;
 const NOW: i64 = 1_700_002_800_000;
 
 fn tiers() -> Vec<TierSpec> {
-    Tier::defaults()
-        .iter()
-        .map(|t| TierSpec::new(t.resolution, t.retention))
-        .collect()
+    Tier::defaults().iter().map(Tier::spec).collect()
 }
 
 fn temp(tag: &str) -> std::path::PathBuf {

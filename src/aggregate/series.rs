@@ -12,8 +12,8 @@ pub enum SeriesState {
     Gauge(Gauge),
     /// Count and EWMA rates (boxed, like timers, to keep counters and gauges small).
     Meter(Box<Meter>),
-    /// Distribution of values.
-    Histogram(Histogram),
+    /// Distribution of values (boxed: a counter or gauge series should not pay for its size).
+    Histogram(Box<Histogram>),
     /// Rates plus a distribution of durations.
     Timer(Box<Timer>),
 }
@@ -25,7 +25,7 @@ impl SeriesState {
             Kind::Counter => SeriesState::Counter(Counter::new()),
             Kind::Gauge => SeriesState::Gauge(Gauge::new()),
             Kind::Meter => SeriesState::Meter(Box::new(Meter::new(settings.tick, now_nanos))),
-            Kind::Histogram => SeriesState::Histogram(Histogram::new(settings.histogram)),
+            Kind::Histogram => SeriesState::Histogram(Box::new(Histogram::new(settings.histogram))),
             Kind::Timer => SeriesState::Timer(Box::new(Timer::new(
                 settings.tick,
                 settings.histogram,
@@ -48,7 +48,8 @@ impl SeriesState {
     /// Applies one event: `value` stamped `timestamp_ms` (epoch ms, used by gauges) arriving at
     /// `now_nanos` (monotonic, used by meters and timers). `op` matters to gauges only; the
     /// other kinds take every event as a plain observation (ingest sends them no other op),
-    /// except that histograms and timers record an [`Op::Distribution`] whole.
+    /// except that histograms and timers record an [`Op::Distribution`] whole and an
+    /// [`Op::Repeat`] is its observation applied as many times.
     pub fn apply(&mut self, value: f64, op: Op, timestamp_ms: i64, now_nanos: u64) {
         self.apply_bounded(
             value,
@@ -68,6 +69,12 @@ impl SeriesState {
         now_nanos: u64,
         exact_members: usize,
     ) {
+        if let Op::Repeat(n) = op {
+            for _ in 0..n {
+                self.apply_bounded(value, Op::Observe, timestamp_ms, now_nanos, exact_members);
+            }
+            return;
+        }
         match (self, op) {
             (SeriesState::Counter(c), _) => c.add(value),
             (SeriesState::Gauge(g), op) => g.apply_bounded(value, op, timestamp_ms, exact_members),
@@ -170,7 +177,7 @@ mod tests {
     #[test]
     fn series_stay_small() {
         // A million counters should not pay for the largest kind.
-        assert!(std::mem::size_of::<SeriesState>() <= 128);
+        assert!(std::mem::size_of::<SeriesState>() <= 32);
     }
 
     #[test]

@@ -80,11 +80,7 @@ impl ShardHistory {
                     tracing::error!(error = %e, "history: series lookup failed; new id");
                 }
                 let id = store.allocate_id();
-                self.flushes.created(NewSeries {
-                    id,
-                    key: key.clone(),
-                    kind,
-                });
+                self.flushes.created_live(id, key, kind);
                 (id, down)
             }
         }
@@ -137,6 +133,7 @@ impl ShardState {
     /// Answers also how many flushes never confirmed by the store were given up (their
     /// buckets are lost to history).
     pub fn take_flush(&mut self, seq: u64) -> (Option<Flush>, usize) {
+        self.name_new_series();
         let h = &mut self.history;
         if let Some(store) = &h.setup.store {
             h.flushes.committed(store.covered());
@@ -151,6 +148,28 @@ impl ShardState {
         (flush, dropped)
     }
 
+    /// Copies the keys of the new live series into the next flush (one pass over the series).
+    fn name_new_series(&mut self) {
+        let unnamed = self.history.flushes.take_unnamed();
+        if unnamed.is_empty() {
+            return;
+        }
+        let mut named: Vec<NewSeries> = self
+            .series
+            .iter()
+            .filter_map(|(key, s)| {
+                unnamed.get(&s.id).map(|&kind| NewSeries {
+                    id: s.id,
+                    key: key.clone(),
+                    kind,
+                })
+            })
+            .collect();
+        // In the order they were created.
+        named.sort_unstable_by_key(|s| s.id);
+        self.history.flushes.named(named);
+    }
+
     /// The flushes sent (or about to be) and not known written, oldest first.
     pub fn unconfirmed(&self) -> Vec<Flush> {
         self.history.flushes.in_flight_flushes()
@@ -161,6 +180,9 @@ impl ShardState {
     pub fn restore(&mut self, key: SeriesKey, state: SeriesState, id: u64, down: Downsampler) {
         if let Some(store) = &self.history.setup.store {
             store.reserve_id(id);
+        }
+        if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
+            self.history.flushes.departed(old.id, &key);
         }
         self.series.insert(key, Series { state, id, down });
     }

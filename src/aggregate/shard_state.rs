@@ -62,6 +62,9 @@ impl ShardState {
     /// history continues under the id the store has for its key.
     pub fn insert(&mut self, key: SeriesKey, state: SeriesState) {
         let (id, down) = self.history.start_series(&key, state.kind());
+        if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
+            self.history.flushes.departed(old.id, &key);
+        }
         self.series.insert(key, Series { state, id, down });
     }
 
@@ -77,6 +80,7 @@ impl ShardState {
         let keys: Vec<SeriesKey> = self.series.keys().filter(|k| leaves(k)).cloned().collect();
         for k in &keys {
             if let Some(gone) = self.series.remove(k) {
+                self.history.flushes.departed(gone.id, k);
                 self.keep_history(gone);
             }
         }
@@ -134,9 +138,28 @@ impl ShardState {
                 _ => None,
             };
             let gauge_op = matches!(e.op, Op::GaugeDelta | Op::SetMember(_));
+            // A folded event is applied as the observations it stands for, one by one.
+            let (op, times) = match e.op {
+                Op::Repeat(n) => (Op::Observe, n.max(1)),
+                op => (op, 1),
+            };
+            for _ in 1..times {
+                series.state.apply_bounded(
+                    e.value,
+                    Op::Observe,
+                    e.timestamp_ms,
+                    now_nanos,
+                    self.settings.exact_members,
+                );
+                let pending = self.history.flushes.pending_mut();
+                let samples = Bucket::of(e.value, e.timestamp_ms);
+                series
+                    .down
+                    .record_bucket(series.id, &tiers, samples, now_ms, pending);
+            }
             series.state.apply_bounded(
                 e.value,
-                e.op,
+                op,
                 e.timestamp_ms,
                 now_nanos,
                 self.settings.exact_members,

@@ -5,7 +5,9 @@
 //! Each method sends to every shard at once and returns a future that gathers the answers in
 //! shard order; the sends happen when the method is called, not when the future is first
 //! polled, so a caller that is itself a sequencing point (the collector) fixes the order of
-//! its messages by calling, and may await later.
+//! its messages by calling, and may await later. For the methods that wait for an answer
+//! (`send`) this holds because a shard's mailbox is unbounded (`Shard::started` lifts its
+//! capacity): actix keeps a message back in its request only while a mailbox is full.
 
 use super::downsample::Flush;
 use super::shard::{

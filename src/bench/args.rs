@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Distinct series the generated events spread over.
     #[arg(long, default_value_t = 1000)]
     pub series: usize,
+    /// Type of every generated event (events mode): `counter`, `gauge`, `meter`, `histogram` or
+    /// `timer`; without it, counters and gauges alternate every ten series.
+    #[arg(long)]
+    pub kind: Option<crate::model::Kind>,
     /// Path for `query` mode.
     #[arg(long, default_value = "/metrics")]
     pub path: String,

@@ -25,7 +25,7 @@ fn shots(args: &BenchArgs, conn: usize) -> Vec<Shot> {
     // Enough distinct bodies to touch every series once per cycle (bounded: 10,000 bodies).
     let bodies = args.series.div_ceil(args.batch).clamp(64, 10_000);
     match args.mode {
-        Mode::Events => event_bodies(bodies, args.batch, args.series)
+        Mode::Events => event_bodies(bodies, args.batch, args.series, args.kind)
             .into_iter()
             .map(|b| Shot {
                 post: true,

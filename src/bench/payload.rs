@@ -1,8 +1,11 @@
 //! Request bodies for the load: pre-built once, cycled through, so that the generator measures the
 //! server rather than itself.
 
-/// `count` JSON batches of `batch` counter/gauge events over `series` series.
-pub fn event_bodies(count: usize, batch: usize, series: usize) -> Vec<String> {
+use crate::model::Kind;
+
+/// `count` JSON batches of `batch` events over `series` series, all of `kind` or, without one,
+/// counters and gauges by turns of ten series.
+pub fn event_bodies(count: usize, batch: usize, series: usize, kind: Option<Kind>) -> Vec<String> {
     (0..count)
         .map(|b| {
             let mut body = String::with_capacity(batch * 64 + 2);
@@ -12,10 +15,10 @@ pub fn event_bodies(count: usize, batch: usize, series: usize) -> Vec<String> {
                 if i > 0 {
                     body.push(',');
                 }
-                let kind = if (s / 10) % 2 == 0 {
-                    "counter"
-                } else {
-                    "gauge"
+                let kind = match kind {
+                    Some(kind) => kind.as_str(),
+                    None if (s / 10) % 2 == 0 => "counter",
+                    None => "gauge",
                 };
                 body.push_str(&format!(
                     r#"{{"name":"bench.m{}","type":"{kind}","value":{},"tags":{{"host":"h{}"}}}}"#,

@@ -83,7 +83,8 @@ impl Collector {
     /// caller queues ([`Collector::queue_send`]) and every other step that reaches the shards
     /// or the keeper runs first, so that they see the batches in admission order.
     pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
-        let n = events.len();
+        // Observations, counting each folded StatsD event as the lines it stands for.
+        let n = events.iter().map(Event::weight).sum();
         let queue_bound = self.admission.pipeline().queues.shard as i64;
         let busy = if self.log.is_full() {
             Some("write-ahead log")
@@ -100,7 +101,8 @@ impl Collector {
         if let Err(e) = self.admission.admit(&events, now_ms) {
             let reason = match e {
                 CollectorError::Limit(_) => Reason::SeriesLimit,
-                _ => Reason::Conflict,
+                CollectorError::Conflict(_) => Reason::Conflict,
+                CollectorError::Busy(_) | CollectorError::Wal(_) => Reason::Busy,
             };
             self.counters.record(Outcome::BatchRefused(reason, n));
             return Err(e);

@@ -20,11 +20,13 @@ pub struct IngestLenient(pub Vec<Event>);
 /// What became of a lenient batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LenientOutcome {
-    /// Events admitted, logged and routed to the shards.
+    /// Observations admitted, logged and routed to the shards (a folded event counts as the
+    /// lines it stands for, see [`Event::weight`]).
     pub accepted: usize,
-    /// Events left out: their type conflicts with their metric's, or a series limit refused them.
+    /// Observations left out: their type conflicts with their metric's, or a series limit
+    /// refused them.
     pub refused: usize,
-    /// Events meterd could not take now (a queue was full, or the log failed).
+    /// Observations meterd could not take now (a queue was full, or the log failed).
     pub dropped: usize,
 }
 
@@ -36,21 +38,21 @@ impl Handler<IngestLenient> for Collector {
         let mut events = msg.0;
         let conflicts = self.admission.registry().read().conflicts(&events);
         let conflicts: Vec<usize> = conflicts.iter().map(|c| c.index).collect();
-        leave_out(&mut events, &conflicts);
+        let mut refused = leave_out(&mut events, &conflicts);
         let over = self
             .admission
             .book()
             .over_limits(&events, self.admission.pipeline());
-        leave_out(&mut events, &over);
+        refused += leave_out(&mut events, &over);
         let mut outcome = LenientOutcome {
-            refused: conflicts.len() + over.len(),
+            refused,
             ..LenientOutcome::default()
         };
         if outcome.refused > 0 {
             self.counters
                 .record(crate::telemetry::Outcome::EventsRefused(outcome.refused));
         }
-        let n = events.len();
+        let n = events.iter().map(Event::weight).sum();
         let admitted = (n > 0).then(|| self.admit(events));
         if matches!(admitted, Some(Ok(_))) {
             self.queue_send(ctx);
@@ -70,16 +72,22 @@ impl Handler<IngestLenient> for Collector {
     }
 }
 
-/// Removes the events at `indexes` (in ascending order) from `events`.
-fn leave_out(events: &mut Vec<Event>, indexes: &[usize]) {
+/// Removes the events at `indexes` (in ascending order) from `events`; answers how many
+/// observations they stood for (see [`Event::weight`]).
+fn leave_out(events: &mut Vec<Event>, indexes: &[usize]) -> usize {
     if indexes.is_empty() {
-        return;
+        return 0;
     }
     let mut bad = indexes.iter().copied().peekable();
     let mut index = 0;
-    events.retain(|_| {
+    let mut left_out = 0;
+    events.retain(|e| {
         let keep = bad.next_if_eq(&index).is_none();
         index += 1;
+        if !keep {
+            left_out += e.weight();
+        }
         keep
     });
+    left_out
 }

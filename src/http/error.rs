@@ -135,8 +135,9 @@ impl From<CollectorError> for ApiError {
             CollectorError::Limit(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "series_limit", message)
             }
+            CollectorError::Busy(_) => busy(message),
             // The log failed or closed (a full queue is busy, above).
-            CollectorError::Busy(_) | CollectorError::Wal(_) => {
+            CollectorError::Wal(_) => {
                 let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "wal_failed", message);
                 e.retry_after = Some(1);
                 e

@@ -28,6 +28,7 @@ mod ui;
 
 pub use auth::{bound_service, check_services, classify, guard, Class, Grant, ROUTE_CLASSES};
 pub use error::{json_errors, ApiError};
+#[doc(hidden)]
 pub use frame_limit::client_frame_header;
 pub use negotiate::{negotiate, Format};
 pub use request_entities::RequestRecorder;

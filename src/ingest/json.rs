@@ -15,7 +15,7 @@ use crate::model::{
 use serde::Deserialize;
 use std::borrow::Cow;
 
-/// One event as it arrives, before validation. Field names follow DESIGN.md's event table.
+/// One event as it arrives, before validation. Field names follow the README's event table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEvent<'a> {
@@ -127,7 +127,7 @@ fn validate_all(raws: Vec<RawEvent>, ctx: &IngestContext) -> Result<Vec<Event>, 
     all_or_nothing(raws.into_iter().map(|raw| validate(raw, ctx)).enumerate())
 }
 
-/// Validates one raw event against DESIGN.md's table and the pipeline's rules.
+/// Validates one raw event against the README's event table and the pipeline's rules.
 fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
     let limits = &ctx.pipeline.limits;
     let name = raw.name;

@@ -53,6 +53,20 @@ pub enum Op {
     /// Histogram only: record a whole pre-aggregated distribution (an OTLP histogram point);
     /// `value` is its sum.
     Distribution(Box<Distribution>),
+    /// The same plain observation `n` times (at least 2): identical StatsD lines of one series
+    /// that the UDP reader folded into one event, so that admission and the log handle them
+    /// once. Applying it is applying the observation `n` times; nothing else differs.
+    Repeat(u32),
+}
+
+impl Event {
+    /// How many observations the event stands for: `n` for [`Op::Repeat`], else 1.
+    pub fn weight(&self) -> usize {
+        match self.op {
+            Op::Repeat(n) => n as usize,
+            _ => 1,
+        }
+    }
 }
 
 /// True when `name` is a valid metric name: `[A-Za-z_:][A-Za-z0-9_:.\-]*`, 1 to `max_bytes` bytes.

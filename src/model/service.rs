@@ -53,15 +53,28 @@ fn check_path(path: &str) -> Result<(), &'static str> {
 }
 
 /// A validated Orion service path, normalised (e.g. `/gardens/north`; `/A, /B` → `/A`; `/A/#` → `/A`).
+/// The root path, which most series have, is held without an allocation of its own.
 #[derive(
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-pub struct ServicePath(String);
+#[serde(from = "String")]
+pub struct ServicePath(std::borrow::Cow<'static, str>);
+
+impl From<String> for ServicePath {
+    /// A path read back from a snapshot or the log (it was validated when it came in).
+    fn from(path: String) -> Self {
+        if path == "/" {
+            Self::root()
+        } else {
+            ServicePath(path.into())
+        }
+    }
+}
 
 impl ServicePath {
     /// The root path `/`.
     pub fn root() -> Self {
-        ServicePath("/".to_owned())
+        ServicePath(std::borrow::Cow::Borrowed("/"))
     }
 
     /// Parses a `Fiware-ServicePath` value by Orion's rules, as its `servicePathSplit` and
@@ -96,7 +109,7 @@ impl ServicePath {
         if path.is_empty() || path == "/" {
             return Ok(Self::root());
         }
-        Ok(ServicePath(path.to_owned()))
+        Ok(ServicePath(path.to_owned().into()))
     }
 
     /// The path as a string, e.g. `/gardens/north`.

@@ -117,7 +117,8 @@ pub enum Outcome {
 }
 
 impl Counters {
-    /// Counts `outcome`: every accepted, refused or lost thing goes through here.
+    /// Counts `outcome`: every ingest batch, event and body accepted or refused, every dropped
+    /// UDP datagram and every lost history flush goes through here.
     pub fn record(&self, outcome: Outcome) {
         let add = |a: &AtomicU64, n: usize| {
             a.fetch_add(n as u64, Relaxed);

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub mod child;
+pub mod nats;
 pub mod peers;
 pub mod seed;
 pub mod udp;

@@ -133,10 +133,17 @@ pub const MAX_IN_FLIGHT: usize = 600;
 pub struct History {
     pending: Pending,
     in_flight: VecDeque<Flush>,
+    /// New series the store must learn about that left the shard before their flush, named.
     new_series: Vec<NewSeries>,
-    /// Ids given to series the store does not hold yet, so that a series removed and pushed
-    /// again before its first flush is written keeps its id (and its buckets).
-    unstored: HashMap<SeriesKey, u64>,
+    /// New series the store must learn about, still live in the shard: their ids and kinds.
+    /// Their keys are the shard's and are copied only into the flush that announces them, so
+    /// that a new series costs no second copy of its key while it waits.
+    unnamed: HashMap<u64, Kind>,
+    /// Ids given to series the store does not hold yet, by the key's
+    /// [`stable_hash`](SeriesKey::stable_hash) (the series book's identity of a series), so
+    /// that a series removed and pushed again before its first flush is written keeps its id
+    /// (and its buckets).
+    unstored: HashMap<u64, u64>,
     next_seq: u64,
 }
 
@@ -147,6 +154,7 @@ impl History {
             pending: Pending::default(),
             in_flight: VecDeque::new(),
             new_series: Vec::new(),
+            unnamed: HashMap::new(),
             unstored: HashMap::new(),
             next_seq: last_seq + 1,
         }
@@ -159,20 +167,55 @@ impl History {
 
     /// Notes a series the store must learn about.
     pub fn created(&mut self, series: NewSeries) {
-        self.unstored.insert(series.key.clone(), series.id);
+        self.unstored.insert(series.key.stable_hash(), series.id);
         self.new_series.push(series);
+    }
+
+    /// Notes a series the store must learn about, live in the shard as `key`: its key is
+    /// asked for (see [`History::take_unnamed`]) when its flush is made.
+    pub fn created_live(&mut self, id: u64, key: &SeriesKey, kind: Kind) {
+        self.unstored.insert(key.stable_hash(), id);
+        self.unnamed.insert(id, kind);
+    }
+
+    /// The series `id` (key `key`) leaves the shard: if the store has not been told about it
+    /// yet, it is named now.
+    pub fn departed(&mut self, id: u64, key: &SeriesKey) {
+        if let Some(kind) = self.unnamed.remove(&id) {
+            self.new_series.push(NewSeries {
+                id,
+                key: key.clone(),
+                kind,
+            });
+        }
+    }
+
+    /// The live new series waiting to be named, by id; the caller names them with
+    /// [`History::named`] before the next flush.
+    pub fn take_unnamed(&mut self) -> HashMap<u64, Kind> {
+        std::mem::take(&mut self.unnamed)
+    }
+
+    /// New series named by their keys (see [`History::take_unnamed`]), for the next flush.
+    pub fn named(&mut self, series: impl IntoIterator<Item = NewSeries>) {
+        self.new_series.extend(series);
     }
 
     /// The id given to `key` that the store does not hold yet, if any.
     pub fn unstored_id(&self, key: &SeriesKey) -> Option<u64> {
-        self.unstored.get(key).copied()
+        self.unstored.get(&key.stable_hash()).copied()
     }
 
     fn stored(&mut self, flush: &Flush) {
         for s in &flush.series {
-            if self.unstored.get(&s.key) == Some(&s.id) {
-                self.unstored.remove(&s.key);
+            let h = s.key.stable_hash();
+            if self.unstored.get(&h) == Some(&s.id) {
+                self.unstored.remove(&h);
             }
+        }
+        if self.unstored.is_empty() {
+            // A burst of new series leaves no table behind.
+            self.unstored.shrink_to_fit();
         }
     }
 

@@ -213,3 +213,67 @@ fn a_removed_series_keeps_its_open_buckets_and_its_id_when_pushed_again() {
     store.write(&shard.tick(NOW).unwrap()).unwrap();
     assert_eq!(totals(&shard, "gone", 0, NOW), (2, 5.0));
 }
+
+#[test]
+fn new_series_are_announced_once_with_their_keys_even_when_removed_before_the_flush() {
+    let dir = temp_dir();
+    let (mut shard, _store) = shard_with_store(&dir);
+    let batch = vec![
+        event("a", Kind::Counter, 1.0, NOW),
+        event("b", Kind::Gauge, 2.0, NOW),
+        event("c", Kind::Timer, 3.0, NOW),
+    ];
+    shard.apply_at(batch, 0, NOW);
+    let sel = crate::model::Selector {
+        scope: Some(Scope::Application),
+        name: Some("b".into()),
+        service: None,
+    };
+    assert_eq!(shard.remove(&sel).len(), 1);
+    let flush = shard.tick(NOW).unwrap();
+    let mut announced: Vec<(&str, Kind)> = flush
+        .series
+        .iter()
+        .map(|s| (s.key.name.as_str(), s.kind))
+        .collect();
+    announced.sort();
+    assert_eq!(
+        announced,
+        [("a", Kind::Counter), ("b", Kind::Gauge), ("c", Kind::Timer)]
+    );
+    // Only once: the next flush announces nothing already announced.
+    shard.apply_at(vec![event("a", Kind::Counter, 1.0, NOW)], 0, NOW);
+    let next = shard.tick(NOW + 10_000).unwrap();
+    assert!(next.series.is_empty(), "{:?}", next.series);
+}
+
+#[test]
+fn a_repeated_event_is_applied_as_its_observations_one_by_one() {
+    let (dir_a, dir_b) = (temp_dir(), temp_dir());
+    let (mut folded, _a) = shard_with_store(&dir_a);
+    let (mut plain, _b) = shard_with_store(&dir_b);
+    for kind in [Kind::Counter, Kind::Gauge, Kind::Meter, Kind::Timer] {
+        let name = kind.as_str();
+        let repeated = Event {
+            op: Op::Repeat(3),
+            ..event(name, kind, 0.1, NOW)
+        };
+        folded.apply_at(vec![repeated], 1_000, NOW);
+        plain.apply_at(vec![event(name, kind, 0.1, NOW); 3], 1_000, NOW);
+        let sel = crate::model::Selector {
+            scope: Some(Scope::Application),
+            name: Some(name.into()),
+            service: None,
+        };
+        assert_eq!(
+            folded.collect(&sel, 2_000),
+            plain.collect(&sel, 2_000),
+            "{kind}"
+        );
+        for tier in 0..tiers().len() {
+            let (count, sum) = totals(&folded, name, tier, NOW);
+            assert_eq!((count, sum), totals(&plain, name, tier, NOW), "{kind}");
+            assert_eq!(count, 3, "{kind}");
+        }
+    }
+}

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! The reader is a plain thread that only reads and parses, so the kernel's buffer is emptied
-//! as fast as one core can; it never waits for the collector. A batch holds the events of
+//! as fast as one core can; it never waits for the collector. Identical lines of a series read
+//! in the same millisecond are folded into one event ([`Op::Repeat`](crate::model::Op::Repeat),
+//! see [`Batcher`]), which the shard applies line by line. A batch holds the events of
 //! whole datagrams and is handed over when it holds 512 datagrams or 8192 events, when its
 //! first datagram is 5 ms old, or at once when the socket has nothing more and the batch is
 //! due. Every line ends up counted in [`UdpCounters`](crate::telemetry::UdpCounters): bad,

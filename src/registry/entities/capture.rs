@@ -92,11 +92,16 @@ impl Encoder {
         let mut out = Vec::with_capacity(events.len());
         for e in events {
             if self.wanted(&e.key.name) {
-                out.push(Pending {
+                let pending = Pending {
                     entry: interner.intern(&e.key, e.kind),
                     value: e.value,
                     timestamp_ms: e.timestamp_ms,
-                });
+                };
+                // A folded event is as many entities as the observations it stands for.
+                for _ in 1..e.weight() {
+                    out.push(pending.clone());
+                }
+                out.push(pending);
             }
         }
         out

@@ -1,0 +1,199 @@
+//! [`Membership`]: this node's heartbeats, its view of the other members, and the placement
+//! kept in step with them by compare-and-set.
+//!
+//! Every `heartbeat`, a member stores its heartbeat, reads everyone's, reads the placement, and
+//! when the live member set (see [`super::nats::liveness`]) differs from the placement's
+//! members proposes `Placement::compute(epoch + 1, ..)` on the condition that the placement
+//! is still the one it read. Of racing proposals one is stored; the others read it again and
+//! find nothing left to change (or propose again).
+
+use super::nats::liveness::Liveness;
+use super::{jet, ClusterError, ClusterSettings, Jet, Placement};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How many times one round re-reads and proposes again after losing a race.
+const PROPOSALS_PER_ROUND: usize = 4;
+/// The shortest bound on a heartbeat publish.
+const MIN_BEAT_WITHIN: Duration = Duration::from_secs(1);
+
+/// A node's membership in the cluster; dropping it stops the heartbeats (as a crash would:
+/// the others move its partitions after `member_ttl`), [`Membership::leave`] moves them now.
+pub struct Membership {
+    jet: Jet,
+    alive: Arc<Mutex<Vec<(String, Instant)>>>,
+    task: JoinHandle<()>,
+}
+
+/// The state one member's rounds carry.
+struct Rounds {
+    jet: Jet,
+    node: String,
+    partitions: u32,
+    ttl: Duration,
+    liveness: Liveness,
+    alive: Arc<Mutex<Vec<(String, Instant)>>>,
+    placement: watch::Sender<Placement>,
+    /// The bound on this node's own heartbeat publish: a publish lost with a dead server is
+    /// given up after this, and the next round goes through the reconnected client.
+    beat_within: Duration,
+    /// Since when the rounds have succeeded without a break (`None` after a failed one).
+    watching_since: Option<Instant>,
+}
+
+impl Membership {
+    /// Joins: heartbeats every `heartbeat`, watches the others, and whenever the live member
+    /// set differs from the stored placement's members, proposes
+    /// `Placement::compute(epoch + 1, ..)` by compare-and-set (a lost race re-reads and
+    /// retries). Returns once a placement is stored; the receiver always holds the latest
+    /// stored placement (read again every heartbeat).
+    pub async fn join(
+        jet: &Jet,
+        s: &ClusterSettings,
+    ) -> Result<(Membership, watch::Receiver<Placement>), ClusterError> {
+        let alive = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = watch::channel(Placement::compute(0, vec![], s.partitions));
+        let mut rounds = Rounds {
+            jet: jet.clone(),
+            node: s.node.clone(),
+            partitions: s.partitions,
+            ttl: s.member_ttl,
+            liveness: Liveness::default(),
+            alive: alive.clone(),
+            placement: tx,
+            beat_within: s.heartbeat.max(MIN_BEAT_WITHIN),
+            watching_since: None,
+        };
+        rounds.round().await?;
+        let every = s.heartbeat;
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = rounds.round().await {
+                    rounds.watching_since = None;
+                    tracing::warn!(node = %rounds.node, error = %e, "membership round failed");
+                }
+            }
+        });
+        Ok((
+            Membership {
+                jet: jet.clone(),
+                alive,
+                task,
+            },
+            rx,
+        ))
+    }
+
+    /// Live members now (name -> last heartbeat age), for GET /cluster, by name.
+    pub fn members(&self) -> Vec<(String, Duration)> {
+        let now = Instant::now();
+        self.alive
+            .lock()
+            .iter()
+            .map(|(n, at)| (n.clone(), now.saturating_duration_since(*at)))
+            .collect()
+    }
+
+    /// Leaves at once (a last "leaving" heartbeat, then a placement without this node) so
+    /// partitions move without waiting member_ttl. Failures are logged: the others drop this
+    /// node after member_ttl anyway.
+    pub async fn leave(self) {
+        self.task.abort();
+        let node = self.jet.settings().node.clone();
+        if let Err(e) = self.jet.heartbeat(true, jet::REQUEST_TIMEOUT).await {
+            tracing::warn!(%node, error = %e, "leaving heartbeat failed");
+        }
+        for _ in 0..PROPOSALS_PER_ROUND {
+            let stored = match self.jet.placement_with_seq().await {
+                Ok(Some(stored)) => stored,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(%node, error = %e, "leaving: reading the placement failed");
+                    return;
+                }
+            };
+            let (seq, placement) = stored;
+            if !placement.members.contains(&node) {
+                return;
+            }
+            let rest = placement
+                .members
+                .iter()
+                .filter(|m| **m != node)
+                .cloned()
+                .collect();
+            let next = Placement::compute(placement.epoch + 1, rest, placement.owners.len() as u32);
+            match self.jet.store_placement(seq, &next).await {
+                Ok(Some(_)) => return,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(%node, error = %e, "leaving: storing the placement failed");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Rounds {
+    /// One round: heartbeat, read the members and the placement, propose if they differ.
+    async fn round(&mut self) -> Result<(), ClusterError> {
+        self.jet.heartbeat(false, self.beat_within).await?;
+        self.liveness.touch(&self.node, Instant::now());
+        let seen = self.jet.members_seen().await?;
+        let now = Instant::now();
+        let watching_since = *self.watching_since.get_or_insert(now);
+        self.liveness.observe(&seen, now);
+        *self.alive.lock() = self.liveness.alive(now, self.ttl);
+        for _ in 0..PROPOSALS_PER_ROUND {
+            let stored = self.jet.placement_with_seq().await?;
+            let (seq, current) = match stored {
+                Some((seq, p)) => (seq, Some(p)),
+                None => (0, None),
+            };
+            let placed = current.as_ref().map_or(&[][..], |p| &p.members[..]);
+            let wanted = self.liveness.proposed(
+                placed,
+                &self.node,
+                Instant::now(),
+                self.ttl,
+                watching_since,
+            );
+            let fits = current
+                .as_ref()
+                .is_some_and(|p| p.members == wanted && p.owners.len() == self.partitions as usize);
+            if fits {
+                let current = current.expect("checked above");
+                self.placement.send_if_modified(|held| {
+                    let changed = *held != current;
+                    *held = current;
+                    changed
+                });
+                return Ok(());
+            }
+            let epoch = current.as_ref().map_or(0, |p| p.epoch) + 1;
+            let next = Placement::compute(epoch, wanted, self.partitions);
+            if self.jet.store_placement(seq, &next).await?.is_some() {
+                tracing::info!(node = %self.node, epoch, members = ?next.members, "placement stored");
+                self.placement.send_replace(next);
+                return Ok(());
+            }
+        }
+        Err(ClusterError::Unavailable(format!(
+            "the placement changed under {PROPOSALS_PER_ROUND} proposals in a row"
+        )))
+    }
+}

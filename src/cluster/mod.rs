@@ -1,0 +1,26 @@
+//! Cluster mode's NATS layer: settings, the JetStream streams (event log, control, checkpoints),
+//! rendezvous placement and membership. Everything that talks to NATS is here; meterd's own
+//! cluster logic (ingest split, owners, merged reads) builds on it.
+//!
+//! Streams (all created by [`Jet::connect`] when missing):
+//! - `METERD_EV`: subjects `meterd.ev.<p>`, one per partition; the event log.
+//! - `METERD_CTL`: `meterd.ctl.member.<node>` (heartbeats) and `meterd.ctl.placement`, one
+//!   message kept per subject; placement changes by compare-and-set on the subject's sequence.
+//! - `METERD_CKPT`: `meterd.ckpt.<p>`, one checkpoint head per partition (epoch, position and
+//!   the sequences of its data chunks); `METERD_CKPT_DATA`: `meterd.ckd.<p>`, the chunks.
+//!
+//! [`status`] renders `GET /cluster` and decides `/-/ready` from what a node knows.
+
+pub mod error;
+pub mod jet;
+pub mod membership;
+pub mod nats;
+pub mod placement;
+pub mod settings;
+pub mod status;
+
+pub use error::ClusterError;
+pub use jet::{Jet, Outgoing, PartitionCheckpoint};
+pub use membership::Membership;
+pub use placement::{rendezvous, Placement};
+pub use settings::ClusterSettings;

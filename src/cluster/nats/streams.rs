@@ -1,0 +1,195 @@
+//! The four streams meterd keeps in JetStream, their subjects, and how an existing one is
+//! checked against the settings.
+
+use super::errors;
+use crate::cluster::{ClusterError, ClusterSettings};
+use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
+use async_nats::jetstream::{self, stream::Stream};
+use std::time::Duration;
+
+/// The event log: one subject per partition.
+pub const EVENTS: &str = "METERD_EV";
+/// Membership heartbeats and the placement, one message kept per subject.
+pub const CONTROL: &str = "METERD_CTL";
+/// Checkpoint heads, one kept per partition.
+pub const CHECKPOINTS: &str = "METERD_CKPT";
+/// Checkpoint data chunks, addressed by sequence from their head.
+pub const CHECKPOINT_DATA: &str = "METERD_CKPT_DATA";
+
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a retried publish.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// The subject of partition `p`'s events.
+pub fn event_subject(p: u32) -> String {
+    format!("meterd.ev.{p}")
+}
+
+/// The subject of `node`'s heartbeats.
+pub fn member_subject(node: &str) -> String {
+    format!("meterd.ctl.member.{node}")
+}
+
+/// Every member's heartbeat subject.
+pub const MEMBER_SUBJECTS: &str = "meterd.ctl.member.*";
+
+/// The placement's subject.
+pub const PLACEMENT_SUBJECT: &str = "meterd.ctl.placement";
+
+/// The subject of partition `p`'s checkpoint head.
+pub fn checkpoint_subject(p: u32) -> String {
+    format!("meterd.ckpt.{p}")
+}
+
+/// The subject of partition `p`'s checkpoint data chunks.
+pub fn checkpoint_data_subject(p: u32) -> String {
+    format!("meterd.ckd.{p}")
+}
+
+/// The event stream's description, which records the partition count for later connects.
+fn events_description(partitions: u32) -> String {
+    format!("meterd event log; partitions={partitions}")
+}
+
+/// The partition count recorded in an event stream's description.
+fn recorded_partitions(description: Option<&str>) -> Option<u32> {
+    description?
+        .strip_prefix("meterd event log; partitions=")?
+        .parse()
+        .ok()
+}
+
+/// The configurations of the four streams for these settings.
+fn configs(s: &ClusterSettings) -> [Config; 4] {
+    let base = Config {
+        storage: StorageType::File,
+        num_replicas: s.replicas,
+        retention: RetentionPolicy::Limits,
+        discard: DiscardPolicy::Old,
+        ..Default::default()
+    };
+    [
+        Config {
+            name: EVENTS.into(),
+            subjects: vec!["meterd.ev.*".into()],
+            duplicate_window: DUPLICATE_WINDOW,
+            description: Some(events_description(s.partitions)),
+            ..base.clone()
+        },
+        Config {
+            name: CONTROL.into(),
+            subjects: vec!["meterd.ctl.>".into()],
+            max_messages_per_subject: 1,
+            description: Some("meterd membership and placement".into()),
+            ..base.clone()
+        },
+        Config {
+            name: CHECKPOINTS.into(),
+            subjects: vec!["meterd.ckpt.*".into()],
+            max_messages_per_subject: 1,
+            description: Some("meterd partition checkpoint heads".into()),
+            ..base.clone()
+        },
+        Config {
+            name: CHECKPOINT_DATA.into(),
+            subjects: vec!["meterd.ckd.*".into()],
+            description: Some("meterd partition checkpoint data".into()),
+            ..base
+        },
+    ]
+}
+
+/// The four streams, found or created.
+#[derive(Clone)]
+pub struct Streams {
+    /// [`EVENTS`].
+    pub events: Stream,
+    /// [`CONTROL`].
+    pub control: Stream,
+    /// [`CHECKPOINTS`].
+    pub checkpoints: Stream,
+    /// [`CHECKPOINT_DATA`].
+    pub checkpoint_data: Stream,
+}
+
+impl Streams {
+    /// Finds each stream, creating the missing ones; an event stream recorded with another
+    /// partition count (or not meterd's) is a [`ClusterError::Config`].
+    pub async fn ensure(
+        js: &jetstream::Context,
+        s: &ClusterSettings,
+    ) -> Result<Streams, ClusterError> {
+        let [ev, ctl, ckpt, data] = configs(s);
+        let events = ensure_one(js, ev).await?;
+        let found = recorded_partitions(events.cached_info().config.description.as_deref());
+        match found {
+            Some(n) if n == s.partitions => {}
+            Some(n) => {
+                return Err(ClusterError::Config(format!(
+                    "stream {EVENTS} has {n} partitions but the settings say {}; the partition \
+                     count is fixed for the life of the stream",
+                    s.partitions
+                )))
+            }
+            None => {
+                return Err(ClusterError::Config(format!(
+                    "stream {EVENTS} exists but was not made by meterd (no partition count in \
+                     its description)"
+                )))
+            }
+        }
+        Ok(Streams {
+            events,
+            control: ensure_one(js, ctl).await?,
+            checkpoints: ensure_one(js, ckpt).await?,
+            checkpoint_data: ensure_one(js, data).await?,
+        })
+    }
+}
+
+/// Gets the stream named in `config`, or creates it; checks its subjects.
+async fn ensure_one(js: &jetstream::Context, config: Config) -> Result<Stream, ClusterError> {
+    let name = config.name.clone();
+    let what = format!("stream {name}");
+    let stream = match js.get_stream(&name).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            let missing = matches!(
+                e.kind(),
+                async_nats::jetstream::context::GetStreamErrorKind::JetStream(ref err)
+                    if err.error_code().0 == errors::STREAM_NOT_FOUND
+            );
+            if !missing {
+                return Err(errors::get_stream(&what, e));
+            }
+            match js.create_stream(config.clone()).await {
+                Ok(stream) => stream,
+                // Another node created it first: use theirs.
+                Err(e) => match js.get_stream(&name).await {
+                    Ok(stream) => stream,
+                    Err(_) => return Err(errors::create_stream(&format!("creating {what}"), e)),
+                },
+            }
+        }
+    };
+    let have = &stream.cached_info().config.subjects;
+    if *have != config.subjects {
+        return Err(ClusterError::Config(format!(
+            "{what} has subjects {have:?}, meterd needs {:?}",
+            config.subjects
+        )));
+    }
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partition_count_round_trips_through_the_description() {
+        let d = events_description(16);
+        assert_eq!(recorded_partitions(Some(&d)), Some(16));
+        assert_eq!(recorded_partitions(Some("someone else's")), None);
+        assert_eq!(recorded_partitions(None), None);
+    }
+}
