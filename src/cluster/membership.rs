@@ -111,15 +111,14 @@ impl Membership {
             tracing::warn!(%node, error = %e, "leaving heartbeat failed");
         }
         for _ in 0..PROPOSALS_PER_ROUND {
-            let stored = match self.jet.placement_with_seq().await {
-                Ok(Some(stored)) => stored,
-                Ok(None) => return,
+            let (seq, placement) = match self.jet.placement_with_seq().await {
+                Ok((seq, Some(placement))) => (seq, placement),
+                Ok((_, None)) => return,
                 Err(e) => {
                     tracing::warn!(%node, error = %e, "leaving: reading the placement failed");
                     return;
                 }
             };
-            let (seq, placement) = stored;
             if !placement.members.contains(&node) {
                 return;
             }
@@ -159,11 +158,7 @@ impl Rounds {
         self.liveness.observe(&seen, now);
         *self.alive.lock() = self.liveness.alive(now, self.ttl);
         for _ in 0..PROPOSALS_PER_ROUND {
-            let stored = self.jet.placement_with_seq().await?;
-            let (seq, current) = match stored {
-                Some((seq, p)) => (seq, Some(p)),
-                None => (0, None),
-            };
+            let (seq, current) = self.jet.placement_with_seq().await?;
             let placed = current.as_ref().map_or(&[][..], |p| &p.members[..]);
             let wanted = self.liveness.proposed(
                 placed,
