@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # meterd side by side with the peers users would pick, in one run on one machine:
-#   - Prometheus Pushgateway (Debian's prometheus-pushgateway) for HTTP push, same samples per request;
+#   - the ceiling server (benches/ceiling: the same actix-web and serde, decoding and counting
+#     only), the most an HTTP ingest server built like meterd could take;
+#   - Prometheus Pushgateway (Debian's prometheus-pushgateway) for HTTP push, same samples per
+#     request, in its best case (one group, one family with its # TYPE line) and in a realistic
+#     one (a group per connection, 1,000 series in 100 untyped families);
 #   - Etsy's StatsD daemon (npm `statsd`) for StatsD over UDP, with its loss measured.
 # Each server is pinned to CPU 0 and the load (`meterd bench`) to CPU 1. Loopback only; every run is
 # bounded by --duration. Prints a table of figures and ratios (and writes it to $OUT if set).
@@ -33,15 +37,26 @@ if [ ! -f "$STATSD_DIR/node_modules/statsd/stats.js" ]; then
   mkdir -p "$STATSD_DIR" && npm install --silent --prefix "$STATSD_DIR" statsd@0.9.0 >/dev/null
 fi
 
-say "building meterd (release)"
-cargo build --release --quiet
+say "building meterd and the ceiling server (release)"
+cargo build --release --quiet --bin meterd --example ceiling
 M="${CARGO_TARGET_DIR:-target}/release/meterd"
+CEIL="${CARGO_TARGET_DIR:-target}/release/examples/ceiling"
 LOAD=(taskset -c 1 "$M" bench --duration "$DUR" --json --quiet)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
 field() { python3 -c "import json,sys; d=json.load(open('$1')); print(d$2)"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# --- the ceiling server ---------------------------------------------------------------------------
+CP=$(free_port)
+say "ceiling server on 127.0.0.1:$CP (CPU 0)"
+taskset -c 0 "$CEIL" "127.0.0.1:$CP" >"$WORK/ceiling.log" 2>&1 &
+CPID=$!; PIDS+=("$CPID")
+wait_http "http://127.0.0.1:$CP/-/healthy"
+"${LOAD[@]}" --target "http://127.0.0.1:$CP" --mode events --batch 100 --connections 16 >"$WORK/ceil_batch.json"
+"${LOAD[@]}" --target "http://127.0.0.1:$CP" --mode events --batch 1 --connections 32 >"$WORK/ceil_single.json"
+kill "$CPID"; wait "$CPID" 2>/dev/null || true
 
 # --- meterd ---------------------------------------------------------------------------------------
 HP=$(free_port); UP=$(free_port)
@@ -91,18 +106,22 @@ done
 kill "$MPID"; wait "$MPID" 2>/dev/null || true
 
 # --- Pushgateway ----------------------------------------------------------------------------------
-# A fresh Pushgateway per mode: it checks every push against everything it holds.
+# A fresh Pushgateway per run: it checks every push against everything it holds. Realistic: a
+# group per connection, 1,000 series in 100 untyped families; best: one group, one family of
+# the request's samples with its # TYPE line.
 pushgateway_run() {
   PP=$(free_port)
-  say "pushgateway on 127.0.0.1:$PP (CPU 0), $1 samples per push"
+  say "pushgateway on 127.0.0.1:$PP (CPU 0), $2 samples per push ($1)"
   taskset -c 0 prometheus-pushgateway --web.listen-address="127.0.0.1:$PP" >"$WORK/pgw.log" 2>&1 &
   PG=$!; PIDS+=("$PG")
   wait_http "http://127.0.0.1:$PP/-/ready"
-  "${LOAD[@]}" --target "http://127.0.0.1:$PP" --mode pushgateway --batch "$1" --connections "$2" >"$WORK/$3.json"
+  "${LOAD[@]}" --target "http://127.0.0.1:$PP" --mode "$1" --batch "$2" --connections "$3" >"$WORK/$4.json"
   kill "$PG"; wait "$PG" 2>/dev/null || true
 }
-pushgateway_run 100 16 pgw_batch
-pushgateway_run 1 32 pgw_single
+pushgateway_run pushgateway 100 16 pgw_batch
+pushgateway_run pushgateway 1 32 pgw_single
+pushgateway_run pushgateway-best 100 16 pgwb_batch
+pushgateway_run pushgateway-best 1 32 pgwb_single
 
 # --- Etsy StatsD ----------------------------------------------------------------------------------
 SP=$(free_port); AP=$(free_port)
@@ -139,17 +158,33 @@ import json, sys, os
 w, rss0, rss1, series, series10k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 j = lambda n: json.load(open(os.path.join(w, n + ".json")))
 h, b, s, pb, ps = j("healthy"), j("batch"), j("single"), j("pgw_batch"), j("pgw_single")
+pbb, pbs, cb, cs = j("pgwb_batch"), j("pgwb_single"), j("ceil_batch"), j("ceil_single")
 scrape, bs = j("scrape"), j("batch_scraped")
 def errs(r): return sum(r["errors"].values())
+def ratios(v, pairs):
+    """`v` against each (figure, name): 0.52 of the ceiling, 4.4x Pushgateway best, ..."""
+    out = []
+    for other, name in pairs:
+        r = v / max(other, 1e-9)
+        out.append(f"{r:.2g} of {name}" if r < 1 else f"{r:.1f}x {name}")
+    return "; ".join(out)
 rows = []
 rows.append(("meterd GET /-/healthy", f'{h["requests_per_second"]:,.0f} req/s', ""))
-rows.append(("meterd batched ingest (100 events/req)", f'{b["events_per_second"]:,.0f} events/s',
-             f'{b["events_per_second"]/max(pb["events_per_second"],1):.1f}x Pushgateway samples/s'))
-rows.append(("Pushgateway push (100 samples/req)", f'{pb["events_per_second"]:,.0f} samples/s', ""))
-rows.append(("meterd single-event requests", f'{s["requests_per_second"]:,.0f} req/s',
-             f'{s["requests_per_second"]/max(ps["requests_per_second"],1):.1f}x Pushgateway; '
-             f'{100*s["requests_per_second"]/max(h["requests_per_second"],1):.0f}% of /-/healthy'))
-rows.append(("Pushgateway single-sample pushes", f'{ps["requests_per_second"]:,.0f} req/s', ""))
+ev = lambda r: r["events_per_second"]
+batch_peers = [(ev(cb), "ceiling"), (ev(pbb), "Pushgateway best"), (ev(pb), "Pushgateway realistic")]
+rows.append(("ceiling server batched (100 events/req)", f'{ev(cb):,.0f} events/s', ""))
+rows.append(("meterd batched ingest (100 events/req)", f'{ev(b):,.0f} events/s', ratios(ev(b), batch_peers)))
+rows.append(("Pushgateway best: 1 group, 1 family of 100 (# TYPE)", f'{ev(pbb):,.0f} samples/s',
+             ratios(ev(pbb), batch_peers[:1])))
+rows.append(("Pushgateway realistic: 16 groups, 100 families", f'{ev(pb):,.0f} samples/s',
+             ratios(ev(pb), batch_peers[:1])))
+rq = lambda r: r["requests_per_second"]
+single_peers = [(rq(cs), "ceiling"), (rq(pbs), "Pushgateway best"), (rq(ps), "Pushgateway realistic")]
+rows.append(("ceiling server single-event requests", f'{rq(cs):,.0f} req/s', ""))
+rows.append(("meterd single-event requests", f'{rq(s):,.0f} req/s',
+             ratios(rq(s), [(rq(h), "meterd /-/healthy")] + single_peers)))
+rows.append(("Pushgateway best single-sample pushes", f'{rq(pbs):,.0f} req/s', ratios(rq(pbs), single_peers[:1])))
+rows.append(("Pushgateway realistic single-sample pushes", f'{rq(ps):,.0f} req/s', ratios(rq(ps), single_peers[:1])))
 for rate in (20000, 100000, 200000):
     r = j(f"statsd_meterd_{rate}"); got = int(open(os.path.join(w, f"statsd_meterd_{rate}.received")).read())
     rows.append((f"meterd StatsD UDP at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
@@ -163,9 +198,9 @@ rows.append((f"RSS growth for {series-series10k:,} new series", f'{(rss1-rss0)/1
 rows.append((f"GET /metrics ({series10k:,} series) p50", f'{scrape["latency_ms"].get("p50",0):.1f} ms', ""))
 rows.append(("batched ingest while scraping", f'{bs["events_per_second"]:,.0f} events/s',
              f'{100*bs["events_per_second"]/max(b["events_per_second"],1):.0f}% of unscraped'))
-total_err = sum(errs(r) for r in (h, b, s, bs, j("push10k"), j("push100k")))
-rows.append(("meterd non-2xx answers", str(total_err), "" if total_err == 0 else
-             json.dumps([r["errors"] for r in (h, b, s, bs, j("push10k"), j("push100k"))])))
+total_err = sum(errs(r) for r in (h, b, s, bs, j("push10k"), j("push100k"), cb, cs))
+rows.append(("non-2xx answers (meterd, ceiling)", str(total_err), "" if total_err == 0 else
+             json.dumps([r["errors"] for r in (h, b, s, bs, j("push10k"), j("push100k"), cb, cs)])))
 wd = max(len(r[0]) for r in rows); wv = max(len(r[1]) for r in rows)
 print(f'{"measure":<{wd}}  {"figure":>{wv}}  ratio / note')
 for a, v, n in rows:

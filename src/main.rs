@@ -52,6 +52,14 @@ struct Serve {
     /// admin, optional `service`). Without one the API is open: keep meterd on loopback.
     #[arg(long, env = "METERD_TOKENS")]
     tokens: Option<PathBuf>,
+    /// Join a cluster over these NATS servers (comma-separated, e.g.
+    /// `nats://127.0.0.1:4222,nats://127.0.0.1:4223`); `[cluster]` in the pipeline sets its
+    /// partitions and replicas. Without it meterd is a single node with its local log.
+    #[arg(long, env = "METERD_CLUSTER", requires = "node")]
+    cluster: Option<String>,
+    /// This node's name in the cluster (1 to 64 of A-Z a-z 0-9 _ -), unique among its members.
+    #[arg(long, env = "METERD_NODE")]
+    node: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -112,6 +120,15 @@ fn serve(args: Serve) -> anyhow::Result<()> {
         self_metrics: !args.disable_self_metrics,
         statsd_udp: (!args.statsd_udp.eq_ignore_ascii_case("off")).then_some(args.statsd_udp),
         tokens,
+        cluster: args.cluster.as_deref().map(|urls| app::ClusterJoin {
+            urls: urls
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            node: args.node.clone().unwrap_or_default(),
+        }),
     };
     app::run(opts).with_context(|| format!("serving on {}", args.listen))
 }

@@ -171,3 +171,95 @@ fn plot_draws_the_latency_distribution() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--plot"));
 }
+
+/// A free loopback port (bound, then released for the peer to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `url` answers 200 (30 s at most).
+fn wait_ready(url: &str) {
+    for _ in 0..300 {
+        if ureq::get(url).call().is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no answer from {url}");
+}
+
+/// Kills the child process when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn pushgateway_best_case_pushes_one_typed_family_to_one_group() {
+    let found = common::peers::which("prometheus-pushgateway");
+    if !common::peers::peer(
+        "prometheus-pushgateway",
+        found.is_some(),
+        "Debian package prometheus-pushgateway; .ci/run installs it",
+    ) {
+        return;
+    }
+    let port = free_port();
+    let _pgw = Child(
+        Command::new(found.unwrap())
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{base}/-/ready"));
+    let out = bench(&[
+        "--target",
+        &base,
+        "--mode",
+        "pushgateway-best",
+        "--batch",
+        "5",
+        "--requests",
+        "12",
+        "--connections",
+        "3",
+        "--duration",
+        "30s",
+        "--json",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["requests"], 12);
+    assert_eq!(report["events"], 60);
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    let text = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(text.contains("# TYPE bench_m gauge"), "{text}");
+    let samples: Vec<&str> = text.lines().filter(|l| l.starts_with("bench_m{")).collect();
+    assert_eq!(samples.len(), 5, "one family of 5 samples: {samples:?}");
+    assert!(
+        samples
+            .iter()
+            .all(|l| l.contains("job=\"bench\"") && l.contains("instance=\"\"")),
+        "one group: {samples:?}"
+    );
+}

@@ -60,15 +60,14 @@ impl Actor for Shard {
     }
 }
 
-/// Apply a batch of events (all routed to this shard), admitted at `admitted_nanos` on the
+/// Apply batches of events (all routed to this shard), each admitted at its time on the
 /// monotonic clock: meters and timers count from admission, not from when the shard gets to it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Apply {
-    /// The events, in admission order.
-    pub events: Vec<Event>,
-    /// Monotonic time of admission by the collector.
-    pub admitted_nanos: u64,
+    /// The batches in admission order, each with the monotonic time of its admission by the
+    /// collector.
+    pub batches: Vec<(Vec<Event>, u64)>,
 }
 
 /// Read the selected series.
@@ -97,10 +96,13 @@ pub struct Drain {
 impl Handler<Apply> for Shard {
     type Result = ();
 
-    /// Applies the batch and accounts for it.
+    /// Applies the batches and accounts for them.
     fn handle(&mut self, msg: Apply, _: &mut Context<Self>) {
         let now_ms = self.clock.epoch_millis();
-        let created = self.state.apply_at(msg.events, msg.admitted_nanos, now_ms);
+        let mut created = 0;
+        for (events, admitted_nanos) in msg.batches {
+            created += self.state.apply_at(events, admitted_nanos, now_ms);
+        }
         self.counters.batch_applied(created);
         if let Some(depth) = &self.depth {
             depth.fetch_sub(1, Relaxed);

@@ -95,16 +95,15 @@ impl Shards {
         self.members.iter().any(|m| m.depth.load(Relaxed) >= bound)
     }
 
-    /// Sends part `i` of `parts` (routed by key hash) to shard `i`, skipping empty parts;
-    /// counts each batch sent in `counters`.
-    pub fn apply(&self, parts: Vec<Vec<Event>>, admitted_nanos: u64, counters: &Counters) {
-        for (member, batch) in self.members.iter().zip(parts) {
-            if !batch.is_empty() {
+    /// Sends the batches of `routed[i]` (routed by key hash, each with its admission time) to
+    /// shard `i` as one message, leaving `routed` empty; counts each message sent in `counters`.
+    pub fn apply(&self, routed: &mut [Vec<(Vec<Event>, u64)>], counters: &Counters) {
+        for (member, batches) in self.members.iter().zip(routed) {
+            if !batches.is_empty() {
                 counters.batch_sent();
                 member.depth.fetch_add(1, Relaxed);
                 member.addr.do_send(Apply {
-                    events: batch,
-                    admitted_nanos,
+                    batches: std::mem::take(batches),
                 });
             }
         }

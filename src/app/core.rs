@@ -38,10 +38,16 @@ pub(super) struct Core {
     pub history: HistoryHandles,
     /// What to close after the server stopped.
     pub durable: Durable,
+    /// The cluster this node is part of, if any.
+    pub cluster: Option<crate::cluster::Node>,
 }
 
 /// Starts the core actors.
-pub(super) fn start(opts: &Options, recovered: Recovered) -> Core {
+pub(super) fn start(
+    opts: &Options,
+    recovered: Recovered,
+    cluster: Option<crate::cluster::Node>,
+) -> Core {
     let Recovered {
         pipeline,
         counters,
@@ -115,6 +121,7 @@ pub(super) fn start(opts: &Options, recovered: Recovered) -> Core {
         entities: entities.keeper().clone(),
         history: history.clone(),
         wal,
+        cluster: cluster.clone(),
         arbiters,
     };
     let streams = Streams::start(
@@ -122,6 +129,7 @@ pub(super) fn start(opts: &Options, recovered: Recovered) -> Core {
         clock.clone(),
         counters.clone(),
         &pipeline.streams,
+        cluster.clone(),
     );
     Core {
         pipeline,
@@ -133,5 +141,6 @@ pub(super) fn start(opts: &Options, recovered: Recovered) -> Core {
         streams,
         history,
         durable,
+        cluster,
     }
 }

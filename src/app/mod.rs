@@ -37,6 +37,18 @@ pub struct Options {
     pub statsd_udp: Option<String>,
     /// Bearer tokens guarding the API; `None` leaves it open (keep it on loopback then).
     pub tokens: Option<Tokens>,
+    /// The cluster to join (`--cluster`, `--node`); `None` runs a single node.
+    pub cluster: Option<ClusterJoin>,
+}
+
+/// Where a node joins a cluster: the NATS servers and its name (`[cluster]` in the pipeline
+/// gives the partitions and replicas).
+#[derive(Debug, Clone)]
+pub struct ClusterJoin {
+    /// NATS server URLs.
+    pub urls: Vec<String>,
+    /// This node's name, unique in the cluster.
+    pub node: String,
 }
 
 impl Options {
@@ -51,6 +63,7 @@ impl Options {
             self_metrics: true,
             statsd_udp: None,
             tokens: None,
+            cluster: None,
         }
     }
 }
@@ -83,6 +96,8 @@ pub struct Durable {
     entities: Addr<EntityKeeper>,
     history: HistoryHandles,
     wal: Wal,
+    /// The cluster this node is part of: it leaves first.
+    cluster: Option<crate::cluster::Node>,
     /// The threads of the collector and the shards, stopped last.
     arbiters: Vec<Arbiter>,
 }
@@ -92,6 +107,10 @@ impl Durable {
     /// sample times are in it, closed buckets go to the history store), waits for the history
     /// writer, then fsyncs and closes the write-ahead log.
     pub async fn close(self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+            tracing::info!("left the cluster");
+        }
         match checkpoint_now(&self.collector).await {
             Ok(cut) => tracing::info!(position = cut.position, "state snapshotted"),
             Err(e) => {
@@ -127,9 +146,34 @@ pub fn start(mut opts: Options) -> std::io::Result<Started> {
         .map(StatsdUdp::bind)
         .transpose()?;
     let pipeline = std::mem::take(&mut opts.pipeline);
+    let cluster = join(&opts, &pipeline)?;
     let recovered = recover::recover(&opts, pipeline)?;
-    let core = core::start(&opts, recovered);
+    let core = core::start(&opts, recovered, cluster);
     serve::serve(opts, core, statsd_udp)
+}
+
+/// Joins the cluster `opts` name, if any: connects to NATS, makes sure the streams exist and
+/// starts following the placement (blocks until joined).
+fn join(opts: &Options, pipeline: &Pipeline) -> std::io::Result<Option<crate::cluster::Node>> {
+    let Some(join) = &opts.cluster else {
+        return Ok(None);
+    };
+    let mut settings = crate::cluster::ClusterSettings::new(join.urls.clone(), &join.node);
+    settings.partitions = pipeline.cluster.partitions;
+    settings.replicas = pipeline.cluster.replicas;
+    let node = crate::cluster::Node::start(
+        settings,
+        pipeline.aggregate_settings(),
+        pipeline.durability.snapshot_interval,
+        opts.clock.clone(),
+    )
+    .map_err(|e| std::io::Error::other(format!("joining the cluster: {e}")))?;
+    tracing::info!(
+        node = node.name(),
+        partitions = node.partitions(),
+        "joined the cluster"
+    );
+    Ok(Some(node))
 }
 
 /// Runs the server until SIGTERM or Ctrl-C (blocking).

@@ -3,7 +3,8 @@
 
 use super::core::Core;
 use super::{Options, Started};
-use crate::http::{configure, guard, json_errors, observe_request, AppState, RequestRecorder};
+use crate::http::{cluster_gaps, configure, guard, json_errors, observe_request};
+use crate::http::{AppState, RequestRecorder};
 use crate::ingest::otlp::CumulativeBook;
 use crate::ingest::udp::StatsdUdp;
 use crate::telemetry::IncomingTraffic;
@@ -24,6 +25,7 @@ pub(super) fn serve(
             let addr = udp.local_addr;
             udp.start(
                 core.collector.clone(),
+                core.cluster.clone(),
                 core.counters.clone(),
                 opts.clock.clone(),
                 &core.pipeline,
@@ -49,6 +51,7 @@ pub(super) fn serve(
         entities: core.entities,
         tokens: opts.tokens.map(Arc::new),
         otlp,
+        cluster: core.cluster,
     };
     let (history, durable) = (core.history, core.durable);
     let workers = if opts.workers == 0 {
@@ -64,6 +67,7 @@ pub(super) fn serve(
                 &state.pipeline.rules,
             ))
             .wrap(json_errors())
+            .wrap(from_fn(cluster_gaps))
             .wrap(from_fn(guard))
             // Outermost, so that requests the token guard refuses are counted too.
             .wrap(from_fn(observe_request))

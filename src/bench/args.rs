@@ -11,6 +11,9 @@ pub enum Mode {
     /// `POST` Prometheus text to a Pushgateway (`--target http://127.0.0.1:9091`), `--batch`
     /// samples per request, for side-by-side comparisons.
     Pushgateway,
+    /// A Pushgateway's best case: every connection pushes to one group (`job/bench`), one
+    /// metric family (`bench_m`, with its `# TYPE` line) of `--batch` samples.
+    PushgatewayBest,
     /// StatsD lines over UDP to `--target udp://127.0.0.1:8125`, `--batch` lines a datagram.
     Statsd,
     /// `GET --path` (default `/metrics`).
@@ -26,7 +29,7 @@ pub struct BenchArgs {
     /// Kind of load.
     #[arg(long, value_enum, default_value_t = Mode::Events)]
     pub mode: Mode,
-    /// Events per request (events, pushgateway) or lines per datagram (statsd).
+    /// Events per request (events, pushgateway, pushgateway-best) or lines per datagram (statsd).
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
     /// Concurrent connections (HTTP) or sending threads (statsd).

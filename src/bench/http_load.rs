@@ -1,7 +1,7 @@
 //! HTTP load: `--connections` keep-alive connections on one actix runtime, each sending requests
 //! back to back (or paced by `--rate`) until the duration or the request budget is spent.
 
-use super::payload::{event_bodies, pushgateway_bodies};
+use super::payload::{event_bodies, pushgateway_bodies, pushgateway_family_body};
 use super::progress::{spawn_bar, Progress};
 use super::{BenchArgs, Mode, Report};
 use hdrhistogram::Histogram;
@@ -45,6 +45,13 @@ fn shots(args: &BenchArgs, conn: usize) -> Vec<Shot> {
                 events: args.batch as u64,
             })
             .collect(),
+        Mode::PushgatewayBest => vec![Shot {
+            post: true,
+            url: format!("{base}/metrics/job/bench"),
+            content_type: "text/plain; version=0.0.4",
+            body: pushgateway_family_body(args.batch).into(),
+            events: args.batch as u64,
+        }],
         Mode::Query | Mode::Statsd => vec![Shot {
             post: false,
             url: format!("{base}{}", args.path),

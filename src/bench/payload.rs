@@ -52,6 +52,17 @@ pub fn pushgateway_bodies(count: usize, batch: usize, series: usize) -> Vec<Stri
         .collect()
 }
 
+/// One Prometheus text body of one gauge family, `bench_m` with its `# TYPE` line, of `batch`
+/// samples told apart by their `host` label: what a Pushgateway takes at the least cost.
+pub fn pushgateway_family_body(batch: usize) -> String {
+    let mut body = String::with_capacity(batch * 24 + 24);
+    body.push_str("# TYPE bench_m gauge\n");
+    for i in 0..batch {
+        body.push_str(&format!("bench_m{{host=\"h{i}\"}} {}\n", i % 7 + 1));
+    }
+    body
+}
+
 /// `count` StatsD datagrams of `batch` lines each.
 pub fn statsd_datagrams(count: usize, batch: usize, series: usize) -> Vec<Vec<u8>> {
     (0..count)

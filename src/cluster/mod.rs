@@ -24,3 +24,12 @@ pub use jet::{Jet, Outgoing, PartitionCheckpoint};
 pub use membership::Membership;
 pub use placement::{rendezvous, Placement};
 pub use settings::ClusterSettings;
+
+pub mod node;
+pub mod owned;
+pub mod partition;
+pub mod read;
+pub mod wire;
+
+pub use node::Node;
+pub use read::Merged;

@@ -33,6 +33,11 @@ pub struct Collector {
     pub(super) snapshots: Snapshots,
     /// ODSL entity capture of every admitted batch, when on.
     entities: Option<Capturer>,
+    /// Routed batches not sent yet, per shard, each with its admission time: everything one
+    /// turn of the collector admits goes to each shard as one message (see [`SendRouted`]).
+    routed: Vec<Vec<(Vec<Event>, u64)>>,
+    /// A [`SendRouted`] is queued.
+    send_queued: bool,
 }
 
 /// What a collector is made of (see `app`).
@@ -55,6 +60,8 @@ impl Collector {
     /// A collector from its parts.
     pub fn new(setup: CollectorSetup) -> Self {
         Collector {
+            routed: (0..setup.shards.len()).map(|_| Vec::new()).collect(),
+            send_queued: false,
             admission: setup.admission,
             shards: setup.shards,
             log: setup.log,
@@ -71,7 +78,10 @@ impl Collector {
         self
     }
 
-    /// Admits, logs and routes a batch; answers the ticket the log confirms it with.
+    /// Admits, logs and routes a batch; answers the ticket the log confirms it with. The
+    /// routed parts and the captured entities wait for [`Collector::send_routed`], which the
+    /// caller queues ([`Collector::queue_send`]) and every other step that reaches the shards
+    /// or the keeper runs first, so that they see the batches in admission order.
     pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
         // Observations, counting each folded StatsD event as the lines it stands for.
         let n = events.iter().map(Event::weight).sum();
@@ -107,13 +117,36 @@ impl Collector {
         }
         let admitted_nanos = self.clock.monotonic_nanos();
         let parts = route(events, self.shards.len());
-        self.shards.apply(parts, admitted_nanos, &self.counters);
+        for (routed, batch) in self.routed.iter_mut().zip(parts) {
+            if !batch.is_empty() {
+                routed.push((batch, admitted_nanos));
+            }
+        }
         self.counters.record(Outcome::Accepted(n));
         Ok(ticket)
     }
 
+    /// Queues a [`SendRouted`] after the messages in the mailbox now, unless one is queued:
+    /// one message per shard (and one to the entity keeper) for all they hold.
+    pub(super) fn queue_send(&mut self, ctx: &mut Context<Self>) {
+        if !self.send_queued {
+            self.send_queued = true;
+            ctx.notify(SendRouted);
+        }
+    }
+
+    /// Sends the routed batches to their shards and the captured entities to their keeper.
+    pub(super) fn send_routed(&mut self) {
+        self.send_queued = false;
+        self.shards.apply(&mut self.routed, &self.counters);
+        if let Some(capturer) = &mut self.entities {
+            capturer.send();
+        }
+    }
+
     /// Forgets the series idle beyond their `series_ttl`: logged, then removed from the shards.
     fn expire(&mut self) {
+        self.send_routed();
         let now_ms = self.clock.epoch_millis();
         let hashes = self.admission.book_mut().expire(now_ms);
         if hashes.is_empty() {
@@ -149,6 +182,25 @@ impl Actor for Collector {
             },
         );
     }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> actix::Running {
+        self.send_routed();
+        actix::Running::Stop
+    }
+}
+
+/// Send what this turn admitted to the shards and the entity keeper (see
+/// [`Collector::queue_send`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct SendRouted;
+
+impl Handler<SendRouted> for Collector {
+    type Result = ();
+
+    fn handle(&mut self, _: SendRouted, _: &mut Context<Self>) {
+        self.send_routed();
+    }
 }
 
 /// Admit a validated batch, log it and route it to the shards; the number of events accepted
@@ -180,13 +232,15 @@ impl Handler<Submit> for Collector {
     type Result = ();
 
     /// Admits and routes now; answers once the log confirms.
-    fn handle(&mut self, msg: Submit, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Submit, ctx: &mut Context<Self>) {
         let n = msg.events.len();
         match self.admit(msg.events) {
             Err(e) => {
                 let _ = msg.reply.send(Err(e));
             }
             Ok(ticket) => {
+                // The answer waits for the log, and its task runs after this turn's send.
+                self.queue_send(ctx);
                 actix::spawn(async move {
                     let answer = confirmed(ticket).await.map(|()| n).map_err(Into::into);
                     let _ = msg.reply.send(answer);
@@ -202,6 +256,7 @@ impl Handler<DrainAll> for Collector {
     /// Logs the reset, enqueues a drain on every shard now (after every batch routed so far,
     /// before any later one), then gathers the answers.
     fn handle(&mut self, msg: DrainAll, _: &mut Context<Self>) -> Self::Result {
+        self.send_routed();
         let (_, logged) = self.log.append_waiting(&RecordRef::Reset {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,
@@ -224,6 +279,7 @@ impl Handler<RemoveSeries> for Collector {
     /// Logs the removal and removes the series from the shards and the book; no other
     /// message is handled meanwhile, so the book never disagrees with the shards.
     fn handle(&mut self, msg: RemoveSeries, _: &mut Context<Self>) -> Self::Result {
+        self.send_routed();
         let (_, logged) = self.log.append_waiting(&RecordRef::Remove {
             at_ms: self.clock.epoch_millis(),
             selector: &msg.0,

@@ -157,6 +157,7 @@ impl Handler<Checkpoint> for Collector {
     /// Cuts here: marks the log and collects every part's sections and the shards' flushes,
     /// then stores the image, hands the flushes to the history writer and releases the log.
     fn handle(&mut self, _: Checkpoint, _: &mut Context<Self>) -> Self::Result {
+        self.send_routed();
         let running = self.snapshots.running.clone();
         if running.swap(true, Relaxed) {
             return Box::pin(async { Ok(None) });

@@ -34,7 +34,7 @@ impl Handler<IngestLenient> for Collector {
     type Result = ResponseFuture<LenientOutcome>;
 
     /// Admits the batch minus its conflicting events; the answer waits for the log.
-    fn handle(&mut self, msg: IngestLenient, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: IngestLenient, ctx: &mut Context<Self>) -> Self::Result {
         let mut events = msg.0;
         let conflicts = self.admission.registry().read().conflicts(&events);
         let conflicts: Vec<usize> = conflicts.iter().map(|c| c.index).collect();
@@ -54,6 +54,9 @@ impl Handler<IngestLenient> for Collector {
         }
         let n = events.iter().map(Event::weight).sum();
         let admitted = (n > 0).then(|| self.admit(events));
+        if matches!(admitted, Some(Ok(_))) {
+            self.queue_send(ctx);
+        }
         Box::pin(async move {
             match admitted {
                 None => {}

@@ -19,8 +19,8 @@ pub use error::{ConfigError, Problem};
 pub use pipeline::Pipeline;
 pub use rules::{Rule, Rules};
 pub use sections::{
-    Durability, DurabilityMode, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets,
-    Streams, Tier,
+    ClusterConfig, Durability, DurabilityMode, Entities, HistogramConfig, Limits, MeterConfig,
+    Queues, Sets, Streams, Tier,
 };
 pub use tokens::{Role, Token, Tokens, TokensError, MAX_SECRET, MIN_SECRET};
 

@@ -4,7 +4,8 @@ use super::error::ConfigError;
 use super::raw::RawPipeline;
 use super::rules::{Rule, Rules};
 use super::sections::{
-    Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets, Streams, Tier,
+    ClusterConfig, Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets,
+    Streams, Tier,
 };
 use super::validate::validate;
 use crate::aggregate::{AggregateSettings, HistogramSettings};
@@ -35,6 +36,8 @@ pub struct Pipeline {
     pub streams: Streams,
     /// `[sets]`: StatsD sets.
     pub sets: Sets,
+    /// `[cluster]`: partitions and replicas of a cluster's log.
+    pub cluster: ClusterConfig,
     /// `[[rules]]`: per-metric settings by name glob, first match wins.
     pub rules: Rules,
 }
@@ -52,6 +55,7 @@ impl Default for Pipeline {
             entities: Entities::default(),
             streams: Streams::default(),
             sets: Sets::default(),
+            cluster: ClusterConfig::default(),
             rules: Rules::default(),
         }
     }

@@ -33,6 +33,8 @@ pub(super) struct RawPipeline {
     #[serde(default)]
     pub sets: RawSets,
     #[serde(default)]
+    pub cluster: RawCluster,
+    #[serde(default)]
     pub rules: Vec<RawRule>,
 }
 
@@ -41,6 +43,14 @@ pub(super) struct RawPipeline {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMeter {
     pub tick: Option<RawDuration>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCluster {
+    pub partitions: Option<Spanned<u32>>,
+    pub replicas: Option<Spanned<usize>>,
 }
 
 /// `[sets]`.

@@ -244,3 +244,24 @@ impl Default for Sets {
         }
     }
 }
+
+/// `[cluster]`: the partitioned log under a cluster (`meterd serve --cluster`); ignored by a
+/// single node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// `partitions = 16`: how the series are split over owners, by a fixed hash of the series
+    /// key. Fixed for the life of the stream (a node refuses to join a stream with another
+    /// count). 1 to 1024.
+    pub partitions: u32,
+    /// `replicas = 3`: copies JetStream keeps of the stream (1 to 5; at most the servers).
+    pub replicas: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            partitions: 16,
+            replicas: 3,
+        }
+    }
+}

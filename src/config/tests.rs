@@ -220,3 +220,22 @@ fn unreadable_file_names_its_path() {
         .to_string()
         .starts_with("cannot read pipeline file /nonexistent/pipeline.toml"));
 }
+
+#[test]
+fn cluster_partitions_and_replicas_are_checked() {
+    let d = Pipeline::default().cluster;
+    assert_eq!((d.partitions, d.replicas), (16, 3));
+    let set = Pipeline::parse("[cluster]\npartitions = 4\nreplicas = 1\n", "t.toml").unwrap();
+    assert_eq!((set.cluster.partitions, set.cluster.replicas), (4, 1));
+    let found = problems("[cluster]\npartitions = 0\nreplicas = 9\n");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0]
+        .1
+        .contains("cluster.partitions must be 1 to 1024, not 0"));
+    assert!(found[1]
+        .1
+        .contains("cluster.replicas must be 1 to 5, not 9"));
+    assert!(problems("[cluster]\nowners = 3\n")[0]
+        .1
+        .contains("unknown field"));
+}

@@ -6,7 +6,8 @@ use super::error::Problem;
 use super::raw::{RawDuration, RawHistogram, RawLimits, RawPipeline, RawRule, RawTier};
 use super::rules::{compile, Rule, Rules};
 use super::sections::{
-    Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets, Streams, Tier,
+    ClusterConfig, Durability, Entities, HistogramConfig, Limits, MeterConfig, Queues, Sets,
+    Streams, Tier,
 };
 use super::Pipeline;
 use std::fmt::Display;
@@ -79,6 +80,22 @@ pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Pro
             None,
         ),
     };
+    let cluster = ClusterConfig {
+        partitions: check.within(
+            "cluster.partitions",
+            raw.cluster.partitions,
+            d.cluster.partitions,
+            1,
+            Some(1024),
+        ),
+        replicas: check.within(
+            "cluster.replicas",
+            raw.cluster.replicas,
+            d.cluster.replicas,
+            1,
+            Some(5),
+        ),
+    };
     let rules = check.rules(raw.rules, &tiers);
     let pipeline = Pipeline {
         shards: raw.shards.unwrap_or(d.shards),
@@ -91,6 +108,7 @@ pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Pro
         entities,
         streams,
         sets,
+        cluster,
         rules,
     };
     if check.problems.is_empty() {

@@ -5,6 +5,7 @@
 
 use super::tenancy::TenancyError;
 use crate::aggregate::ShardsError;
+use crate::cluster::ClusterError;
 use crate::collector::CollectorError;
 use crate::ingest::{clip_echoes, IngestError, ItemErrors};
 use crate::model::ItemError;
@@ -190,6 +191,31 @@ impl From<StreamError> for ApiError {
     fn from(e: StreamError) -> Self {
         ApiError::bad_request(e.code(), e.to_string())
     }
+}
+
+impl From<ClusterError> for ApiError {
+    /// Everything the cluster refuses is worth retrying from the client's side: JetStream busy
+    /// or out of reach, an owner not answering during a takeover (503 with `Retry-After`).
+    fn from(e: ClusterError) -> Self {
+        let message = e.to_string();
+        let code = match e {
+            ClusterError::Busy(_) => "busy",
+            _ => "cluster_unavailable",
+        };
+        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        e.retry_after = Some(1);
+        e
+    }
+}
+
+/// 501 `not_in_cluster`: `what` needs a part of the state a cluster does not keep yet (see
+/// the README's "Cluster" limits); ask a single node.
+pub fn not_in_cluster(what: &str, missing: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_in_cluster",
+        format!("{what} is not available in cluster mode yet: {missing}"),
+    )
 }
 
 /// 503 `busy` with `Retry-After: 1`: a queue is full (back-pressure).

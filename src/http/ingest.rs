@@ -79,6 +79,9 @@ pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiEr
     if events.is_empty() {
         return Ok(0);
     }
+    if let Some(cluster) = &state.cluster {
+        return submit_to_cluster(state, cluster, events).await;
+    }
     let (reply, answer) = tokio::sync::oneshot::channel();
     match state.collector.try_send(Submit { events, reply }) {
         Ok(()) => {}
@@ -97,6 +100,36 @@ pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiEr
         .await
         .map_err(|_| unavailable("the collector dropped the batch"))??;
     Ok(n)
+}
+
+/// A cluster's ingest: the types checked against the families this node knows (all or
+/// nothing, as on a single node), then the batch published into its partitions; answered once
+/// every partition's part is acknowledged.
+async fn submit_to_cluster(
+    state: &AppState,
+    cluster: &crate::cluster::Node,
+    events: Vec<Event>,
+) -> Result<usize, ApiError> {
+    let n = events.len();
+    if let Err(conflicts) = state.registry.write().admit(&events) {
+        state
+            .counters
+            .record(Outcome::BatchRefused(Reason::Conflict, n));
+        return Err(crate::collector::CollectorError::Conflict(conflicts).into());
+    }
+    match cluster.publish(events).await {
+        Ok(n) => {
+            state.counters.record(Outcome::Accepted(n));
+            Ok(n)
+        }
+        Err(e) => {
+            // Unreachable or busy JetStream: 503 with Retry-After, as a full queue is.
+            state
+                .counters
+                .record(Outcome::BatchRefused(Reason::Busy, n));
+            Err(e.into())
+        }
+    }
 }
 
 /// Counts a batch refused before it reached the collector.

@@ -6,6 +6,7 @@ mod auth;
 mod auth_proptests;
 mod blink;
 mod body;
+mod cluster;
 mod error;
 mod frame_limit;
 mod health;
@@ -27,6 +28,7 @@ mod traffic;
 mod ui;
 
 pub use auth::{bound_service, check_services, classify, guard, Class, Grant, ROUTE_CLASSES};
+pub use cluster::cluster_gaps;
 pub use error::{json_errors, ApiError};
 #[doc(hidden)]
 pub use frame_limit::client_frame_header;
@@ -40,6 +42,7 @@ use actix_web::{web, HttpResponse};
 /// Registers every API's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
+    cluster::routes(cfg);
     ingest::routes(cfg);
     metrics::routes(cfg);
     orion::routes(cfg);

@@ -81,7 +81,9 @@ async fn views(
         service: service.clone(),
         ..Selector::default()
     };
-    let mut views = if reset {
+    let mut views = if let (true, Some(cluster)) = (reset, &state.cluster) {
+        state.learn(cluster.reset(selector).await?)
+    } else if reset {
         state
             .collector
             .send(DrainAll(selector))

@@ -29,6 +29,12 @@ async fn delete_series(
     which: web::Query<Which>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if state.cluster.is_some() {
+        return Err(super::error::not_in_cluster(
+            "DELETE /api/v1/series",
+            "a removal record in every partition and the owners applying it",
+        ));
+    }
     let which = which.into_inner();
     if [&which.service, &which.name, &which.scope]
         .into_iter()

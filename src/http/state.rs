@@ -41,15 +41,34 @@ pub struct AppState {
     pub tokens: Option<Arc<crate::config::Tokens>>,
     /// The last cumulative OTLP point of each series (see `ingest::otlp`).
     pub otlp: Arc<parking_lot::Mutex<crate::ingest::otlp::CumulativeBook>>,
+    /// The cluster this node is part of (`serve --cluster`); `None` on a single node.
+    pub cluster: Option<crate::cluster::Node>,
 }
 
 impl AppState {
-    /// Views of the selected series on every shard.
+    /// Views of the selected series on every shard (in a cluster: on every partition's
+    /// owner, merged).
     pub async fn collect(
         &self,
         sel: Selector,
     ) -> Result<Vec<(SeriesKey, ValueView)>, super::ApiError> {
+        if let Some(cluster) = &self.cluster {
+            let merged = cluster.read(sel, false).await?;
+            return Ok(self.learn(merged));
+        }
         Ok(self.shards.collect(&sel).await?)
+    }
+
+    /// The views of a cluster-wide read, after registering here the families this node has
+    /// not seen yet (assembling needs them; ingest here then checks types against them too).
+    pub fn learn(&self, merged: crate::cluster::Merged) -> Vec<(SeriesKey, ValueView)> {
+        let mut registry = self.registry.write();
+        for (service, scope, name, info) in merged.families {
+            if registry.get(&service, scope, &name).is_none() {
+                registry.restore(&service, scope, &name, info);
+            }
+        }
+        merged.views
     }
 
     /// A consistent scrape of the selected series, own metrics included.

@@ -2,8 +2,9 @@
 
 use super::{Kind, Metadata, Scope, Tags};
 
-/// Rates and count of a meter (also the meter half of a timer).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// Rates and count of a meter (also the meter half of a timer). (Serde: a cluster's owners
+/// answer reads with views.)
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MeterView {
     /// Total marks.
     pub count: f64,
@@ -18,7 +19,7 @@ pub struct MeterView {
 }
 
 /// Summary statistics of a histogram (also the histogram half of a timer), in the metric's unit.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct HistogramView {
     /// Number of recorded values (exact).
     pub count: u64,
@@ -37,7 +38,7 @@ pub struct HistogramView {
 }
 
 /// The current value of one series.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ValueView {
     /// Total of increments.
     Counter(f64),

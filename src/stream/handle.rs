@@ -28,18 +28,20 @@ pub struct Streams {
 
 impl Streams {
     /// Starts the host sampler and the hub on an arbiter of their own, so that filtering and
-    /// writing messages for many subscribers never runs on an HTTP worker or a shard.
+    /// writing messages for many subscribers never runs on an HTTP worker or a shard. In a
+    /// `cluster` the hub reads every partition's owner instead of the local shards.
     pub fn start(
         shards: Shards,
         clock: SharedClock,
         counters: Arc<Counters>,
         settings: &config::Streams,
+        cluster: Option<crate::cluster::Node>,
     ) -> Streams {
         let arbiter = Arbiter::new();
         let (monitor, readings) = SystemMonitor::new(SystemSampler::new());
         SystemMonitor::start_in_arbiter(&arbiter.handle(), move |_| monitor);
         let hub = Hub::start_in_arbiter(&arbiter.handle(), move |_| {
-            Hub::new(shards, readings, clock)
+            Hub::new(shards, readings, clock).with_cluster(cluster)
         });
         Streams {
             hub,

@@ -29,6 +29,7 @@ pub struct Hub {
     shards: Shards,
     system: watch::Receiver<SystemReading>,
     clock: SharedClock,
+    cluster: Option<crate::cluster::Node>,
 }
 
 impl Hub {
@@ -41,7 +42,14 @@ impl Hub {
             shards,
             system,
             clock,
+            cluster: None,
         }
+    }
+
+    /// Reads the series from a cluster's owners rather than from `shards`.
+    pub fn with_cluster(mut self, cluster: Option<crate::cluster::Node>) -> Self {
+        self.cluster = cluster;
+        self
     }
 
     /// Starts a read of a frame; the shards too when `services`.
@@ -51,8 +59,23 @@ impl Hub {
             let frame = Frame::build(self.clock.epoch_millis(), &system, None);
             return self.finished(Some(Arc::new(frame)), ctx);
         }
-        let measured = self.shards.measure(&Selector::default());
-        let gather = async move { measured.await.ok() };
+        let gather: futures_util::future::LocalBoxFuture<'static, _> = match &self.cluster {
+            Some(cluster) => {
+                let cluster = cluster.clone();
+                Box::pin(async move {
+                    let read = cluster.read(Selector::default(), true).await;
+                    read.inspect_err(
+                        |e| tracing::warn!(error = %e, "a stream read of the cluster failed"),
+                    )
+                    .ok()
+                    .map(|merged| merged.views)
+                })
+            }
+            None => {
+                let measured = self.shards.measure(&Selector::default());
+                Box::pin(async move { measured.await.ok() })
+            }
+        };
         ctx.spawn(gather.into_actor(self).map(move |series, act, ctx| {
             let frame = series.map(|series| {
                 Arc::new(Frame::build(

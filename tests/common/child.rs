@@ -23,6 +23,18 @@ impl Meterd {
     /// [`Meterd::start`], with its log (at `info`) written to `log` when given. The binary is
     /// `METERD_TEST_BIN` when set (to run a test against another build), else this package's.
     pub fn start_logging(data_dir: &Path, pipeline: &Path, log: Option<&Path>) -> Meterd {
+        Self::start_with(data_dir, pipeline, &[], log, Duration::from_secs(30))
+    }
+
+    /// [`Meterd::start_logging`] with more `serve` arguments (e.g. `--cluster`), waiting at
+    /// most `ready_within` for `/-/ready`.
+    pub fn start_with(
+        data_dir: &Path,
+        pipeline: &Path,
+        args: &[&str],
+        log: Option<&Path>,
+        ready_within: Duration,
+    ) -> Meterd {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -36,6 +48,7 @@ impl Meterd {
             .arg("--pipeline")
             .arg(pipeline)
             .args(["--workers", "2"])
+            .args(args)
             .env("METERD_STATSD_UDP", "off")
             .env("METERD_LOG", if log.is_some() { "info" } else { "warn" })
             // meterd logs to stdout.
@@ -47,7 +60,7 @@ impl Meterd {
             .spawn()
             .unwrap();
         let m = Meterd { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + ready_within;
         while ureq::get(&m.url("/-/ready")).call().is_err() {
             assert!(Instant::now() < deadline, "meterd did not come up");
             std::thread::sleep(Duration::from_millis(20));

@@ -23,7 +23,7 @@ pub use batch::{Batcher, FlushPolicy, UdpBatch};
 pub use socket::{bind, size_receive_buffer, ReceiveBuffer, RECEIVE_BUFFER_BYTES};
 
 use crate::clock::SharedClock;
-use crate::collector::{Collector, IngestLenient};
+use crate::collector::{Collector, IngestLenient, LenientOutcome};
 use crate::config::Pipeline;
 use crate::telemetry::{Counters, Outcome};
 use actix::Addr;
@@ -62,6 +62,7 @@ impl StatsdUdp {
     pub fn start(
         self,
         collector: Addr<Collector>,
+        cluster: Option<crate::cluster::Node>,
         counters: Arc<Counters>,
         clock: SharedClock,
         pipeline: &Pipeline,
@@ -87,6 +88,7 @@ impl StatsdUdp {
         let forwarder = Forwarder {
             rx,
             collector,
+            cluster,
             counters: counters.clone(),
             queued: queued.clone(),
         };
@@ -124,6 +126,9 @@ impl StatsdUdp {
 struct Forwarder {
     rx: UnboundedReceiver<UdpBatch>,
     collector: Addr<Collector>,
+    /// In a cluster, batches are published into its partitions instead (the owners leave out
+    /// events whose type conflicts in their partition).
+    cluster: Option<crate::cluster::Node>,
     counters: Arc<Counters>,
     queued: Arc<AtomicUsize>,
 }
@@ -137,13 +142,30 @@ impl Forwarder {
         let Forwarder {
             mut rx,
             collector,
+            cluster,
             counters,
             queued,
         } = self;
         let udp = &counters.udp;
         while let Some(mut batch) = rx.recv().await {
             let events = std::mem::take(&mut batch.events);
-            match collector.send(IngestLenient(events)).await {
+            let sent = match &cluster {
+                Some(cluster) => {
+                    let n = events.len();
+                    Ok(match cluster.publish(events).await {
+                        Ok(_) => LenientOutcome {
+                            accepted: n,
+                            ..LenientOutcome::default()
+                        },
+                        Err(_) => LenientOutcome {
+                            dropped: n,
+                            ..LenientOutcome::default()
+                        },
+                    })
+                }
+                None => collector.send(IngestLenient(events)).await,
+            };
+            match sent {
                 Ok(outcome) => {
                     counters.record(Outcome::Udp {
                         accepted: outcome.accepted,

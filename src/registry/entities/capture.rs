@@ -108,10 +108,15 @@ impl Encoder {
     }
 }
 
-/// The collector's hook: encodes each accepted batch and sends it to the keeper.
+/// The collector's hook: encodes each accepted batch, and sends what a turn of the collector
+/// accepted to the keeper as one message ([`Capturer::send`]).
 pub struct Capturer {
     encoder: Encoder,
     sink: EntitySink,
+    /// Encoded and not sent yet.
+    pending: Vec<Pending>,
+    /// The position of the last batch encoded and not sent yet.
+    position: Option<Position>,
 }
 
 impl Capturer {
@@ -120,14 +125,31 @@ impl Capturer {
         Capturer {
             encoder: Encoder::new(rules),
             sink,
+            pending: Vec::new(),
+            position: None,
         }
     }
 
-    /// Captures an accepted batch logged at `position` (one lock, one message).
+    /// Captures an accepted batch logged at `position` (one lock); it goes to the keeper with
+    /// the next [`Capturer::send`].
     pub fn capture(&mut self, events: &[Event], position: Position) {
         let encoder = &mut self.encoder;
-        self.sink
-            .send_at(Some(position), |interner| encoder.encode(interner, events));
+        let batch = encoder.encode(&mut self.sink.interner.lock(), events);
+        if self.pending.is_empty() {
+            self.pending = batch;
+        } else {
+            self.pending.extend(batch);
+        }
+        self.position = Some(position);
+    }
+
+    /// Sends every batch captured since the last send as one message, marked with the last
+    /// one's position (which covers those before it).
+    pub fn send(&mut self) {
+        if let Some(position) = self.position.take() {
+            let batch = std::mem::take(&mut self.pending);
+            self.sink.send_at(Some(position), |_| batch);
+        }
     }
 }
 

@@ -1,0 +1,71 @@
+//! What a cluster's stream holds: one [`Entry`] per message of a partition's subject, in
+//! postcard (as the write-ahead log's records), its stream sequence being its position.
+
+use crate::model::{Event, Selector};
+use serde::{Deserialize, Serialize};
+
+/// One message of a partition: a batch's part, or a reset marker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Entry {
+    /// The events of one ingested batch that belong to this partition, admitted at
+    /// `admitted_ms` (epoch milliseconds) by the node that took the batch.
+    Batch {
+        /// When the ingesting node admitted the batch; meters and timers count from then.
+        admitted_ms: i64,
+        /// The events, in their order in the batch.
+        events: Vec<Event>,
+    },
+    /// A cut of a cluster-wide get-and-reset: the owner drains the selected series at this
+    /// message's position and sends what it drained to `reply` (the requester's inbox).
+    Reset {
+        /// When the reset was asked.
+        at_ms: i64,
+        /// The series reset.
+        selector: Selector,
+        /// The NATS subject the drained views go to.
+        reply: String,
+    },
+}
+
+impl Entry {
+    /// The entry as a message payload.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing plain data into a Vec cannot fail.
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    /// A payload read back; `None` when it is not an entry (written by another version?).
+    pub fn decode(bytes: &[u8]) -> Option<Entry> {
+        postcard::from_bytes(bytes).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Op, Scope, SeriesKey};
+
+    #[test]
+    fn entries_round_trip_and_garbage_is_none() {
+        let batch = Entry::Batch {
+            admitted_ms: 1_700_000_000_000,
+            events: vec![Event {
+                key: SeriesKey::simple(Scope::Application, "a", vec![("k".into(), "v".into())]),
+                kind: Kind::Timer,
+                value: 12.5,
+                op: Op::Observe,
+                timestamp_ms: 5,
+                meta: None,
+            }],
+        };
+        let reset = Entry::Reset {
+            at_ms: 7,
+            selector: Selector::default(),
+            reply: "_INBOX.x".into(),
+        };
+        for entry in [batch, reset] {
+            assert_eq!(Entry::decode(&entry.encode()), Some(entry));
+        }
+        assert_eq!(Entry::decode(&[0xff, 0xff, 0xff]), None);
+    }
+}
