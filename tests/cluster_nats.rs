@@ -788,3 +788,26 @@ async fn a_takeover_claims_the_partition_and_old_chunks_are_purged() {
     ));
     assert_eq!(b.load_checkpoint(p).await.unwrap(), Some(loaded));
 }
+
+#[tokio::test]
+async fn a_second_process_with_the_same_node_name_is_refused() {
+    let Some(nats) = NatsCluster::start(1) else {
+        return;
+    };
+    let s = settings(&nats, "twin", 1);
+    let first = within("connect", Jet::connect(&s)).await.unwrap();
+    let second = within("connect", Jet::connect(&s)).await.unwrap();
+    assert_ne!(first.incarnation(), second.incarnation());
+    let (m1, _rx1) = within("join", Membership::join(&first, &s)).await.unwrap();
+    match within("join a twin", Membership::join(&second, &s)).await {
+        Err(ClusterError::Config(msg)) => assert!(msg.contains("twin"), "{msg}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a second process joined under the same node name"),
+    }
+    // Once the first is gone (crashed: its heartbeats stop), a restart under the name joins.
+    drop(m1);
+    let third = within("connect", Jet::connect(&s)).await.unwrap();
+    within("rejoin", Membership::join(&third, &s))
+        .await
+        .unwrap();
+}

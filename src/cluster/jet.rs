@@ -57,6 +57,8 @@ struct Inner {
     js: async_nats::jetstream::Context,
     streams: streams::Streams,
     settings: ClusterSettings,
+    /// This connection's random id, sent in its heartbeats.
+    incarnation: String,
 }
 
 impl Jet {
@@ -98,6 +100,7 @@ impl Jet {
                 js,
                 streams,
                 settings: s.clone(),
+                incarnation: uuid::Uuid::new_v4().simple().to_string(),
             }),
         })
     }
@@ -224,7 +227,8 @@ impl Jet {
         leaving: bool,
         bound: Duration,
     ) -> Result<(), ClusterError> {
-        let beat = control::heartbeat(&self.inner.js, &self.inner.settings.node, leaving);
+        let i = &self.inner;
+        let beat = control::heartbeat(&i.js, &i.settings.node, &i.incarnation, leaving);
         self.call("heartbeat", bound, beat).await
     }
 
@@ -233,6 +237,12 @@ impl Jet {
         let list = control::members(&self.inner.streams.control);
         self.call("listing members", REQUEST_TIMEOUT * 2, list)
             .await
+    }
+
+    /// This connection's random incarnation id, sent in its heartbeats so that two processes
+    /// started with the same node name are told apart.
+    pub fn incarnation(&self) -> &str {
+        &self.inner.incarnation
     }
 
     /// The plain NATS client, for request/reply between nodes (reads, reset answers).

@@ -42,6 +42,8 @@ struct Rounds {
     placement: watch::Sender<Placement>,
     /// Since when the rounds have succeeded without a break (`None` after a failed one).
     watching_since: Option<Instant>,
+    /// The last sequence seen of a heartbeat under this node's name from another process.
+    twin_seq: Option<u64>,
 }
 
 impl Membership {
@@ -65,10 +67,12 @@ impl Membership {
             alive: alive.clone(),
             placement: tx,
             watching_since: None,
+            twin_seq: None,
         };
         // A publish lost with a dead server is given up after this, and the next heartbeat
         // goes through the reconnected client.
         let beat_within = s.heartbeat.max(MIN_BEAT_WITHIN);
+        refuse_a_twin(jet, s).await?;
         jet.heartbeat(false, beat_within).await?;
         rounds.round().await?;
         let every = s.heartbeat;
@@ -168,6 +172,34 @@ fn round_bound(ttl: Duration) -> Duration {
     ttl * 9 / 20
 }
 
+/// Refuses to join ([`ClusterError::Config`]) while another live process heartbeats under this
+/// node's name: a fresh heartbeat of another incarnation whose sequence moves on within three
+/// heartbeats. (A predecessor killed a moment ago stays still, and is not a twin.)
+async fn refuse_a_twin(jet: &Jet, s: &ClusterSettings) -> Result<(), ClusterError> {
+    let other = |seen: Vec<super::nats::control::Seen>| {
+        seen.into_iter()
+            .find(|m| m.node == s.node && m.incarnation != jet.incarnation() && !m.leaving)
+    };
+    let Some(first) = other(jet.members_seen().await?) else {
+        return Ok(());
+    };
+    if first.age >= s.member_ttl {
+        return Ok(());
+    }
+    tokio::time::sleep(s.heartbeat * 3).await;
+    match other(jet.members_seen().await?) {
+        Some(later) if later.seq != first.seq => {
+            tracing::error!(node = %s.node, other = %later.incarnation, "another running process uses this node name");
+            Err(ClusterError::Config(format!(
+                "node name {:?} is in use by another running process (incarnation {}): give \
+                 each node its own name",
+                s.node, later.incarnation
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Publishes this node's heartbeat every `every`, each acked within `within`.
 async fn heartbeats(jet: Jet, every: Duration, within: Duration) {
     let mut tick = tokio::time::interval(every);
@@ -186,6 +218,19 @@ impl Rounds {
     async fn round(&mut self) -> Result<(), ClusterError> {
         self.liveness.touch(&self.node, Instant::now());
         let seen = self.jet.members_seen().await?;
+        let mine = self.jet.incarnation();
+        if let Some(twin) = seen
+            .iter()
+            .find(|m| m.node == self.node && m.incarnation != mine && !m.leaving)
+        {
+            if self
+                .twin_seq
+                .replace(twin.seq)
+                .is_some_and(|s| s != twin.seq)
+            {
+                tracing::error!(node = %self.node, other = %twin.incarnation, "another running process heartbeats under this node's name");
+            }
+        }
         let now = Instant::now();
         let watching_since = *self.watching_since.get_or_insert(now);
         self.liveness.observe(&seen, now);

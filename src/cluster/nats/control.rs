@@ -18,6 +18,9 @@ struct Heartbeat {
     /// Set on the last heartbeat of a member that leaves.
     #[serde(default)]
     leaving: bool,
+    /// The sending process's random id: two processes with one node name differ here.
+    #[serde(default)]
+    incarnation: String,
 }
 
 /// A member's last heartbeat as stored.
@@ -32,16 +35,20 @@ pub struct Seen {
     pub age: Duration,
     /// Whether it said it is leaving.
     pub leaving: bool,
+    /// The random id of the process that sent it (empty from a sender that has none).
+    pub incarnation: String,
 }
 
 /// Publishes `node`'s heartbeat (or its last one, `leaving`) and waits for the ack.
 pub async fn heartbeat(
     js: &jetstream::Context,
     node: &str,
+    incarnation: &str,
     leaving: bool,
 ) -> Result<(), ClusterError> {
     let body = serde_json::to_vec(&Heartbeat {
         node: node.to_owned(),
+        incarnation: incarnation.to_owned(),
         leaving,
     })
     .expect("a heartbeat serializes");
@@ -84,6 +91,7 @@ pub async fn members(control: &Stream) -> Result<Vec<Seen>, ClusterError> {
             seq: message.sequence,
             age: age(now, stored),
             leaving: beat.leaving,
+            incarnation: beat.incarnation,
         });
     }
     seen.sort_by(|a, b| a.node.cmp(&b.node));
