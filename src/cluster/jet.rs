@@ -57,6 +57,8 @@ struct Inner {
     js: async_nats::jetstream::Context,
     streams: streams::Streams,
     settings: ClusterSettings,
+    /// This connection's random id, sent in its heartbeats.
+    incarnation: String,
 }
 
 impl Jet {
@@ -98,6 +100,7 @@ impl Jet {
                 js,
                 streams,
                 settings: s.clone(),
+                incarnation: uuid::Uuid::new_v4().simple().to_string(),
             }),
         })
     }
@@ -159,8 +162,9 @@ impl Jet {
     }
 
     /// Stores partition p's checkpoint if this node still owns p in the stored placement and
-    /// no checkpoint of a newer epoch is stored (else [`ClusterError::Fenced`]) —
-    /// compare-and-set with `Nats-Expected-Last-Subject-Sequence`.
+    /// no checkpoint or claim of a newer epoch is stored (else [`ClusterError::Fenced`]) —
+    /// compare-and-set with `Nats-Expected-Last-Sequence` on the checkpoint head stream (the
+    /// fence is checked against the head the compare-and-set replaces).
     pub async fn save_checkpoint(
         &self,
         p: u32,
@@ -173,27 +177,30 @@ impl Jet {
             .await
     }
 
-    /// Partition p's last checkpoint, `None` when it has none.
+    /// Partition p's last checkpoint, `None` when it has none. When this node owns p in the
+    /// stored placement at a newer epoch than the checkpoint's, it first claims p (a head at
+    /// its epoch), so a save of p's former owner still in flight is [`ClusterError::Fenced`].
     pub async fn load_checkpoint(
         &self,
         p: u32,
     ) -> Result<Option<PartitionCheckpoint>, ClusterError> {
         self.check_partition(p)?;
-        let load = checkpoint::load(&self.inner.streams, p);
+        let i = &self.inner;
+        let load = checkpoint::load(&i.js, &i.streams, &i.settings.node, p);
         self.call("loading a checkpoint", REQUEST_TIMEOUT * 4, load)
             .await
     }
 
     /// The stored placement, `None` before the first one (what [`super::Membership`] watches).
     pub async fn placement(&self) -> Result<Option<Placement>, ClusterError> {
-        Ok(self.placement_with_seq().await?.map(|(_, p)| p))
+        Ok(self.placement_with_seq().await?.1)
     }
 
     /// The stored placement with the sequence a compare-and-set must name.
     pub(crate) async fn placement_with_seq(
         &self,
-    ) -> Result<Option<(u64, Placement)>, ClusterError> {
-        let read = control::load_placement(&self.inner.streams.control);
+    ) -> Result<(u64, Option<Placement>), ClusterError> {
+        let read = control::load_placement(&self.inner.streams.placement);
         self.call("reading the placement", REQUEST_TIMEOUT, read)
             .await
     }
@@ -220,7 +227,8 @@ impl Jet {
         leaving: bool,
         bound: Duration,
     ) -> Result<(), ClusterError> {
-        let beat = control::heartbeat(&self.inner.js, &self.inner.settings.node, leaving);
+        let i = &self.inner;
+        let beat = control::heartbeat(&i.js, &i.settings.node, &i.incarnation, leaving);
         self.call("heartbeat", bound, beat).await
     }
 
@@ -229,6 +237,12 @@ impl Jet {
         let list = control::members(&self.inner.streams.control);
         self.call("listing members", REQUEST_TIMEOUT * 2, list)
             .await
+    }
+
+    /// This connection's random incarnation id, sent in its heartbeats so that two processes
+    /// started with the same node name are told apart.
+    pub fn incarnation(&self) -> &str {
+        &self.inner.incarnation
     }
 
     /// The plain NATS client, for request/reply between nodes (reads, reset answers).

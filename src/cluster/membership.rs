@@ -1,7 +1,8 @@
 //! [`Membership`]: this node's heartbeats, its view of the other members, and the placement
 //! kept in step with them by compare-and-set.
 //!
-//! Every `heartbeat`, a member stores its heartbeat, reads everyone's, reads the placement, and
+//! Every `heartbeat`, a member stores its heartbeat (on a task of its own), and in a round
+//! bounded below half the member TTL reads everyone's heartbeat, reads the placement, and
 //! when the live member set (see [`super::nats::liveness`]) differs from the placement's
 //! members proposes `Placement::compute(epoch + 1, ..)` on the condition that the placement
 //! is still the one it read. Of racing proposals one is stored; the others read it again and
@@ -26,6 +27,8 @@ pub struct Membership {
     jet: Jet,
     alive: Arc<Mutex<Vec<(String, Instant)>>>,
     task: JoinHandle<()>,
+    /// The heartbeats, on their own task so that a slow round cannot silence this node.
+    beats: JoinHandle<()>,
 }
 
 /// The state one member's rounds carry.
@@ -37,11 +40,10 @@ struct Rounds {
     liveness: Liveness,
     alive: Arc<Mutex<Vec<(String, Instant)>>>,
     placement: watch::Sender<Placement>,
-    /// The bound on this node's own heartbeat publish: a publish lost with a dead server is
-    /// given up after this, and the next round goes through the reconnected client.
-    beat_within: Duration,
     /// Since when the rounds have succeeded without a break (`None` after a failed one).
     watching_since: Option<Instant>,
+    /// The last sequence seen of a heartbeat under this node's name from another process.
+    twin_seq: Option<u64>,
 }
 
 impl Membership {
@@ -64,18 +66,32 @@ impl Membership {
             liveness: Liveness::default(),
             alive: alive.clone(),
             placement: tx,
-            beat_within: s.heartbeat.max(MIN_BEAT_WITHIN),
             watching_since: None,
+            twin_seq: None,
         };
+        // A publish lost with a dead server is given up after this, and the next heartbeat
+        // goes through the reconnected client.
+        let beat_within = s.heartbeat.max(MIN_BEAT_WITHIN);
+        refuse_a_twin(jet, s).await?;
+        jet.heartbeat(false, beat_within).await?;
         rounds.round().await?;
         let every = s.heartbeat;
+        let beats = tokio::spawn(heartbeats(jet.clone(), every, beat_within));
+        let round_within = round_bound(s.member_ttl);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = rounds.round().await {
+                let done = tokio::time::timeout(round_within, rounds.round())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ClusterError::Unavailable(format!(
+                            "a membership round took over {round_within:?}"
+                        )))
+                    });
+                if let Err(e) = done {
                     rounds.watching_since = None;
                     tracing::warn!(node = %rounds.node, error = %e, "membership round failed");
                 }
@@ -86,6 +102,7 @@ impl Membership {
                 jet: jet.clone(),
                 alive,
                 task,
+                beats,
             },
             rx,
         ))
@@ -106,20 +123,20 @@ impl Membership {
     /// node after member_ttl anyway.
     pub async fn leave(self) {
         self.task.abort();
+        self.beats.abort();
         let node = self.jet.settings().node.clone();
         if let Err(e) = self.jet.heartbeat(true, jet::REQUEST_TIMEOUT).await {
             tracing::warn!(%node, error = %e, "leaving heartbeat failed");
         }
         for _ in 0..PROPOSALS_PER_ROUND {
-            let stored = match self.jet.placement_with_seq().await {
-                Ok(Some(stored)) => stored,
-                Ok(None) => return,
+            let (seq, placement) = match self.jet.placement_with_seq().await {
+                Ok((seq, Some(placement))) => (seq, placement),
+                Ok((_, None)) => return,
                 Err(e) => {
                     tracing::warn!(%node, error = %e, "leaving: reading the placement failed");
                     return;
                 }
             };
-            let (seq, placement) = stored;
             if !placement.members.contains(&node) {
                 return;
             }
@@ -145,25 +162,81 @@ impl Membership {
 impl Drop for Membership {
     fn drop(&mut self) {
         self.task.abort();
+        self.beats.abort();
+    }
+}
+
+/// The bound on one membership round: under half the member TTL, so a round stalled by an
+/// election gives way to the next before a member could be judged by stale views.
+fn round_bound(ttl: Duration) -> Duration {
+    ttl * 9 / 20
+}
+
+/// Refuses to join ([`ClusterError::Config`]) while another live process heartbeats under this
+/// node's name: a fresh heartbeat of another incarnation whose sequence moves on within three
+/// heartbeats. (A predecessor killed a moment ago stays still, and is not a twin.)
+async fn refuse_a_twin(jet: &Jet, s: &ClusterSettings) -> Result<(), ClusterError> {
+    let other = |seen: Vec<super::nats::control::Seen>| {
+        seen.into_iter()
+            .find(|m| m.node == s.node && m.incarnation != jet.incarnation() && !m.leaving)
+    };
+    let Some(first) = other(jet.members_seen().await?) else {
+        return Ok(());
+    };
+    if first.age >= s.member_ttl {
+        return Ok(());
+    }
+    tokio::time::sleep(s.heartbeat * 3).await;
+    match other(jet.members_seen().await?) {
+        Some(later) if later.seq != first.seq => {
+            tracing::error!(node = %s.node, other = %later.incarnation, "another running process uses this node name");
+            Err(ClusterError::Config(format!(
+                "node name {:?} is in use by another running process (incarnation {}): give \
+                 each node its own name",
+                s.node, later.incarnation
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Publishes this node's heartbeat every `every`, each acked within `within`.
+async fn heartbeats(jet: Jet, every: Duration, within: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = jet.heartbeat(false, within).await {
+            tracing::warn!(node = %jet.settings().node, error = %e, "heartbeat failed");
+        }
     }
 }
 
 impl Rounds {
-    /// One round: heartbeat, read the members and the placement, propose if they differ.
+    /// One round: read the members and the placement, propose if they differ.
     async fn round(&mut self) -> Result<(), ClusterError> {
-        self.jet.heartbeat(false, self.beat_within).await?;
         self.liveness.touch(&self.node, Instant::now());
         let seen = self.jet.members_seen().await?;
+        let mine = self.jet.incarnation();
+        if let Some(twin) = seen
+            .iter()
+            .find(|m| m.node == self.node && m.incarnation != mine && !m.leaving)
+        {
+            if self
+                .twin_seq
+                .replace(twin.seq)
+                .is_some_and(|s| s != twin.seq)
+            {
+                tracing::error!(node = %self.node, other = %twin.incarnation, "another running process heartbeats under this node's name");
+            }
+        }
         let now = Instant::now();
         let watching_since = *self.watching_since.get_or_insert(now);
         self.liveness.observe(&seen, now);
         *self.alive.lock() = self.liveness.alive(now, self.ttl);
         for _ in 0..PROPOSALS_PER_ROUND {
-            let stored = self.jet.placement_with_seq().await?;
-            let (seq, current) = match stored {
-                Some((seq, p)) => (seq, Some(p)),
-                None => (0, None),
-            };
+            let (seq, current) = self.jet.placement_with_seq().await?;
             let placed = current.as_ref().map_or(&[][..], |p| &p.members[..]);
             let wanted = self.liveness.proposed(
                 placed,
@@ -195,5 +268,17 @@ impl Rounds {
         Err(ClusterError::Unavailable(format!(
             "the placement changed under {PROPOSALS_PER_ROUND} proposals in a row"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_is_bounded_below_half_the_member_ttl() {
+        for ttl in [Duration::from_millis(2500), Duration::from_secs(5)] {
+            assert!(round_bound(ttl) < ttl / 2 && round_bound(ttl) >= ttl * 2 / 5);
+        }
     }
 }

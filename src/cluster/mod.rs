@@ -4,10 +4,12 @@
 //!
 //! Streams (all created by [`Jet::connect`] when missing):
 //! - `METERD_EV`: subjects `meterd.ev.<p>`, one per partition; the event log.
-//! - `METERD_CTL`: `meterd.ctl.member.<node>` (heartbeats) and `meterd.ctl.placement`, one
-//!   message kept per subject; placement changes by compare-and-set on the subject's sequence.
+//! - `METERD_CTL`: `meterd.ctl.member.<node>` (heartbeats), one message kept per subject, a
+//!   dead member's expiring after 10 minutes.
+//! - `METERD_PLACE`: `meterd.place.current`, the placement, changed by compare-and-set on the
+//!   stream's sequence (`Nats-Expected-Last-Sequence`, see [`nats::cas`]).
 //! - `METERD_CKPT`: `meterd.ckpt.<p>`, one checkpoint head per partition (epoch, position and
-//!   the sequences of its data chunks); `METERD_CKPT_DATA`: `meterd.ckd.<p>`, the chunks.
+//!   the sequences of its data chunks; changed by compare-and-set on the stream's sequence); `METERD_CKPT_DATA`: `meterd.ckd.<p>`, the chunks.
 //!
 //! [`status`] renders `GET /cluster` and decides `/-/ready` from what a node knows.
 

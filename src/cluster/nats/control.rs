@@ -1,10 +1,9 @@
 //! The control subjects: each member's heartbeat, and the placement changed by compare-and-set
-//! on its subject's last sequence (`Nats-Expected-Last-Subject-Sequence`).
+//! on its stream's last sequence (`Nats-Expected-Last-Sequence`, see [`super::cas`]).
 
-use super::errors;
 use super::streams::{member_subject, MEMBER_SUBJECTS, PLACEMENT_SUBJECT};
+use super::{cas, errors};
 use crate::cluster::{ClusterError, Placement};
-use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage as Publish;
 use async_nats::jetstream::{self, stream::Stream};
 use futures_util::TryStreamExt;
@@ -19,6 +18,9 @@ struct Heartbeat {
     /// Set on the last heartbeat of a member that leaves.
     #[serde(default)]
     leaving: bool,
+    /// The sending process's random id: two processes with one node name differ here.
+    #[serde(default)]
+    incarnation: String,
 }
 
 /// A member's last heartbeat as stored.
@@ -28,20 +30,25 @@ pub struct Seen {
     pub node: String,
     /// The stream sequence of its last heartbeat (a new one means it is alive).
     pub seq: u64,
-    /// How long ago the server stored it, by this machine's clock (zero if the clocks disagree).
+    /// How long ago the server stored it, by this machine's clock; [`Duration::MAX`] (old) when
+    /// it is dated in the future, as a skewed clock would have it.
     pub age: Duration,
     /// Whether it said it is leaving.
     pub leaving: bool,
+    /// The random id of the process that sent it (empty from a sender that has none).
+    pub incarnation: String,
 }
 
 /// Publishes `node`'s heartbeat (or its last one, `leaving`) and waits for the ack.
 pub async fn heartbeat(
     js: &jetstream::Context,
     node: &str,
+    incarnation: &str,
     leaving: bool,
 ) -> Result<(), ClusterError> {
     let body = serde_json::to_vec(&Heartbeat {
         node: node.to_owned(),
+        incarnation: incarnation.to_owned(),
         leaving,
     })
     .expect("a heartbeat serializes");
@@ -82,50 +89,63 @@ pub async fn members(control: &Stream) -> Result<Vec<Seen>, ClusterError> {
         seen.push(Seen {
             node: beat.node,
             seq: message.sequence,
-            age: now.duration_since(stored).unwrap_or_default(),
+            age: age(now, stored),
             leaving: beat.leaving,
+            incarnation: beat.incarnation,
         });
     }
     seen.sort_by(|a, b| a.node.cmp(&b.node));
     Ok(seen)
 }
 
-/// The stored placement and its subject sequence; `None` before the first one.
-pub async fn load_placement(control: &Stream) -> Result<Option<(u64, Placement)>, ClusterError> {
+/// The stored placement (`None` before the first one) with the placement stream's last
+/// sequence, which a compare-and-set must name.
+pub async fn load_placement(placement: &Stream) -> Result<(u64, Option<Placement>), ClusterError> {
     let what = "reading the placement";
-    match control
-        .get_last_raw_message_by_subject(PLACEMENT_SUBJECT)
-        .await
-    {
-        Ok(m) => {
-            let placement = serde_json::from_slice(&m.payload)
-                .map_err(|e| ClusterError::Protocol(format!("{what}: {e}")))?;
-            Ok(Some((m.sequence, placement)))
-        }
-        Err(e) => errors::last_message(what, e).map(|()| None),
-    }
+    let (last, message) = cas::read_at(placement, PLACEMENT_SUBJECT, what).await?;
+    let Some((_, payload)) = message else {
+        return Ok((last, None));
+    };
+    let placement = serde_json::from_slice(&payload)
+        .map_err(|e| ClusterError::Protocol(format!("{what}: {e}")))?;
+    Ok((last, Some(placement)))
 }
 
-/// Stores `placement` if the placement subject's last sequence is still `expected` (0: none
-/// stored yet). `Ok(Some(seq))` when stored, `Ok(None)` when another node changed it first.
+/// Stores `placement` if the placement stream's last sequence is still `expected` (as read by
+/// [`load_placement`]). `Ok(Some(seq))` when stored, `Ok(None)` when another node changed it
+/// first.
 pub async fn store_placement(
     js: &jetstream::Context,
     expected: u64,
     placement: &Placement,
 ) -> Result<Option<u64>, ClusterError> {
-    let what = "storing the placement";
     let body = serde_json::to_vec(placement).expect("a placement serializes");
-    let publish = Publish::build()
-        .payload(body.into())
-        .expected_last_subject_sequence(expected);
-    let ack = js
-        .send_publish(PLACEMENT_SUBJECT, publish)
-        .await
-        .map_err(|e| errors::publish(what, e))?
-        .await;
-    match ack {
-        Ok(ack) => Ok(Some(ack.sequence)),
-        Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(None),
-        Err(e) => Err(errors::publish(what, e)),
+    cas::store(
+        js,
+        PLACEMENT_SUBJECT,
+        body.into(),
+        expected,
+        "storing the placement",
+    )
+    .await
+}
+
+/// How long before `now` a heartbeat `stored` then is; one dated after `now` counts as old.
+fn age(now: SystemTime, stored: SystemTime) -> Duration {
+    now.duration_since(stored).unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_from_the_future_is_old() {
+        let now = SystemTime::now();
+        assert_eq!(age(now, now + Duration::from_secs(30)), Duration::MAX);
+        assert_eq!(
+            age(now, now - Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
     }
 }

@@ -116,6 +116,7 @@ mod tests {
             seq,
             age: Duration::from_millis(age_ms),
             leaving,
+            incarnation: String::new(),
         }
     }
 

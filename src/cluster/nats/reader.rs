@@ -147,7 +147,13 @@ async fn run(
                     let seq = match message.info() {
                         Ok(info) => info.stream_sequence,
                         Err(e) => {
-                            tracing::warn!(partition = p, error = %e, "a message without its sequence");
+                            // Surfaced, then a new consumer: never a silent loop.
+                            let e = ClusterError::Protocol(format!(
+                                "reading partition {p}: a message without its sequence: {e}"
+                            ));
+                            if tx.send(Err(e)).await.is_err() {
+                                return;
+                            }
                             break;
                         }
                     };

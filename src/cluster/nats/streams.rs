@@ -1,7 +1,7 @@
-//! The four streams meterd keeps in JetStream, their subjects, and how an existing one is
+//! The five streams meterd keeps in JetStream, their subjects, and how an existing one is
 //! checked against the settings.
 
-use super::errors;
+use super::{cas, errors};
 use crate::cluster::{ClusterError, ClusterSettings};
 use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, stream::Stream};
@@ -9,8 +9,11 @@ use std::time::Duration;
 
 /// The event log: one subject per partition.
 pub const EVENTS: &str = "METERD_EV";
-/// Membership heartbeats and the placement, one message kept per subject.
+/// Membership heartbeats, one message kept per subject (a dead member's expires).
 pub const CONTROL: &str = "METERD_CTL";
+/// The placement, alone on its stream so that its compare-and-set can name the stream's
+/// sequence (see [`super::cas`]).
+pub const PLACEMENT: &str = "METERD_PLACE";
 /// Checkpoint heads, one kept per partition.
 pub const CHECKPOINTS: &str = "METERD_CKPT";
 /// Checkpoint data chunks, addressed by sequence from their head.
@@ -33,7 +36,17 @@ pub fn member_subject(node: &str) -> String {
 pub const MEMBER_SUBJECTS: &str = "meterd.ctl.member.*";
 
 /// The placement's subject.
-pub const PLACEMENT_SUBJECT: &str = "meterd.ctl.placement";
+pub const PLACEMENT_SUBJECT: &str = "meterd.place.current";
+
+/// The subject of the placement stream's seed message.
+pub const PLACEMENT_SEED: &str = "meterd.place.seed";
+
+/// The subject of the checkpoint head stream's seed message.
+pub const CHECKPOINT_SEED: &str = "meterd.ckpt.seed";
+
+/// How long a member's last heartbeat stays stored: long after any member TTL, so the
+/// subjects of members gone for good do not pile up.
+pub const MEMBER_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The subject of partition `p`'s checkpoint head.
 pub fn checkpoint_subject(p: u32) -> String {
@@ -58,8 +71,8 @@ fn recorded_partitions(description: Option<&str>) -> Option<u32> {
         .ok()
 }
 
-/// The configurations of the four streams for these settings.
-fn configs(s: &ClusterSettings) -> [Config; 4] {
+/// The configurations of the five streams for these settings.
+fn configs(s: &ClusterSettings) -> [Config; 5] {
     let base = Config {
         storage: StorageType::File,
         num_replicas: s.replicas,
@@ -79,7 +92,15 @@ fn configs(s: &ClusterSettings) -> [Config; 4] {
             name: CONTROL.into(),
             subjects: vec!["meterd.ctl.>".into()],
             max_messages_per_subject: 1,
-            description: Some("meterd membership and placement".into()),
+            max_age: MEMBER_MAX_AGE,
+            description: Some("meterd membership".into()),
+            ..base.clone()
+        },
+        Config {
+            name: PLACEMENT.into(),
+            subjects: vec!["meterd.place.>".into()],
+            max_messages_per_subject: 1,
+            description: Some("meterd placement".into()),
             ..base.clone()
         },
         Config {
@@ -98,13 +119,15 @@ fn configs(s: &ClusterSettings) -> [Config; 4] {
     ]
 }
 
-/// The four streams, found or created.
+/// The five streams, found or created.
 #[derive(Clone)]
 pub struct Streams {
     /// [`EVENTS`].
     pub events: Stream,
     /// [`CONTROL`].
     pub control: Stream,
+    /// [`PLACEMENT`].
+    pub placement: Stream,
     /// [`CHECKPOINTS`].
     pub checkpoints: Stream,
     /// [`CHECKPOINT_DATA`].
@@ -118,7 +141,7 @@ impl Streams {
         js: &jetstream::Context,
         s: &ClusterSettings,
     ) -> Result<Streams, ClusterError> {
-        let [ev, ctl, ckpt, data] = configs(s);
+        let [ev, ctl, place, ckpt, data] = configs(s);
         let events = ensure_one(js, ev).await?;
         let found = recorded_partitions(events.cached_info().config.description.as_deref());
         match found {
@@ -137,12 +160,16 @@ impl Streams {
                 )))
             }
         }
-        Ok(Streams {
+        let streams = Streams {
             events,
             control: ensure_one(js, ctl).await?,
+            placement: ensure_one(js, place).await?,
             checkpoints: ensure_one(js, ckpt).await?,
             checkpoint_data: ensure_one(js, data).await?,
-        })
+        };
+        cas::seed(js, &streams.placement, PLACEMENT_SEED).await?;
+        cas::seed(js, &streams.checkpoints, CHECKPOINT_SEED).await?;
+        Ok(streams)
     }
 }
 
