@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::peers::{free_port, Killed};
 use common::Server;
 use std::process::Command;
 
@@ -172,15 +173,6 @@ fn plot_draws_the_latency_distribution() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--plot"));
 }
 
-/// A free loopback port (bound, then released for the peer to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Waits until `url` answers 200 (30 s at most).
 fn wait_ready(url: &str) {
     for _ in 0..300 {
@@ -190,16 +182,6 @@ fn wait_ready(url: &str) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     panic!("no answer from {url}");
-}
-
-/// Kills the child process when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -213,7 +195,7 @@ fn pushgateway_best_case_pushes_one_typed_family_to_one_group() {
         return;
     }
     let port = free_port();
-    let _pgw = Child(
+    let _pgw = Killed(
         Command::new(found.unwrap())
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(std::process::Stdio::null())

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::peers::OtlpStatus as Status;
 use common::Server;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -289,15 +290,6 @@ fn now_s() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
     now.as_secs().to_string()
-}
-
-/// `google.rpc.Status` (code 1, message 2): OTLP's error body.
-#[derive(Clone, PartialEq, prost::Message)]
-struct Status {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
 }
 
 /// OTLP answers errors with a `google.rpc.Status` in the request's encoding.

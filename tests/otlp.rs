@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::peers::OtlpStatus as Status;
 use common::peers::{peer, python_can_import};
 use common::Server;
 use flate2::write::GzEncoder;
@@ -18,15 +19,6 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-
-/// `google.rpc.Status`, to read protobuf error answers (code 1, message 2).
-#[derive(Clone, PartialEq, prost::Message)]
-struct Status {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
 
 /// POSTs raw bytes to `/v1/metrics`; answers (status, content type, body).
 fn post(server: &Server, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {

@@ -7,12 +7,13 @@
 mod common;
 
 use common::peers;
+use common::peers::{free_port, Killed};
 use common::udp::udp_server;
 use common::{Server, TempDir};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The samples of Prometheus text: `name{labels}` → value.
@@ -119,24 +120,6 @@ fn the_statsd_python_client_over_udp() {
     for (name, value) in expected {
         assert_eq!(got.get(name), Some(&value), "{name} in\n{text}");
     }
-}
-
-/// A child process killed when dropped, even when the test panics.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// GETs JSON from Prometheus; `None` while it is not answering yet.

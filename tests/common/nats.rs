@@ -6,8 +6,8 @@
 //! not installed, or fails under `METERD_REQUIRE_PEERS=1`.
 
 use super::peers;
+use super::peers::free_port;
 use super::TempDir;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,14 +49,6 @@ pub fn present() -> bool {
         nats_server().is_some(),
         "Debian package nats-server; .ci/run installs it",
     )
-}
-
-/// A port free on 127.0.0.1 right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 impl NatsCluster {

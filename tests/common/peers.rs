@@ -83,3 +83,32 @@ pub fn promtool_check(body: &str) {
     // Lint lines name metrics (`...errors` is one), so look for promtool's own error line.
     assert!(!report.contains("error while"), "{report}");
 }
+
+/// A port free on 127.0.0.1 right now (bound, then released for a peer process to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// A peer process, killed and reaped when dropped (also when its test panics).
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `google.rpc.Status` (code 1, message 2): how OTLP answers errors in protobuf.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OtlpStatus {
+    /// The gRPC status code.
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    /// The message.
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
