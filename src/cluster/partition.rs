@@ -12,11 +12,8 @@ pub fn partition_of(key: &SeriesKey, partitions: u32) -> u32 {
 /// Splits a batch into one batch per partition that has events, in partition order, keeping
 /// the order of events within each.
 pub fn split(events: Vec<Event>, partitions: u32) -> Vec<(u32, Vec<Event>)> {
-    let mut parts: Vec<Vec<Event>> = (0..partitions.max(1)).map(|_| Vec::new()).collect();
-    for e in events {
-        parts[partition_of(&e.key, partitions) as usize].push(e);
-    }
-    parts
+    let count = partitions.max(1) as usize;
+    crate::collector::split_by(events, count, |key| partition_of(key, partitions) as usize)
         .into_iter()
         .enumerate()
         .filter(|(_, events)| !events.is_empty())

@@ -21,4 +21,4 @@ pub use checkpoint::{
 };
 pub use lenient::{IngestLenient, LenientOutcome};
 pub use recover::{recover, RecoverError, Recovered, Replay};
-pub use route::{route, shard_of};
+pub use route::{route, shard_of, split_by};

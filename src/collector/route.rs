@@ -17,10 +17,20 @@ pub fn route(events: Vec<Event>, shards: usize) -> Vec<Vec<Event>> {
     if shards <= 1 {
         return vec![events];
     }
-    let per = events.len() / shards + 1;
-    let mut out: Vec<Vec<Event>> = (0..shards).map(|_| Vec::with_capacity(per)).collect();
+    split_by(events, shards, |key| shard_of(key, shards))
+}
+
+/// Splits `events` into `parts` batches by `part_of` each series key (below `parts`), keeping
+/// the order of events within a part: the one splitting loop of shards and cluster partitions.
+pub fn split_by(
+    events: Vec<Event>,
+    parts: usize,
+    part_of: impl Fn(&crate::model::SeriesKey) -> usize,
+) -> Vec<Vec<Event>> {
+    let per = events.len() / parts.max(1) + 1;
+    let mut out: Vec<Vec<Event>> = (0..parts.max(1)).map(|_| Vec::with_capacity(per)).collect();
     for e in events {
-        out[shard_of(&e.key, shards)].push(e);
+        out[part_of(&e.key)].push(e);
     }
     out
 }
