@@ -12,17 +12,8 @@ DUR=${DUR:-10s}
 CONN=${CONN:-16}
 BATCH=${BATCH:-100}
 NATS=${NATS:-$(command -v nats-server || echo /usr/sbin/nats-server)}
-WORK=$(mktemp -d /tmp/meterd-cluster.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "raw results kept in $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+source benches/lib.sh
+bench_setup cluster
 field() { python3 -c "import json,sys; d=json.load(open('$1')); print(d$2)"; }
 errors() { python3 -c "import json; d=json.load(open('$1')); print(sum(d.get('errors', {}).values()))"; }
 

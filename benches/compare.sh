@@ -13,16 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s}
-WORK=$(mktemp -d /tmp/meterd-compare.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then echo "raw results kept in $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-say() { printf '== %s\n' "$*" >&2; }
+source benches/lib.sh
+bench_setup compare
 
 # --- peers --------------------------------------------------------------------------------------
 if ! command -v prometheus-pushgateway >/dev/null; then
@@ -43,8 +35,6 @@ M="${CARGO_TARGET_DIR:-target}/release/meterd"
 CEIL="${CARGO_TARGET_DIR:-target}/release/examples/ceiling"
 LOAD=(taskset -c 1 "$M" bench --duration "$DUR" --json --quiet)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
 field() { python3 -c "import json,sys; d=json.load(open('$1')); print(d$2)"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 

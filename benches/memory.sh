@@ -12,18 +12,11 @@ cd "$(dirname "$0")/.."
 KINDS=${KINDS:-counter gauge meter histogram timer}
 BASE=${BASE:-10000}
 NEW=${NEW:-100000}
-WORK=$(mktemp -d /tmp/meterd-memory.XXXXXX)
-PID=
-cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  if [ -n "${KEEP:-}" ]; then echo "raw results kept in $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+source benches/lib.sh
+bench_setup memory
 
 if [ -z "${NO_BUILD:-}" ]; then cargo build --release --quiet; fi
 M="${CARGO_TARGET_DIR:-target}/release/meterd"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "no answer from $1" >&2; exit 1; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 series() { curl -fsS -H 'Accept: application/json' "$1/metrics/vendor" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["meterd.series"]))'; }
 push() { # target kind series
@@ -37,7 +30,7 @@ for kind in $KINDS; do
   HP=$(free_port)
   taskset -c 0 "$M" serve --listen "127.0.0.1:$HP" --data-dir "$WORK/$kind" --statsd-udp off \
     --pipeline "$WORK/bench.toml" >"$WORK/$kind.log" 2>&1 &
-  PID=$!
+  PID=$!; PIDS+=("$PID")
   T="http://127.0.0.1:$HP"
   wait_http "$T/-/ready"
   push "$T" "$kind" "$BASE"
@@ -46,6 +39,6 @@ for kind in $KINDS; do
   push "$T" "$kind" $((BASE + NEW))
   sleep 1
   s1=$(series "$T"); rss1=$(rss_kib "$PID")
-  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+  kill "$PID"; wait "$PID" 2>/dev/null || true
   python3 -c "n=$s1-$s0; g=($rss1-$rss0)*1024; print(f'{\"$kind\":<10} {n:>12,} {g/2**20:>9.1f} MiB {g/max(n,1):>14,.0f}')"
 done
