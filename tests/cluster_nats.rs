@@ -350,7 +350,13 @@ async fn three_members_converge_and_a_dead_ones_partitions_move() {
     for rx in rxs.iter_mut() {
         seen.push(placement_where(rx, "all three", |p| placed_over(p, &["n1", "n2", "n3"])).await);
     }
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+    // Each watcher may first see a different epoch (a placement stored again while a member's
+    // heartbeat looked late under load), but over the same three members the owners agree.
+    assert!(
+        seen.windows(2)
+            .all(|w| (&w[0].members, &w[0].owners) == (&w[1].members, &w[1].owners)),
+        "{seen:?}"
+    );
     let all = &seen[0];
     assert_eq!(all.owners.len(), 16);
     for n in ["n1", "n2", "n3"] {

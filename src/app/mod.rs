@@ -161,6 +161,7 @@ fn join(opts: &Options, pipeline: &Pipeline) -> std::io::Result<Option<crate::cl
     let mut settings = crate::cluster::ClusterSettings::new(join.urls.clone(), &join.node);
     settings.partitions = pipeline.cluster.partitions;
     settings.replicas = pipeline.cluster.replicas;
+    settings.commit_timeout = pipeline.cluster.commit_timeout;
     let node = crate::cluster::Node::start(
         settings,
         pipeline.aggregate_settings(),

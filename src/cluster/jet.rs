@@ -1,6 +1,7 @@
 //! [`Jet`]: a node's connection to the cluster's JetStream — publish events, read a partition,
 //! store and load checkpoints.
 
+use super::nats::decision::{self, Decision};
 use super::nats::{checkpoint, control, errors, reader::PartitionReader, streams};
 use super::{ClusterError, ClusterSettings, Placement};
 use async_nats::jetstream::message::PublishMessage as Publish;
@@ -131,6 +132,33 @@ impl Jet {
             all,
         )
         .await
+    }
+
+    /// Stores `decision` as batch `tx`'s outcome if none is stored yet (a retry is stored
+    /// once); the caller learns which outcome stands from [`Jet::outcome`], unless it knows no
+    /// other could have been stored first.
+    pub async fn propose(&self, tx: &str, decision: Decision) -> Result<(), ClusterError> {
+        let store = decision::publish(&self.inner.js, tx, decision);
+        self.call("storing a batch's outcome", REQUEST_TIMEOUT, store)
+            .await
+    }
+
+    /// Batch `tx`'s outcome: the first decision stored for it, `None` before any.
+    pub async fn outcome(&self, tx: &str) -> Result<Option<Decision>, ClusterError> {
+        let read = decision::first(&self.inner.streams.decisions, tx);
+        self.call("reading a batch's outcome", REQUEST_TIMEOUT, read)
+            .await
+    }
+
+    /// Proposes `decision` for batch `tx` and answers the outcome that stands (the first
+    /// stored: `decision` or one stored before it).
+    pub async fn decide(&self, tx: &str, decision: Decision) -> Result<Decision, ClusterError> {
+        self.propose(tx, decision).await?;
+        self.outcome(tx).await?.ok_or_else(|| {
+            ClusterError::Protocol(format!(
+                "batch {tx}: an outcome was stored but none reads back"
+            ))
+        })
     }
 
     /// Every message of partition `p` after stream sequence `after`, in order, then live ones

@@ -10,6 +10,8 @@
 //!   stream's sequence (`Nats-Expected-Last-Sequence`, see [`nats::cas`]).
 //! - `METERD_CKPT`: `meterd.ckpt.<p>`, one checkpoint head per partition (epoch, position and
 //!   the sequences of its data chunks; changed by compare-and-set on the stream's sequence); `METERD_CKPT_DATA`: `meterd.ckd.<p>`, the chunks.
+//! - `METERD_TX`: `meterd.tx.<batch>`, the outcome of a batch over several partitions (the
+//!   first message of its subject, see [`nats::decision`]).
 //!
 //! [`status`] renders `GET /cluster` and decides `/-/ready` from what a node knows.
 

@@ -6,7 +6,8 @@
 //! Everything that talks to NATS runs on the node's own tokio runtime (one thread, `cluster`),
 //! so that actix's per-worker runtimes only await its answers.
 
-use super::owned::{batch_payload, Applied, PartitionState};
+use super::nats::decision::Decision;
+use super::owned::{batch_payload, part_payload, Applied, PartitionState};
 use super::partition::split;
 use super::read::{decode, encode, Gather, Merged, PartView, ReadAnswer, ReadRequest};
 use super::status::{ClusterView, Progress, DEFAULT_READY_LAG};
@@ -195,8 +196,14 @@ impl Node {
             .map_err(|e| ClusterError::Protocol(format!("a cluster task failed: {e}")))?
     }
 
-    /// Publishes a validated batch into its partitions; answers the number of events once
-    /// every part is acknowledged by JetStream.
+    /// Publishes a validated batch into its partitions, all or nothing; answers the number of
+    /// events once the batch is stored for good.
+    ///
+    /// A batch in one partition is one message. A batch over several is written as pending
+    /// parts (see [`Entry`]); once every part is acknowledged its outcome is decided
+    /// ([`Decision::Commit`], unless an owner gave up on it first) and marked in each
+    /// partition. An error means nothing of the batch is applied, unless it says the outcome
+    /// is not known (JetStream lost between storing the commit and reading it back).
     pub async fn publish(&self, events: Vec<Event>) -> Result<usize, ClusterError> {
         let n = events.len();
         if n == 0 {
@@ -204,18 +211,34 @@ impl Node {
         }
         let inner = self.inner.clone();
         let admitted_ms = inner.clock.epoch_millis();
-        let batch = uuid::Uuid::new_v4().simple().to_string();
+        let tx = uuid::Uuid::new_v4().simple().to_string();
+        let groups = split(events, inner.settings.partitions);
+        if let [(partition, events)] = groups.as_slice() {
+            let mut whole = payloads(events, &|e| batch_payload(admitted_ms, e));
+            if whole.len() == 1 {
+                let part = Outgoing {
+                    partition: *partition,
+                    msg_id: format!("{tx}-{partition}"),
+                    payload: Bytes::from(whole.remove(0)),
+                };
+                self.on_runtime(async move { inner.jet.publish_all(vec![part]).await })
+                    .await?;
+                return Ok(n);
+            }
+        }
         let mut parts = Vec::new();
-        for (partition, events) in split(events, inner.settings.partitions) {
-            for (i, payload) in payloads(admitted_ms, &events).into_iter().enumerate() {
+        for (partition, events) in &groups {
+            let encode = |e: &[Event]| part_payload(&tx, admitted_ms, e);
+            for (i, payload) in payloads(events, &encode).into_iter().enumerate() {
                 parts.push(Outgoing {
-                    partition,
-                    msg_id: format!("{batch}-{partition}-{i}"),
+                    partition: *partition,
+                    msg_id: format!("{tx}-{partition}-{i}"),
                     payload: Bytes::from(payload),
                 });
             }
         }
-        self.on_runtime(async move { inner.jet.publish_all(parts).await })
+        let touched: Vec<u32> = groups.iter().map(|(p, _)| *p).collect();
+        self.on_runtime(async move { commit(&inner, &tx, parts, touched).await })
             .await?;
         Ok(n)
     }
@@ -361,17 +384,79 @@ impl Node {
     }
 }
 
+/// Writes batch `tx` over several partitions: its pending `parts`, then its outcome, then
+/// the outcome's marker in every partition it `touched`.
+///
+/// Until the commit is stored, a failure leaves only parts that no commit will ever follow:
+/// their owners abort them after `commit_timeout`. The commit is not read back when it was
+/// stored within half of `commit_timeout` of the first part's publish: an owner settles a
+/// batch only after holding its part that long, so no abort can have been stored before it.
+async fn commit(
+    inner: &Inner,
+    tx: &str,
+    parts: Vec<Outgoing>,
+    touched: Vec<u32>,
+) -> Result<(), ClusterError> {
+    let started = tokio::time::Instant::now();
+    inner.jet.publish_all(parts).await.map_err(|e| {
+        let note = "nothing of the batch is applied (parts stored are aborted by their owners)";
+        match e {
+            ClusterError::Busy(m) => ClusterError::Busy(format!("{m}; {note}")),
+            ClusterError::Unavailable(m) => ClusterError::Unavailable(format!("{m}; {note}")),
+            other => other,
+        }
+    })?;
+    let proposed = inner.jet.propose(tx, Decision::Commit).await;
+    let outcome = match proposed {
+        Ok(()) if started.elapsed() < inner.settings.commit_timeout / 2 => Decision::Commit,
+        Ok(()) => match inner.jet.outcome(tx).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) | Err(_) => settle(inner, tx, "reading the outcome back").await?,
+        },
+        Err(e) => settle(inner, tx, &e.to_string()).await?,
+    };
+    if outcome == Decision::Abort {
+        return Err(ClusterError::Unavailable(format!(
+            "batch {tx}: its owners gave up waiting for its commit (commit_timeout {:?}); nothing of it is applied",
+            inner.settings.commit_timeout
+        )));
+    }
+    let marker = Bytes::from(Entry::Commit { tx: tx.to_owned() }.encode());
+    let marks = touched
+        .into_iter()
+        .map(|partition| Outgoing {
+            partition,
+            msg_id: format!("{tx}-{partition}-commit"),
+            payload: marker.clone(),
+        })
+        .collect();
+    if let Err(e) = inner.jet.publish_all(marks).await {
+        tracing::warn!(tx, error = %e, "batch committed, but not every commit marker was stored: its owners apply it after commit_timeout");
+    }
+    Ok(())
+}
+
+/// The outcome of batch `tx` after its commit may or may not have been stored (`failed`
+/// says why it is not known): an abort is proposed, and whichever was stored first stands.
+async fn settle(inner: &Inner, tx: &str, failed: &str) -> Result<Decision, ClusterError> {
+    inner.jet.decide(tx, Decision::Abort).await.map_err(|e| {
+        ClusterError::Unavailable(format!(
+            "batch {tx}: {failed}, then {e}; the batch is applied wholly or not at all, which is not known yet"
+        ))
+    })
+}
+
 /// A batch's part for one partition as payloads of at most [`MAX_PART_BYTES`] (split in
-/// halves while larger; a single event is never split).
-fn payloads(admitted_ms: i64, events: &[Event]) -> Vec<Vec<u8>> {
+/// halves while larger; a single event is never split), each encoded by `encode`.
+fn payloads(events: &[Event], encode: &dyn Fn(&[Event]) -> Vec<u8>) -> Vec<Vec<u8>> {
     let n = events.len();
-    let payload = batch_payload(admitted_ms, events);
+    let payload = encode(events);
     if payload.len() <= MAX_PART_BYTES || n <= 1 {
         return vec![payload];
     }
     let (first, second) = events.split_at(n / 2);
-    let mut out = payloads(admitted_ms, first);
-    out.extend(payloads(admitted_ms, second));
+    let mut out = payloads(first, encode);
+    out.extend(payloads(second, encode));
     out
 }
 
@@ -581,6 +666,10 @@ async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
     watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     watch.tick().await;
     let mut watched = position;
+    let mut settle_tick =
+        tokio::time::interval((inner.settings.commit_timeout / 4).max(Duration::from_millis(100)));
+    settle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut waiting: HashMap<String, tokio::time::Instant> = HashMap::new();
     loop {
         tokio::select! {
             item = reader.next() => {
@@ -606,6 +695,9 @@ async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
                     Applied::Batch { refused, .. } if refused > 0 => {
                         tracing::warn!(partition = p, refused, "events left out for a type conflict in their partition");
                     }
+                    Applied::Dropped { events } => {
+                        tracing::info!(partition = p, events, "an aborted batch's part dropped");
+                    }
                     Applied::Undecodable => {
                         tracing::error!(partition = p, seq, "a message of the partition is not an entry; skipped");
                     }
@@ -626,6 +718,13 @@ async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
                 }
                 watched = applied;
             }
+            _ = settle_tick.tick() => {
+                for tx in overdue(slot, &mut waiting, inner.settings.commit_timeout) {
+                    if let Err(e) = settle_held(inner, slot, &tx).await {
+                        tracing::warn!(partition = p, tx, error = %e, "a held part's outcome is not settled yet");
+                    }
+                }
+            }
             _ = tick.tick() => {
                 if let Err(e) = save(inner, slot).await {
                     if matches!(e, ClusterError::Fenced { .. }) {
@@ -637,6 +736,61 @@ async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
             }
         }
     }
+}
+
+/// The batches whose part the slot has held for `timeout` (since this reader first saw it held)
+/// without their marker; `waiting` tracks when each was first seen and restarts the clock of
+/// those returned, so a batch is settled again only after another `timeout`.
+fn overdue(
+    slot: &Slot,
+    waiting: &mut HashMap<String, tokio::time::Instant>,
+    timeout: Duration,
+) -> Vec<String> {
+    let now = tokio::time::Instant::now();
+    let state = slot.state.lock();
+    let Some(state) = state.as_ref() else {
+        return Vec::new();
+    };
+    let held: std::collections::HashSet<&str> = state.pending().collect();
+    waiting.retain(|tx, _| held.contains(tx.as_str()));
+    let mut late = Vec::new();
+    for tx in held {
+        let since = waiting.entry(tx.to_owned()).or_insert(now);
+        if now.duration_since(*since) >= timeout {
+            *since = now;
+            late.push(tx.to_owned());
+        }
+    }
+    late
+}
+
+/// Settles batch `tx`, whose part the slot holds without its marker: its outcome if one is
+/// stored, else an abort proposed (the ingesting node died or gave up before its commit); then
+/// marks the outcome in this partition, where the part is applied or dropped when read.
+async fn settle_held(inner: &Inner, slot: &Slot, tx: &str) -> Result<(), ClusterError> {
+    let outcome = match inner.jet.outcome(tx).await? {
+        Some(outcome) => outcome,
+        None => inner.jet.decide(tx, Decision::Abort).await?,
+    };
+    let (entry, kind) = match outcome {
+        Decision::Commit => (Entry::Commit { tx: tx.to_owned() }, "commit"),
+        Decision::Abort => (Entry::Abort { tx: tx.to_owned() }, "abort"),
+    };
+    tracing::info!(partition = slot.partition, tx, kind, "settling a held part");
+    let position = slot
+        .state
+        .lock()
+        .as_ref()
+        .map_or(0, PartitionState::position);
+    let p = slot.partition;
+    let mark = Outgoing {
+        partition: p,
+        // Unique per attempt at a new position: a marker stored before a late part of the
+        // same batch does not swallow the one that settles it.
+        msg_id: format!("{tx}-{p}-{kind}-at-{position}"),
+        payload: Bytes::from(entry.encode()),
+    };
+    inner.jet.publish_all(vec![mark]).await.map(|_| ())
 }
 
 /// Saves the slot's state as the partition's checkpoint when it moved since the last one.
@@ -679,7 +833,7 @@ mod tests {
                 meta: None,
             })
             .collect();
-        let parts = payloads(7, &events);
+        let parts = payloads(&events, &|e| batch_payload(7, e));
         assert!(parts.len() > 1);
         assert!(parts.iter().all(|p| p.len() <= MAX_PART_BYTES));
         let back: Vec<Event> = parts
@@ -693,6 +847,6 @@ mod tests {
             })
             .collect();
         assert_eq!(back, events);
-        assert_eq!(payloads(7, &events[..3]).len(), 1);
+        assert_eq!(payloads(&events[..3], &|e| batch_payload(7, e)).len(), 1);
     }
 }

@@ -11,7 +11,7 @@ use crate::model::{Event, Scope, SeriesKey, ValueView};
 use crate::model::{Kind, Selector};
 use crate::registry::{Registry, SavedFamily};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// What applying one entry did.
 #[derive(Debug, PartialEq)]
@@ -32,8 +32,24 @@ pub enum Applied {
         /// The drained part of this partition.
         part: PartView,
     },
+    /// A pending part of a batch over several partitions: held until its marker.
+    Pending,
+    /// An abort marker: the parts held of its batch (`events` events) were dropped.
+    Dropped {
+        /// Events dropped.
+        events: usize,
+    },
+    /// A commit or abort marker of a batch with no part held here (a second marker of it).
+    Unmatched,
     /// The payload is not an entry; skipped.
     Undecodable,
+}
+
+/// A batch's part held until its commit or abort marker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Held {
+    admitted_ms: i64,
+    events: Vec<Event>,
 }
 
 /// A partition's state at a position.
@@ -42,6 +58,8 @@ pub struct PartitionState {
     shard: ShardState,
     families: Registry,
     position: u64,
+    /// Parts of batches over several partitions whose marker has not come yet, by batch id.
+    pending: BTreeMap<String, Held>,
 }
 
 /// A partition's checkpoint as stored (the `state` of `{state, position, epoch}`): its
@@ -53,6 +71,7 @@ struct Saved {
     taken_mono: u64,
     families: Vec<SavedFamily>,
     series: Vec<u8>,
+    pending: BTreeMap<String, Held>,
 }
 
 /// Maps an epoch-millisecond time of the stream to `clock`'s monotonic reading.
@@ -70,6 +89,7 @@ impl PartitionState {
             shard: ShardState::new(settings),
             families: Registry::default(),
             position: 0,
+            pending: BTreeMap::new(),
         }
     }
 
@@ -94,9 +114,9 @@ impl PartitionState {
     }
 
     /// Applies the message at stream position `position`, once: a position at or below the
-    /// one applied is skipped. A batch's events whose kind conflicts with their family in
-    /// this partition are left out (the ingesting node checked the families it knows; two
-    /// nodes may take conflicting kinds at once), the rest applied at the admission time.
+    /// one applied is skipped. A batch is applied at once; a part of a batch over several
+    /// partitions is held until its batch's commit marker (applied then) or abort marker
+    /// (dropped).
     pub fn apply(&mut self, position: u64, payload: &[u8], clock: &dyn Clock) -> Applied {
         if position <= self.position {
             return Applied::Skipped;
@@ -106,25 +126,30 @@ impl PartitionState {
             None => Applied::Undecodable,
             Some(Entry::Batch {
                 admitted_ms,
-                mut events,
+                events,
+            }) => self.apply_batch(admitted_ms, events, clock),
+            Some(Entry::Part {
+                tx,
+                admitted_ms,
+                events,
             }) => {
-                let conflicts = self.families.conflicts(&events);
-                let refused = conflicts.len();
-                if refused > 0 {
-                    let bad: HashSet<usize> = conflicts.iter().map(|c| c.index).collect();
-                    let mut index = 0;
-                    events.retain(|_| {
-                        index += 1;
-                        !bad.contains(&(index - 1))
-                    });
-                }
-                // No conflict is left: this registers the new families.
-                let _ = self.families.admit(&events);
-                let applied = events.len();
-                self.shard
-                    .apply_at(events, mono(clock, admitted_ms), admitted_ms);
-                Applied::Batch { applied, refused }
+                let held = self.pending.entry(tx).or_insert(Held {
+                    admitted_ms,
+                    events: Vec::new(),
+                });
+                held.events.extend(events);
+                Applied::Pending
             }
+            Some(Entry::Commit { tx }) => match self.pending.remove(&tx) {
+                Some(held) => self.apply_batch(held.admitted_ms, held.events, clock),
+                None => Applied::Unmatched,
+            },
+            Some(Entry::Abort { tx }) => match self.pending.remove(&tx) {
+                Some(held) => Applied::Dropped {
+                    events: held.events.len(),
+                },
+                None => Applied::Unmatched,
+            },
             Some(Entry::Reset {
                 at_ms,
                 selector,
@@ -137,6 +162,38 @@ impl PartitionState {
                 }
             }
         }
+    }
+
+    /// Applies a batch's events (or a committed batch's part) at the admission time: events
+    /// whose kind conflicts with their family in this partition are left out (the ingesting
+    /// node checked the families it knows; two nodes may take conflicting kinds at once).
+    fn apply_batch(
+        &mut self,
+        admitted_ms: i64,
+        mut events: Vec<Event>,
+        clock: &dyn Clock,
+    ) -> Applied {
+        let conflicts = self.families.conflicts(&events);
+        let refused = conflicts.len();
+        if refused > 0 {
+            let bad: HashSet<usize> = conflicts.iter().map(|c| c.index).collect();
+            let mut index = 0;
+            events.retain(|_| {
+                index += 1;
+                !bad.contains(&(index - 1))
+            });
+        }
+        // No conflict is left: this registers the new families.
+        let _ = self.families.admit(&events);
+        let applied = events.len();
+        self.shard
+            .apply_at(events, mono(clock, admitted_ms), admitted_ms);
+        Applied::Batch { applied, refused }
+    }
+
+    /// The ids of the batches with a part held here, waiting for their marker.
+    pub fn pending(&self) -> impl Iterator<Item = &str> {
+        self.pending.keys().map(String::as_str)
     }
 
     /// Views of the selected series (without quantiles when `measure`: stream subscriptions).
@@ -181,6 +238,7 @@ impl PartitionState {
             taken_mono: clock.monotonic_nanos(),
             families: self.families.pushed(),
             series: encode_series(&self.shard),
+            pending: self.pending.clone(),
         };
         // Serializing plain data into a Vec cannot fail.
         postcard::to_allocvec(&saved).unwrap_or_default()
@@ -212,6 +270,7 @@ impl PartitionState {
             state.families.restore(&service, scope, &name, info);
         }
         state.position = position;
+        state.pending = saved.pending;
         Ok(state)
     }
 
@@ -221,19 +280,39 @@ impl PartitionState {
     }
 }
 
+/// [`Entry`]'s variants that ingest writes, borrowing their events: the variants must keep
+/// their places as in [`Entry`] (postcard writes the variant's index).
+#[derive(Serialize)]
+enum EntryRef<'a> {
+    Batch {
+        admitted_ms: i64,
+        events: &'a [Event],
+    },
+    /// Never written from here; keeps `Part` at its index.
+    #[allow(dead_code)]
+    Reset,
+    Part {
+        tx: &'a str,
+        admitted_ms: i64,
+        events: &'a [Event],
+    },
+}
+
 /// A batch entry of `events` as a payload (what ingest publishes), encoded without a copy.
 pub fn batch_payload(admitted_ms: i64, events: &[Event]) -> Vec<u8> {
-    /// [`Entry::Batch`], borrowing its events: the variant must stay first, as in [`Entry`]
-    /// (postcard writes the variant's index).
-    #[derive(Serialize)]
-    enum EntryRef<'a> {
-        Batch {
-            admitted_ms: i64,
-            events: &'a [Event],
-        },
-    }
     // Serializing plain data into a Vec cannot fail.
     postcard::to_allocvec(&EntryRef::Batch {
+        admitted_ms,
+        events,
+    })
+    .unwrap_or_default()
+}
+
+/// A pending part of batch `tx` as a payload, encoded without a copy.
+pub fn part_payload(tx: &str, admitted_ms: i64, events: &[Event]) -> Vec<u8> {
+    // Serializing plain data into a Vec cannot fail.
+    postcard::to_allocvec(&EntryRef::Part {
+        tx,
         admitted_ms,
         events,
     })
@@ -382,5 +461,74 @@ mod tests {
             Some(Kind::Timer)
         );
         assert!(PartitionState::load(2, AggregateSettings::default(), 8, b"\x01", &later).is_err());
+    }
+
+    #[test]
+    fn a_part_payload_is_a_part_entry() {
+        let events = vec![event("c", Kind::Counter, 2.0)];
+        assert_eq!(
+            Entry::decode(&part_payload("tx1", 5, &events)),
+            Some(Entry::Part {
+                tx: "tx1".into(),
+                admitted_ms: 5,
+                events
+            })
+        );
+    }
+
+    #[test]
+    fn a_part_waits_for_its_commit_and_an_aborted_one_is_dropped() {
+        let clock = ManualClock::starting_at(10_000);
+        let mut p = PartitionState::new(0, AggregateSettings::default());
+        let commit = |tx: &str| Entry::Commit { tx: tx.into() }.encode();
+        let abort = |tx: &str| Entry::Abort { tx: tx.into() }.encode();
+        let part = |tx: &str, v| part_payload(tx, 10_000, &[event("c", Kind::Counter, v)]);
+        assert_eq!(p.apply(1, &part("a", 2.0), &clock), Applied::Pending);
+        assert_eq!(p.apply(2, &part("a", 3.0), &clock), Applied::Pending);
+        assert_eq!(p.apply(3, &part("b", 100.0), &clock), Applied::Pending);
+        assert!(
+            all(&mut p, &clock).is_empty(),
+            "a pending part is not visible"
+        );
+        assert_eq!(p.pending().collect::<Vec<_>>(), ["a", "b"]);
+        // A reset between a part and its commit leaves the part for after the cut.
+        let marker = Entry::Reset {
+            at_ms: 10_000,
+            selector: Selector::default(),
+            reply: "r".into(),
+        };
+        let Applied::Reset { part: drained, .. } = p.apply(4, &marker.encode(), &clock) else {
+            panic!("not a reset");
+        };
+        assert!(drained.views.is_empty());
+        assert_eq!(
+            p.apply(5, &commit("a"), &clock),
+            Applied::Batch {
+                applied: 2,
+                refused: 0
+            }
+        );
+        assert_eq!(
+            p.apply(6, &abort("b"), &clock),
+            Applied::Dropped { events: 1 }
+        );
+        assert_eq!(p.apply(7, &commit("b"), &clock), Applied::Unmatched);
+        assert_eq!(p.apply(8, &abort("a"), &clock), Applied::Unmatched);
+        assert_eq!(all(&mut p, &clock)[0].1, ValueView::Counter(5.0));
+        assert_eq!(p.pending().count(), 0);
+    }
+
+    #[test]
+    fn pending_parts_survive_a_checkpoint() {
+        let clock = ManualClock::starting_at(10_000);
+        let mut p = PartitionState::new(4, AggregateSettings::default());
+        let part = part_payload("t", 10_000, &[event("c", Kind::Counter, 7.0)]);
+        p.apply(1, &part, &clock);
+        let bytes = p.save(&clock);
+        let mut back =
+            PartitionState::load(4, AggregateSettings::default(), 1, &bytes, &clock).unwrap();
+        assert_eq!(back.pending().collect::<Vec<_>>(), ["t"]);
+        back.apply(2, &Entry::Commit { tx: "t".into() }.encode(), &clock);
+        assert_eq!(all(&mut back, &clock)[0].1, ValueView::Counter(7.0));
     }
 }

@@ -12,6 +12,10 @@ pub const DEFAULT_REPLICAS: usize = 3;
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a silent member stays a member.
 pub const DEFAULT_MEMBER_TTL: Duration = Duration::from_secs(5);
+/// How long an owner holds a part of a batch over several partitions without the batch's
+/// commit or abort marker before it settles the outcome itself (aborting a batch whose
+/// ingesting node died before committing it).
+pub const DEFAULT_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most partitions a cluster may have (a partition is a subject and a checkpoint each).
 pub const MAX_PARTITIONS: u32 = 4096;
 
@@ -31,6 +35,9 @@ pub struct ClusterSettings {
     pub heartbeat: Duration,
     /// A member silent this long is gone and its partitions move.
     pub member_ttl: Duration,
+    /// How long an owner holds a batch's pending part before it settles the batch's outcome
+    /// (see [`DEFAULT_COMMIT_TIMEOUT`]).
+    pub commit_timeout: Duration,
 }
 
 impl ClusterSettings {
@@ -43,6 +50,7 @@ impl ClusterSettings {
             replicas: DEFAULT_REPLICAS,
             heartbeat: DEFAULT_HEARTBEAT,
             member_ttl: DEFAULT_MEMBER_TTL,
+            commit_timeout: DEFAULT_COMMIT_TIMEOUT,
         }
     }
 
@@ -89,6 +97,12 @@ impl ClusterSettings {
                 self.member_ttl, self.heartbeat
             ));
         }
+        if self.commit_timeout < Duration::from_secs(1) {
+            problems.push(format!(
+                "commit_timeout ({:?}) must be at least 1 s",
+                self.commit_timeout
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -123,10 +137,18 @@ mod tests {
         s.partitions = 0;
         s.replicas = 7;
         s.member_ttl = s.heartbeat;
+        s.commit_timeout = Duration::ZERO;
         let Err(ClusterError::Config(msg)) = s.validate() else {
             panic!("invalid settings accepted")
         };
-        for part in ["URL", "node name", "partitions", "replicas", "member_ttl"] {
+        for part in [
+            "URL",
+            "node name",
+            "partitions",
+            "replicas",
+            "member_ttl",
+            "commit_timeout",
+        ] {
             assert!(msg.contains(part), "{part} missing from {msg}");
         }
     }

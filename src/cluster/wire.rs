@@ -4,7 +4,16 @@
 use crate::model::{Event, Selector};
 use serde::{Deserialize, Serialize};
 
-/// One message of a partition: a batch's part, or a reset marker.
+/// One message of a partition: a batch's part, a reset marker, or the pieces of a batch that
+/// spans partitions (its pending parts and the marker that commits or aborts them here).
+///
+/// A batch whose events fall in one partition is one [`Entry::Batch`]: one message, stored or
+/// not. A batch over several partitions is written as [`Entry::Part`]s, pending until its
+/// outcome is decided once for all its partitions (the first decision stored for the batch,
+/// see [`super::nats::decision`]) and marked in each partition by [`Entry::Commit`] or
+/// [`Entry::Abort`]: a part is applied at its commit marker's position, or dropped, so a batch
+/// is never applied in some partitions and not in others. New variants go last (postcard
+/// writes the variant's index).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Entry {
     /// The events of one ingested batch that belong to this partition, admitted at
@@ -24,6 +33,26 @@ pub enum Entry {
         selector: Selector,
         /// The NATS subject the drained views go to.
         reply: String,
+    },
+    /// A pending part of batch `tx`, which spans several partitions: held, not applied, until
+    /// this partition's [`Entry::Commit`] or [`Entry::Abort`] of `tx`.
+    Part {
+        /// The batch's id, the same in every partition it touches.
+        tx: String,
+        /// When the ingesting node admitted the batch.
+        admitted_ms: i64,
+        /// This partition's events of the batch (a large part comes as several `Part`s).
+        events: Vec<Event>,
+    },
+    /// Batch `tx` is committed: its parts held here are applied at this position.
+    Commit {
+        /// The batch's id.
+        tx: String,
+    },
+    /// Batch `tx` is aborted: its parts held here are dropped.
+    Abort {
+        /// The batch's id.
+        tx: String,
     },
 }
 
@@ -63,7 +92,16 @@ mod tests {
             selector: Selector::default(),
             reply: "_INBOX.x".into(),
         };
-        for entry in [batch, reset] {
+        let part = Entry::Part {
+            tx: "t1".into(),
+            admitted_ms: 9,
+            events: vec![],
+        };
+        let marks = [
+            Entry::Commit { tx: "t1".into() },
+            Entry::Abort { tx: "t1".into() },
+        ];
+        for entry in [batch, reset, part].into_iter().chain(marks) {
             assert_eq!(Entry::decode(&entry.encode()), Some(entry));
         }
         assert_eq!(Entry::decode(&[0xff, 0xff, 0xff]), None);

@@ -51,6 +51,7 @@ pub(super) struct RawMeter {
 pub(super) struct RawCluster {
     pub partitions: Option<Spanned<u32>>,
     pub replicas: Option<Spanned<usize>>,
+    pub commit_timeout: Option<RawDuration>,
 }
 
 /// `[sets]`.

@@ -255,6 +255,9 @@ pub struct ClusterConfig {
     pub partitions: u32,
     /// `replicas = 3`: copies JetStream keeps of the stream (1 to 5; at most the servers).
     pub replicas: usize,
+    /// `commit_timeout = "10s"`: how long an owner holds a part of a batch over several
+    /// partitions without its commit before it settles the batch itself (at least 1 s).
+    pub commit_timeout: std::time::Duration,
 }
 
 impl Default for ClusterConfig {
@@ -262,6 +265,7 @@ impl Default for ClusterConfig {
         ClusterConfig {
             partitions: 16,
             replicas: 3,
+            commit_timeout: crate::cluster::settings::DEFAULT_COMMIT_TIMEOUT,
         }
     }
 }

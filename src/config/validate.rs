@@ -95,6 +95,11 @@ pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Pro
             1,
             Some(5),
         ),
+        commit_timeout: check.duration(
+            "cluster.commit_timeout",
+            raw.cluster.commit_timeout.as_ref(),
+            d.cluster.commit_timeout,
+        ),
     };
     let rules = check.rules(raw.rules, &tiers);
     let pipeline = Pipeline {

@@ -1,4 +1,4 @@
-//! The five streams meterd keeps in JetStream, their subjects, and how an existing one is
+//! The six streams meterd keeps in JetStream, their subjects, and how an existing one is
 //! checked against the settings.
 
 use super::{cas, errors};
@@ -18,6 +18,9 @@ pub const PLACEMENT: &str = "METERD_PLACE";
 pub const CHECKPOINTS: &str = "METERD_CKPT";
 /// Checkpoint data chunks, addressed by sequence from their head.
 pub const CHECKPOINT_DATA: &str = "METERD_CKPT_DATA";
+/// The outcomes of batches over several partitions, one subject per batch; the first message
+/// of a subject is the outcome (see [`super::decision`]).
+pub const DECISIONS: &str = "METERD_TX";
 
 /// How long JetStream remembers a `Nats-Msg-Id` to drop a retried publish.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -25,6 +28,11 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// The subject of partition `p`'s events.
 pub fn event_subject(p: u32) -> String {
     format!("meterd.ev.{p}")
+}
+
+/// The subject of batch `tx`'s outcome.
+pub fn decision_subject(tx: &str) -> String {
+    format!("meterd.tx.{tx}")
 }
 
 /// The subject of `node`'s heartbeats.
@@ -71,8 +79,8 @@ fn recorded_partitions(description: Option<&str>) -> Option<u32> {
         .ok()
 }
 
-/// The configurations of the five streams for these settings.
-fn configs(s: &ClusterSettings) -> [Config; 5] {
+/// The configurations of the six streams for these settings.
+fn configs(s: &ClusterSettings) -> [Config; 6] {
     let base = Config {
         storage: StorageType::File,
         num_replicas: s.replicas,
@@ -114,12 +122,19 @@ fn configs(s: &ClusterSettings) -> [Config; 5] {
             name: CHECKPOINT_DATA.into(),
             subjects: vec!["meterd.ckd.*".into()],
             description: Some("meterd partition checkpoint data".into()),
+            ..base.clone()
+        },
+        Config {
+            name: DECISIONS.into(),
+            subjects: vec!["meterd.tx.*".into()],
+            duplicate_window: DUPLICATE_WINDOW,
+            description: Some("meterd outcomes of batches over several partitions".into()),
             ..base
         },
     ]
 }
 
-/// The five streams, found or created.
+/// The six streams, found or created.
 #[derive(Clone)]
 pub struct Streams {
     /// [`EVENTS`].
@@ -132,6 +147,8 @@ pub struct Streams {
     pub checkpoints: Stream,
     /// [`CHECKPOINT_DATA`].
     pub checkpoint_data: Stream,
+    /// [`DECISIONS`].
+    pub decisions: Stream,
 }
 
 impl Streams {
@@ -141,7 +158,7 @@ impl Streams {
         js: &jetstream::Context,
         s: &ClusterSettings,
     ) -> Result<Streams, ClusterError> {
-        let [ev, ctl, place, ckpt, data] = configs(s);
+        let [ev, ctl, place, ckpt, data, tx] = configs(s);
         let events = ensure_one(js, ev).await?;
         let found = recorded_partitions(events.cached_info().config.description.as_deref());
         match found {
@@ -166,6 +183,7 @@ impl Streams {
             placement: ensure_one(js, place).await?,
             checkpoints: ensure_one(js, ckpt).await?,
             checkpoint_data: ensure_one(js, data).await?,
+            decisions: ensure_one(js, tx).await?,
         };
         cas::seed(js, &streams.placement, PLACEMENT_SEED).await?;
         cas::seed(js, &streams.checkpoints, CHECKPOINT_SEED).await?;
