@@ -24,6 +24,11 @@ pub enum ClusterError {
     /// partition count): fix the configuration.
     #[error("cluster configuration: {0}")]
     Config(String),
+    /// JetStream was lost after a batch's commit may have been stored and before its outcome
+    /// could be read back: the batch is applied wholly or not at all, which is not known yet.
+    /// Not worth retrying blindly (a retry may count the batch twice): read to find out.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// Anything else unexpected from NATS (logged; answered 503).
     #[error("cluster protocol: {0}")]
     Protocol(String),

@@ -65,8 +65,8 @@ struct Inner {
 impl Jet {
     /// Connects and makes sure the streams exist (creating them if missing): the event log
     /// (`METERD_EV`, subjects `meterd.ev.<p>`, Limits retention, a duplicate window of 2 min
-    /// for `Nats-Msg-Id`), the control stream (membership, placement) and the checkpoint
-    /// streams (`meterd.ckpt.<p>` heads, one kept per subject, with their data chunks; a state
+    /// for `Nats-Msg-Id`), the outcomes of batches over several partitions (`METERD_TX`),
+    /// the control streams (membership, placement) and the checkpoint streams (`meterd.ckpt.<p>` heads, one kept per subject, with their data chunks; a state
     /// above the server's max_payload is chunked). An existing event stream with another
     /// partition count is [`ClusterError::Config`]; no reachable server, or a stream without
     /// a leader (an election after a server loss takes seconds), is
@@ -124,7 +124,10 @@ impl Jet {
             )));
         }
         let js = &self.inner.js;
-        let publishes = parts.into_iter().map(|o| publish_one(js, o));
+        let publishes = parts.into_iter().map(|o| {
+            let subject = streams::event_subject(o.partition);
+            publish_one(js, "publishing events", subject, o)
+        });
         let all = futures_util::future::try_join_all(publishes);
         self.call(
             "publishing events",
@@ -138,9 +141,12 @@ impl Jet {
     /// once); the caller learns which outcome stands from [`Jet::outcome`], unless it knows no
     /// other could have been stored first.
     pub async fn propose(&self, tx: &str, decision: Decision) -> Result<(), ClusterError> {
-        let store = decision::publish(&self.inner.js, tx, decision);
-        self.call("storing a batch's outcome", REQUEST_TIMEOUT, store)
+        let what = "storing a batch's outcome";
+        let (subject, message) = decision::message(tx, decision);
+        let store = publish_one(&self.inner.js, what, subject, message);
+        self.call(what, REQUEST_TIMEOUT + Duration::from_secs(1), store)
             .await
+            .map(|_| ())
     }
 
     /// Batch `tx`'s outcome: the first decision stored for it, `None` before any.
@@ -333,14 +339,15 @@ impl Jet {
     }
 }
 
-/// Publishes one part, sending it again after [`ACK_RESEND_AFTER`] without an ack or after a
-/// retryable failure, until [`REQUEST_TIMEOUT`]; its stream sequence once acked.
+/// Publishes one message `o` (its `partition` unused) on `subject`, sending it again after
+/// [`ACK_RESEND_AFTER`] without an ack or after a retryable failure, until
+/// [`REQUEST_TIMEOUT`]; its stream sequence once acked.
 async fn publish_one(
     js: &async_nats::jetstream::Context,
+    what: &str,
+    subject: String,
     o: Outgoing,
 ) -> Result<u64, ClusterError> {
-    let what = "publishing events";
-    let subject = streams::event_subject(o.partition);
     let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
     loop {
         let publish = Publish::build()

@@ -7,6 +7,7 @@
 //! so that actix's per-worker runtimes only await its answers.
 
 use super::nats::decision::Decision;
+use super::nats::streams::OUTCOME_MAX_AGE;
 use super::owned::{batch_payload, part_payload, Applied, PartitionState};
 use super::partition::split;
 use super::read::{decode, encode, Gather, Merged, PartView, ReadAnswer, ReadRequest};
@@ -57,6 +58,7 @@ struct Inner {
     owned: Mutex<HashMap<u32, Arc<Slot>>>,
     membership: Mutex<Option<Membership>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
+    breaker: Breaker,
 }
 
 /// One owned partition.
@@ -155,6 +157,7 @@ impl Node {
                             owned: Mutex::new(HashMap::new()),
                             membership: Mutex::new(Some(membership)),
                             stop: Mutex::new(Some(stop)),
+                            breaker: Breaker::default(),
                         }),
                     };
                     tokio::spawn(follow(node.inner.clone(), placement));
@@ -202,8 +205,10 @@ impl Node {
     /// A batch in one partition is one message. A batch over several is written as pending
     /// parts (see [`Entry`]); once every part is acknowledged its outcome is decided
     /// ([`Decision::Commit`], unless an owner gave up on it first) and marked in each
-    /// partition. An error means nothing of the batch is applied, unless it says the outcome
-    /// is not known (JetStream lost between storing the commit and reading it back).
+    /// partition. An error means nothing of the batch is applied, except
+    /// [`ClusterError::OutcomeUnknown`] (JetStream lost between storing the commit and reading
+    /// it back) and a timed-out acknowledgement of a one-partition batch, which JetStream may
+    /// still have stored (as with any store whose acknowledgement is lost).
     pub async fn publish(&self, events: Vec<Event>) -> Result<usize, ClusterError> {
         let n = events.len();
         if n == 0 {
@@ -384,20 +389,21 @@ impl Node {
     }
 }
 
-/// Writes batch `tx` over several partitions: its pending `parts`, then its outcome, then
-/// the outcome's marker in every partition it `touched`.
+/// Writes batch `tx` over several partitions: its pending `parts`, then its outcome, then the
+/// outcome's marker in every partition it `touched` (waited for, so that what the same client
+/// sends next lands after it in every partition).
 ///
 /// Until the commit is stored, a failure leaves only parts that no commit will ever follow:
-/// their owners abort them after `commit_timeout`. The commit is not read back when it was
-/// stored within half of `commit_timeout` of the first part's publish: an owner settles a
-/// batch only after holding its part that long, so no abort can have been stored before it.
+/// their owners abort them after `commit_timeout`. The outcome is always read back: an owner
+/// may have stored an abort first (it held a part `commit_timeout`, e.g. while this node
+/// stalled).
 async fn commit(
     inner: &Inner,
     tx: &str,
     parts: Vec<Outgoing>,
     touched: Vec<u32>,
 ) -> Result<(), ClusterError> {
-    let started = tokio::time::Instant::now();
+    inner.breaker.check()?;
     inner.jet.publish_all(parts).await.map_err(|e| {
         let note = "nothing of the batch is applied (parts stored are aborted by their owners)";
         match e {
@@ -406,18 +412,17 @@ async fn commit(
             other => other,
         }
     })?;
-    let proposed = inner.jet.propose(tx, Decision::Commit).await;
-    let outcome = match proposed {
-        Ok(()) if started.elapsed() < inner.settings.commit_timeout / 2 => Decision::Commit,
+    let outcome = match inner.jet.propose(tx, Decision::Commit).await {
         Ok(()) => match inner.jet.outcome(tx).await {
             Ok(Some(outcome)) => outcome,
-            Ok(None) | Err(_) => settle(inner, tx, "reading the outcome back").await?,
+            Ok(None) => settle(inner, tx, "the commit stored did not read back").await?,
+            Err(e) => settle(inner, tx, &e.to_string()).await?,
         },
         Err(e) => settle(inner, tx, &e.to_string()).await?,
     };
     if outcome == Decision::Abort {
         return Err(ClusterError::Unavailable(format!(
-            "batch {tx}: its owners gave up waiting for its commit (commit_timeout {:?}); nothing of it is applied",
+            "batch {tx} was aborted before its commit was stored (an owner held a part for commit_timeout {:?}, or storing the commit failed); nothing of it is applied",
             inner.settings.commit_timeout
         )));
     }
@@ -438,12 +443,41 @@ async fn commit(
 
 /// The outcome of batch `tx` after its commit may or may not have been stored (`failed`
 /// says why it is not known): an abort is proposed, and whichever was stored first stands.
+/// When even that fails, the outcome is unknown, and outcome calls are refused for a while
+/// (see [`Breaker`]).
 async fn settle(inner: &Inner, tx: &str, failed: &str) -> Result<Decision, ClusterError> {
     inner.jet.decide(tx, Decision::Abort).await.map_err(|e| {
-        ClusterError::Unavailable(format!(
-            "batch {tx}: {failed}, then {e}; the batch is applied wholly or not at all, which is not known yet"
+        inner.breaker.trip();
+        ClusterError::OutcomeUnknown(format!(
+            "batch {tx}: {failed}, then {e}; the batch is applied wholly or not at all, which is not known yet: read before sending it again"
         ))
     })
+}
+
+/// Refuses batches over several partitions for a while after their outcomes could not be
+/// stored, before any part is published: otherwise each retry of a client would store parts
+/// that owners hold (memory, checkpoints) until the outcome stream is back.
+#[derive(Default)]
+struct Breaker {
+    open_until: Mutex<Option<tokio::time::Instant>>,
+}
+
+/// How long [`Breaker`] refuses after a failure.
+const BREAKER_OPEN: Duration = Duration::from_secs(2);
+
+impl Breaker {
+    fn trip(&self) {
+        *self.open_until.lock() = Some(tokio::time::Instant::now() + BREAKER_OPEN);
+    }
+
+    fn check(&self) -> Result<(), ClusterError> {
+        match *self.open_until.lock() {
+            Some(until) if tokio::time::Instant::now() < until => Err(ClusterError::Unavailable(
+                "the outcomes of batches over several partitions could not be stored a moment ago; nothing of this batch is stored".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A batch's part for one partition as payloads of at most [`MAX_PART_BYTES`] (split in
@@ -626,7 +660,7 @@ async fn own(inner: Arc<Inner>, slot: Arc<Slot>) {
 
 /// Loads the partition (unless held), replays after its position and applies live entries,
 /// checkpointing every `checkpoint_every`.
-async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
+async fn run(inner: &Arc<Inner>, slot: &Arc<Slot>) -> Result<(), ClusterError> {
     let p = slot.partition;
     let held = slot.state.lock().as_ref().map(PartitionState::position);
     let position = match held {
@@ -670,6 +704,7 @@ async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
         tokio::time::interval((inner.settings.commit_timeout / 4).max(Duration::from_millis(100)));
     settle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut waiting: HashMap<String, tokio::time::Instant> = HashMap::new();
+    let mut settling: Option<JoinHandle<()>> = None;
     loop {
         tokio::select! {
             item = reader.next() => {
@@ -719,9 +754,11 @@ async fn run(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
                 watched = applied;
             }
             _ = settle_tick.tick() => {
-                for tx in overdue(slot, &mut waiting, inner.settings.commit_timeout) {
-                    if let Err(e) = settle_held(inner, slot, &tx).await {
-                        tracing::warn!(partition = p, tx, error = %e, "a held part's outcome is not settled yet");
+                // Settling waits on JetStream: it runs beside the reader, one round at a time.
+                if settling.as_ref().is_none_or(JoinHandle::is_finished) {
+                    let late = overdue(slot, &mut waiting, inner.settings.commit_timeout);
+                    if !late.is_empty() {
+                        settling = Some(tokio::spawn(settle_all(inner.clone(), slot.clone(), late)));
                     }
                 }
             }
@@ -764,13 +801,48 @@ fn overdue(
     late
 }
 
+/// Settles the batches `late` whose parts the slot has held too long, once the partition is
+/// read to its end (a marker still ahead in the stream settles its batch by itself).
+async fn settle_all(inner: Arc<Inner>, slot: Arc<Slot>, late: Vec<String>) {
+    let p = slot.partition;
+    let applied = slot
+        .state
+        .lock()
+        .as_ref()
+        .map_or(0, PartitionState::position);
+    match inner.jet.last_sequence(p).await {
+        Ok(last) if last <= applied => {}
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(partition = p, error = %e, "held parts not settled yet");
+            return;
+        }
+    }
+    for tx in late {
+        if let Err(e) = settle_held(&inner, &slot, &tx).await {
+            tracing::warn!(partition = p, tx, error = %e, "a held part's outcome is not settled yet");
+        }
+    }
+}
+
 /// Settles batch `tx`, whose part the slot holds without its marker: its outcome if one is
 /// stored, else an abort proposed (the ingesting node died or gave up before its commit); then
 /// marks the outcome in this partition, where the part is applied or dropped when read.
 async fn settle_held(inner: &Inner, slot: &Slot, tx: &str) -> Result<(), ClusterError> {
     let outcome = match inner.jet.outcome(tx).await? {
         Some(outcome) => outcome,
-        None => inner.jet.decide(tx, Decision::Abort).await?,
+        None => {
+            let admitted_ms = slot
+                .state
+                .lock()
+                .as_ref()
+                .and_then(|s| s.held_admitted_ms(tx));
+            let age_ms = admitted_ms.map(|ms| inner.clock.epoch_millis().saturating_sub(ms));
+            if age_ms.is_some_and(|age| age >= OUTCOME_MAX_AGE.as_millis() as i64) {
+                tracing::error!(partition = slot.partition, tx, "a part held longer than outcomes are kept, without an outcome: aborting it here, though its batch may have been committed (its other partitions may apply it)");
+            }
+            inner.jet.decide(tx, Decision::Abort).await?
+        }
     };
     let (entry, kind) = match outcome {
         Decision::Commit => (Entry::Commit { tx: tx.to_owned() }, "commit"),

@@ -74,6 +74,28 @@ struct Saved {
     pending: BTreeMap<String, Held>,
 }
 
+/// [`Saved`] as checkpoints were written before batches over several partitions were held
+/// pending: read so that an upgraded owner loads them instead of replaying the partition.
+#[derive(Deserialize)]
+struct SavedBeforeParts {
+    taken_ms: i64,
+    taken_mono: u64,
+    families: Vec<SavedFamily>,
+    series: Vec<u8>,
+}
+
+impl From<SavedBeforeParts> for Saved {
+    fn from(old: SavedBeforeParts) -> Saved {
+        Saved {
+            taken_ms: old.taken_ms,
+            taken_mono: old.taken_mono,
+            families: old.families,
+            series: old.series,
+            pending: BTreeMap::new(),
+        }
+    }
+}
+
 /// Maps an epoch-millisecond time of the stream to `clock`'s monotonic reading.
 fn mono(clock: &dyn Clock, ms: i64) -> u64 {
     let (now_mono, now_ms) = (clock.monotonic_nanos(), clock.epoch_millis());
@@ -191,6 +213,11 @@ impl PartitionState {
         Applied::Batch { applied, refused }
     }
 
+    /// When batch `tx`, whose part is held here, was admitted (epoch milliseconds).
+    pub fn held_admitted_ms(&self, tx: &str) -> Option<i64> {
+        self.pending.get(tx).map(|held| held.admitted_ms)
+    }
+
     /// The ids of the batches with a part held here, waiting for their marker.
     pub fn pending(&self) -> impl Iterator<Item = &str> {
         self.pending.keys().map(String::as_str)
@@ -253,7 +280,12 @@ impl PartitionState {
         bytes: &[u8],
         clock: &dyn Clock,
     ) -> Result<Self, String> {
-        let saved: Saved = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+        let saved: Saved = match postcard::from_bytes(bytes) {
+            Ok(saved) => saved,
+            Err(e) => postcard::from_bytes::<SavedBeforeParts>(bytes)
+                .map(Saved::from)
+                .map_err(|_| e.to_string())?,
+        };
         let cut = crate::persist::Cut {
             format: crate::persist::FORMAT,
             position,
@@ -530,5 +562,34 @@ mod tests {
         assert_eq!(back.pending().collect::<Vec<_>>(), ["t"]);
         back.apply(2, &Entry::Commit { tx: "t".into() }.encode(), &clock);
         assert_eq!(all(&mut back, &clock)[0].1, ValueView::Counter(7.0));
+    }
+
+    #[test]
+    fn a_checkpoint_from_before_held_parts_still_loads() {
+        #[derive(Serialize)]
+        struct Old {
+            taken_ms: i64,
+            taken_mono: u64,
+            families: Vec<SavedFamily>,
+            series: Vec<u8>,
+        }
+        let clock = ManualClock::starting_at(10_000);
+        let mut p = PartitionState::new(1, AggregateSettings::default());
+        p.apply(
+            3,
+            &batch_payload(10_000, &[event("c", Kind::Counter, 4.0)]),
+            &clock,
+        );
+        let old = Old {
+            taken_ms: clock.epoch_millis(),
+            taken_mono: clock.monotonic_nanos(),
+            families: p.families.pushed(),
+            series: encode_series(&p.shard),
+        };
+        let bytes = postcard::to_allocvec(&old).unwrap();
+        let mut back =
+            PartitionState::load(1, AggregateSettings::default(), 3, &bytes, &clock).unwrap();
+        assert_eq!(all(&mut back, &clock)[0].1, ValueView::Counter(4.0));
+        assert_eq!(back.pending().count(), 0);
     }
 }

@@ -99,6 +99,11 @@ mod tests {
                 (StatusCode::SERVICE_UNAVAILABLE, code, Some(1))
             );
         }
+        let unknown = ApiError::from(ClusterError::OutcomeUnknown("lost".into()));
+        assert_eq!(
+            (unknown.status, unknown.code, unknown.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "outcome_unknown", None)
+        );
         let gap = not_in_cluster("OpenTSDB queries", "history");
         assert_eq!(gap.status, StatusCode::NOT_IMPLEMENTED);
         assert_eq!(gap.body()["error"]["code"], "not_in_cluster");

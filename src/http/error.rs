@@ -194,16 +194,20 @@ impl From<StreamError> for ApiError {
 }
 
 impl From<ClusterError> for ApiError {
-    /// Everything the cluster refuses is worth retrying from the client's side: JetStream busy
-    /// or out of reach, an owner not answering during a takeover (503 with `Retry-After`).
+    /// What the cluster refuses is 503. Worth retrying from the client's side (with
+    /// `Retry-After`): JetStream busy or out of reach, an owner not answering during a
+    /// takeover. Not so an ingest whose outcome is unknown (`outcome_unknown`, no
+    /// `Retry-After`): a blind retry may count it twice.
     fn from(e: ClusterError) -> Self {
         let message = e.to_string();
         let code = match e {
             ClusterError::Busy(_) => "busy",
+            ClusterError::OutcomeUnknown(_) => "outcome_unknown",
             _ => "cluster_unavailable",
         };
+        let retry = !matches!(e, ClusterError::OutcomeUnknown(_));
         let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
-        e.retry_after = Some(1);
+        e.retry_after = retry.then_some(1);
         e
     }
 }

@@ -10,8 +10,9 @@
 use super::errors;
 use super::streams::decision_subject;
 use crate::cluster::ClusterError;
-use async_nats::jetstream::message::PublishMessage as Publish;
-use async_nats::jetstream::{self, stream::Stream};
+use crate::cluster::Outgoing;
+use async_nats::jetstream::stream::Stream;
+use bytes::Bytes;
 
 /// What became of a batch over several partitions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,29 +40,20 @@ impl Decision {
     }
 }
 
-/// Stores `decision` on batch `tx`'s subject (a retry with the same decision is stored once);
-/// whether it is the outcome depends on what was stored first: see [`first`].
-pub async fn publish(
-    js: &jetstream::Context,
-    tx: &str,
-    decision: Decision,
-) -> Result<(), ClusterError> {
-    let what = "storing a batch's outcome";
+/// The message that stores `decision` on batch `tx`'s subject (its id makes a retry of the same
+/// decision stored once): its subject and the message. Whether it is the outcome depends on
+/// what was stored first: see [`first`].
+pub fn message(tx: &str, decision: Decision) -> (String, Outgoing) {
     let id = match decision {
         Decision::Commit => format!("{tx}-commit"),
         Decision::Abort => format!("{tx}-abort"),
     };
-    let publish = Publish::build()
-        .payload(decision.payload().to_vec().into())
-        .message_id(id);
-    let ack = js
-        .send_publish(decision_subject(tx), publish)
-        .await
-        .map_err(|e| errors::publish(what, e))?;
-    std::future::IntoFuture::into_future(ack)
-        .await
-        .map_err(|e| errors::publish(what, e))?;
-    Ok(())
+    let message = Outgoing {
+        partition: 0,
+        msg_id: id,
+        payload: Bytes::from_static(decision.payload()),
+    };
+    (decision_subject(tx), message)
 }
 
 /// Batch `tx`'s outcome: the first decision stored on its subject, `None` before any.

@@ -30,6 +30,11 @@ pub fn event_subject(p: u32) -> String {
     format!("meterd.ev.{p}")
 }
 
+/// How long a batch's outcome is kept: far beyond any `commit_timeout`, so that an owner
+/// settling a held part finds it; bounded, because the server keeps state per subject and
+/// every batch over several partitions has one.
+pub const OUTCOME_MAX_AGE: Duration = Duration::from_secs(3600);
+
 /// The subject of batch `tx`'s outcome.
 pub fn decision_subject(tx: &str) -> String {
     format!("meterd.tx.{tx}")
@@ -128,6 +133,7 @@ fn configs(s: &ClusterSettings) -> [Config; 6] {
             name: DECISIONS.into(),
             subjects: vec!["meterd.tx.*".into()],
             duplicate_window: DUPLICATE_WINDOW,
+            max_age: OUTCOME_MAX_AGE,
             description: Some("meterd outcomes of batches over several partitions".into()),
             ..base
         },
