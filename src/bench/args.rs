@@ -51,6 +51,11 @@ pub struct BenchArgs {
     /// `timer`; without it, counters and gauges alternate every ten series.
     #[arg(long)]
     pub kind: Option<crate::model::Kind>,
+    /// statsd mode: every line differs from the last line of its series (values alternate
+    /// between passes), so the server cannot fold repeated lines: its worst case. Without it
+    /// the same lines repeat, folding's best case.
+    #[arg(long)]
+    pub distinct_values: bool,
     /// Path for `query` mode.
     #[arg(long, default_value = "/metrics")]
     pub path: String,

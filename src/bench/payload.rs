@@ -63,19 +63,60 @@ pub fn pushgateway_family_body(batch: usize) -> String {
     body
 }
 
-/// `count` StatsD datagrams of `batch` lines each.
-pub fn statsd_datagrams(count: usize, batch: usize, series: usize) -> Vec<Vec<u8>> {
+/// StatsD datagrams of `batch` lines each over `series` counters: 64 datagrams of lines that
+/// repeat (folding's best case), or, `distinct`, two passes over every series with values 1
+/// then 2, so that sent in a loop no line repeats the last line of its series.
+pub fn statsd_datagrams(batch: usize, series: usize, distinct: bool) -> Vec<Vec<u8>> {
+    let count = if distinct {
+        (2 * series).div_ceil(batch)
+    } else {
+        64
+    };
     (0..count)
         .map(|d| {
             let mut text = String::with_capacity(batch * 24);
             for i in 0..batch {
-                let s = (d * batch + i) % series;
+                let line = d * batch + i;
+                let s = line % series;
+                let value = if distinct { 1 + line / series % 2 } else { 1 };
                 if i > 0 {
                     text.push('\n');
                 }
-                text.push_str(&format!("bench.m{}.h{}:1|c", s / 10, s % 10));
+                text.push_str(&format!("bench.m{}.h{}:{value}|c", s / 10, s % 10));
             }
             text.into_bytes()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_statsd_lines_never_repeat_their_series_last_line() {
+        let datagrams = statsd_datagrams(10, 35, true);
+        let lines: Vec<String> = datagrams
+            .iter()
+            .flat_map(|d| {
+                String::from_utf8(d.clone())
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(lines.len(), 70);
+        // Sent in a loop, twice over: each series' next line differs from its last.
+        let mut last = std::collections::HashMap::new();
+        for line in lines.iter().chain(lines.iter()) {
+            let (series, value) = line.split_once(':').unwrap();
+            if let Some(before) = last.insert(series.to_owned(), value.to_owned()) {
+                assert_ne!(before, value, "{line} repeats");
+            }
+        }
+        assert!(statsd_datagrams(10, 35, false)
+            .iter()
+            .all(|d| !d.is_empty()));
+    }
 }

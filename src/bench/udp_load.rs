@@ -63,7 +63,7 @@ fn send(
 ) -> Result<(), String> {
     let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     socket.connect(target).map_err(|e| e.to_string())?;
-    let datagrams = statsd_datagrams(64, args.batch, args.series);
+    let datagrams = statsd_datagrams(args.batch, args.series, args.distinct_values);
     let interval = (args.rate > 0)
         .then(|| Duration::from_secs_f64(args.connections as f64 / args.rate as f64));
     let mut next = Instant::now();
