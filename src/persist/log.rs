@@ -4,7 +4,7 @@
 
 use super::record::{Position, Record, RecordRef};
 use super::wal::ReplayReport;
-use super::writer::{Ticket, WalError};
+use super::writer::{Confirm, Ticket, WalError};
 use tokio::sync::oneshot;
 
 /// An ordered log of records, each at a [`Position`] one above the last.
@@ -17,6 +17,11 @@ pub trait Log: Send + Sync {
     /// [`Log::append`], waiting for room: for the rare records that must not be refused
     /// (resets, removals, expiries).
     fn append_waiting(&self, record: &RecordRef<'_>) -> (Position, Ticket);
+
+    /// [`Log::append_waiting`], calling `done` with the outcome instead of answering a
+    /// ticket: on the log's own thread, so that whoever waits is woken by the log directly,
+    /// with no hop through the appender.
+    fn append_then(&self, record: &RecordRef<'_>, done: Confirm) -> Position;
 
     /// True when an append would be refused now for a full queue.
     fn is_full(&self) -> bool;

@@ -48,11 +48,24 @@ pub enum WalError {
 /// Resolves once the append is confirmed (or failed).
 pub type Ticket = oneshot::Receiver<Result<(), WalError>>;
 
+/// Called once with the outcome of an append, on the writer's thread (or at once, on the
+/// caller's, when the writer has stopped): whoever waits is woken by the writer directly.
+pub type Confirm = Box<dyn FnOnce(Result<(), WalError>) + Send>;
+
+/// A [`Confirm`] that answers a [`Ticket`].
+pub fn ticket() -> (Confirm, Ticket) {
+    let (done, ticket) = oneshot::channel();
+    let confirm: Confirm = Box::new(move |result| {
+        let _ = done.send(result);
+    });
+    (confirm, ticket)
+}
+
 enum Command {
     Append {
         position: Position,
         frame: Vec<u8>,
-        done: oneshot::Sender<Result<(), WalError>>,
+        done: Confirm,
     },
     Rotate {
         done: oneshot::Sender<Result<(), WalError>>,
@@ -127,8 +140,14 @@ impl Wal {
         self.found.load(Relaxed)
     }
 
-    fn send(&self, record: &RecordRef<'_>, wait: bool) -> Result<(Position, Ticket), WalError> {
-        let (done, ticket) = oneshot::channel();
+    /// Queues `record`; on refusal (a full queue without `wait`, or a stopped writer) `done`
+    /// comes back unused.
+    fn send(
+        &self,
+        record: &RecordRef<'_>,
+        done: Confirm,
+        wait: bool,
+    ) -> Result<Position, (WalError, Confirm)> {
         let mut last = self.last.lock();
         let position = *last + 1;
         let cmd = Command::Append {
@@ -137,18 +156,23 @@ impl Wal {
             done,
         };
         let sent = if wait {
-            // A closed writer drops `done`, which the ticket reports as closed.
-            let _ = self.tx.send(cmd);
-            Ok(())
+            self.tx
+                .send(cmd)
+                .map_err(|e| (WalError::Closed, e.into_inner()))
         } else {
             self.tx.try_send(cmd).map_err(|e| match e {
-                TrySendError::Full(_) => WalError::Full,
-                TrySendError::Disconnected(_) => WalError::Closed,
+                TrySendError::Full(cmd) => (WalError::Full, cmd),
+                TrySendError::Disconnected(cmd) => (WalError::Closed, cmd),
             })
         };
-        sent?;
-        *last = position;
-        Ok((position, ticket))
+        match sent {
+            Ok(()) => {
+                *last = position;
+                Ok(position)
+            }
+            Err((e, Command::Append { done, .. })) => Err((e, done)),
+            Err(_) => unreachable!("an append is sent as an append"),
+        }
     }
 
     /// Writes and fsyncs everything queued so far, then stops the writer; blocks until done.
@@ -162,14 +186,21 @@ impl Wal {
 
 impl Log for Wal {
     fn append(&self, record: &RecordRef<'_>) -> Result<(Position, Ticket), WalError> {
-        self.send(record, false)
+        let (done, ticket) = ticket();
+        let position = self.send(record, done, false).map_err(|(e, _)| e)?;
+        Ok((position, ticket))
     }
 
     fn append_waiting(&self, record: &RecordRef<'_>) -> (Position, Ticket) {
-        // Waiting for room cannot be refused; a closed writer fails the ticket.
-        self.send(record, true).unwrap_or_else(|_| {
-            let (_, ticket) = oneshot::channel();
-            (*self.last.lock(), ticket)
+        let (done, ticket) = ticket();
+        (self.append_then(record, done), ticket)
+    }
+
+    fn append_then(&self, record: &RecordRef<'_>, done: Confirm) -> Position {
+        // Waiting for room cannot be refused; a closed writer is answered at once.
+        self.send(record, done, true).unwrap_or_else(|(e, done)| {
+            done(Err(e));
+            *self.last.lock()
         })
     }
 
@@ -323,7 +354,7 @@ impl Writer {
     }
 
     /// Writes `buf` and confirms `acks` as the durability mode says.
-    fn commit(&mut self, buf: &mut Vec<u8>, acks: &mut Vec<oneshot::Sender<Result<(), WalError>>>) {
+    fn commit(&mut self, buf: &mut Vec<u8>, acks: &mut Vec<Confirm>) {
         if acks.is_empty() {
             return;
         }
@@ -333,7 +364,7 @@ impl Writer {
             self.written_position.fetch_max(self.buffered, Relaxed);
         }
         for done in acks.drain(..) {
-            let _ = done.send(result.clone());
+            done(result.clone());
         }
     }
 
