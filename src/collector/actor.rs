@@ -146,7 +146,8 @@ impl Collector {
     }
 
     /// Sends the routed batches to their shards and the captured entities to their keeper;
-    /// then their answers may go as soon as the log confirms them.
+    /// then their answers may go as soon as the log confirms them, and the log writes what
+    /// it held of this turn (see [`Log::flush`]), which answers them from this thread.
     pub(super) fn send_routed(&mut self) {
         self.send_queued = false;
         self.shards.apply(&mut self.routed, &self.counters);
@@ -156,6 +157,7 @@ impl Collector {
         for answer in self.answers.drain(..) {
             answer.handed_off();
         }
+        self.log.flush();
     }
 
     /// Forgets the series idle beyond their `series_ttl`: logged, then removed from the shards.

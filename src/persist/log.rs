@@ -19,9 +19,16 @@ pub trait Log: Send + Sync {
     fn append_waiting(&self, record: &RecordRef<'_>) -> (Position, Ticket);
 
     /// [`Log::append_waiting`], calling `done` with the outcome instead of answering a
-    /// ticket: on the log's own thread, so that whoever waits is woken by the log directly,
-    /// with no hop through the appender.
+    /// ticket, from whichever thread writes the record: the log's own, so that whoever waits
+    /// is woken by the log directly, or the appender's at its next [`Log::flush`]. The
+    /// appender must call [`Log::flush`] soon after (the collector does at the end of every
+    /// turn): the record may wait for it.
     fn append_then(&self, record: &RecordRef<'_>, done: Confirm) -> Position;
+
+    /// Writes what [`Log::append_then`] held: the write-ahead log holds appends made while its
+    /// thread has nothing queued (and the durability mode fsyncs later), for the appender to
+    /// write them in one go on its own thread, with no hop through the log's.
+    fn flush(&self) {}
 
     /// True when an append would be refused now for a full queue.
     fn is_full(&self) -> bool;
