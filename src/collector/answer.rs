@@ -1,9 +1,10 @@
 //! The answer to one submitted batch, sent by whichever of its two conditions comes last: the
-//! log confirmed the batch (on the log writer's thread), and the collector handed its events
-//! to the shards (at the end of the collector's turn). Usually the log comes last and its
-//! thread wakes the waiting HTTP worker directly, with no hop back through the collector; the
-//! hand-off condition keeps read-your-writes: a query sent after the answer reaches every
-//! shard after the batch does.
+//! log confirmed the batch, and the collector handed its events to the shards (at the end of
+//! the collector's turn). Whoever completes the second sends it, so the waiting HTTP worker
+//! is woken once, with no hop back through the collector: the log's thread under
+//! `durability.mode = "fsync"`, the collector itself otherwise (it writes its turn's records,
+//! see `Log::flush`). The hand-off condition keeps read-your-writes: a query sent after the
+//! answer reaches every shard after the batch does.
 
 use super::CollectorError;
 use crate::persist::{Confirm, WalError};

@@ -38,7 +38,7 @@ use tokio::sync::oneshot;
 const MAX_GROUP: usize = 4096;
 
 /// The largest buffer of held frames kept for the next turn, in bytes.
-const HELD_KEPT: usize = 1 << 20;
+const HELD_KEPT: usize = 256 << 10;
 
 /// Why an append was not confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
