@@ -195,9 +195,12 @@ fn pushgateway_best_case_pushes_one_typed_family_to_one_group() {
         return;
     }
     let port = free_port();
+    // Debian's build persists to /var/lib/prometheus/pushgateway.data unless told not to, and
+    // would start with what earlier runs pushed (benches/compare.sh does the same).
     let _pgw = Killed(
         Command::new(found.unwrap())
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--persistence.file=")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -205,6 +208,12 @@ fn pushgateway_best_case_pushes_one_typed_family_to_one_group() {
     );
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{base}/-/ready"));
+    let held: serde_json::Value = ureq::get(&format!("{base}/api/v1/metrics"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(held["data"], serde_json::json!([]), "a fresh Pushgateway");
     let out = bench(&[
         "--target",
         &base,

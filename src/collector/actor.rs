@@ -2,13 +2,14 @@
 //! must be ordered with them (resets, removals, expiry, checkpoints).
 
 use super::admission::{Admission, CollectorError};
+use super::answer::{Answer, Reply};
 use super::checkpoint::{Checkpoint, Snapshots};
 use super::route;
 use crate::aggregate::Shards;
 use crate::clock::{run_every, SharedClock};
 use crate::model::Selector;
 use crate::model::{Event, SeriesKey, ValueView};
-use crate::persist::{confirmed, Log, RecordRef, Ticket};
+use crate::persist::{confirmed, Confirm, Log, RecordRef};
 use crate::registry::entities::Capturer;
 use crate::telemetry::{Counters, Outcome, Reason};
 use actix::{
@@ -18,7 +19,6 @@ use actix::{
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 /// How often idle series are looked for (when some `series_ttl` is set).
 pub const EXPIRY_SWEEP: Duration = Duration::from_secs(1);
@@ -36,6 +36,9 @@ pub struct Collector {
     /// Routed batches not sent yet, per shard, each with its admission time: everything one
     /// turn of the collector admits goes to each shard as one message (see [`SendRouted`]).
     routed: Vec<Vec<(Vec<Event>, u64)>>,
+    /// Answers to batches of this turn, sent once the log confirms them and [`SendRouted`]
+    /// has handed them on (see [`Answer`]).
+    answers: Vec<Answer>,
     /// A [`SendRouted`] is queued.
     send_queued: bool,
 }
@@ -61,6 +64,7 @@ impl Collector {
     pub fn new(setup: CollectorSetup) -> Self {
         Collector {
             routed: (0..setup.shards.len()).map(|_| Vec::new()).collect(),
+            answers: Vec::new(),
             send_queued: false,
             admission: setup.admission,
             shards: setup.shards,
@@ -78,11 +82,16 @@ impl Collector {
         self
     }
 
-    /// Admits, logs and routes a batch; answers the ticket the log confirms it with. The
-    /// routed parts and the captured entities wait for [`Collector::send_routed`], which the
-    /// caller queues ([`Collector::queue_send`]) and every other step that reaches the shards
-    /// or the keeper runs first, so that they see the batches in admission order.
-    pub(super) fn admit(&mut self, events: Vec<Event>) -> Result<Ticket, CollectorError> {
+    /// Admits, logs and routes a batch; the log calls `done` once it confirms it (a refused
+    /// batch drops `done` unused). The routed parts and the captured entities wait for
+    /// [`Collector::send_routed`], which the caller queues ([`Collector::queue_send`]) and
+    /// every other step that reaches the shards or the keeper runs first, so that they see the
+    /// batches in admission order.
+    pub(super) fn admit(
+        &mut self,
+        events: Vec<Event>,
+        done: Confirm,
+    ) -> Result<(), CollectorError> {
         // Observations, counting each folded StatsD event as the lines it stands for.
         let n = events.iter().map(Event::weight).sum();
         let queue_bound = self.admission.pipeline().queues.shard as i64;
@@ -108,10 +117,11 @@ impl Collector {
             return Err(e);
         }
         // This actor is the log's only producer and found room above: this does not wait.
-        let (position, ticket) = self.log.append_waiting(&RecordRef::Batch {
+        let record = RecordRef::Batch {
             admitted_ms: now_ms,
             events: &events,
-        });
+        };
+        let position = self.log.append_then(&record, done);
         if let Some(capturer) = &mut self.entities {
             capturer.capture(&events, position);
         }
@@ -123,7 +133,7 @@ impl Collector {
             }
         }
         self.counters.record(Outcome::Accepted(n));
-        Ok(ticket)
+        Ok(())
     }
 
     /// Queues a [`SendRouted`] after the messages in the mailbox now, unless one is queued:
@@ -135,13 +145,19 @@ impl Collector {
         }
     }
 
-    /// Sends the routed batches to their shards and the captured entities to their keeper.
+    /// Sends the routed batches to their shards and the captured entities to their keeper;
+    /// then their answers may go as soon as the log confirms them, and the log writes what
+    /// it held of this turn (see [`Log::flush`]), which answers them from this thread.
     pub(super) fn send_routed(&mut self) {
         self.send_queued = false;
         self.shards.apply(&mut self.routed, &self.counters);
         if let Some(capturer) = &mut self.entities {
             capturer.send();
         }
+        for answer in self.answers.drain(..) {
+            answer.handed_off();
+        }
+        self.log.flush();
     }
 
     /// Forgets the series idle beyond their `series_ttl`: logged, then removed from the shards.
@@ -205,15 +221,15 @@ impl Handler<SendRouted> for Collector {
 
 /// Admit a validated batch, log it and route it to the shards; the number of events accepted
 /// is answered on `reply` once the write-ahead log confirms them (as durable as the pipeline
-/// asks). Every HTTP ingest path submits through this, with `try_send`, so a full mailbox is
-/// refused at once rather than waited for.
+/// asks) and they are on their way to the shards. Every HTTP ingest path submits through
+/// this, with `try_send`, so a full mailbox is refused at once rather than waited for.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Submit {
     /// The validated batch.
     pub events: Vec<Event>,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<usize, CollectorError>>,
+    pub reply: Reply,
 }
 
 /// Read and reset the selected series on every shard, as one cut; the reset is logged, and
@@ -231,20 +247,15 @@ pub struct RemoveSeries(pub Selector);
 impl Handler<Submit> for Collector {
     type Result = ();
 
-    /// Admits and routes now; answers once the log confirms.
+    /// Admits and routes now; answers once the log confirms and this turn's send is done
+    /// (see [`Answer`]).
     fn handle(&mut self, msg: Submit, ctx: &mut Context<Self>) {
-        let n = msg.events.len();
-        match self.admit(msg.events) {
-            Err(e) => {
-                let _ = msg.reply.send(Err(e));
-            }
-            Ok(ticket) => {
-                // The answer waits for the log, and its task runs after this turn's send.
+        let answer = Answer::new(msg.reply, msg.events.len());
+        match self.admit(msg.events, answer.on_logged()) {
+            Err(e) => answer.refuse(e),
+            Ok(()) => {
+                self.answers.push(answer);
                 self.queue_send(ctx);
-                actix::spawn(async move {
-                    let answer = confirmed(ticket).await.map(|()| n).map_err(Into::into);
-                    let _ = msg.reply.send(answer);
-                });
             }
         }
     }
@@ -297,5 +308,123 @@ impl Handler<RemoveSeries> for Collector {
                 Ok(keys.len())
             },
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::ShardState;
+    use crate::clock::ManualClock;
+    use crate::collector::SeriesBook;
+    use crate::config::Pipeline;
+    use crate::model::{Kind, Op, Scope};
+    use crate::persist::{Position, Record, ReplayReport, Store, Ticket, WalError};
+    use crate::registry::Registry;
+    use actix::Arbiter;
+    use parking_lot::{Mutex, RwLock};
+    use tokio::sync::oneshot;
+
+    /// A log that holds every confirmation, for the test to give from its own thread.
+    #[derive(Default)]
+    struct HeldLog {
+        held: Mutex<Vec<Confirm>>,
+    }
+
+    impl Log for HeldLog {
+        fn append(&self, record: &RecordRef<'_>) -> Result<(Position, Ticket), WalError> {
+            Ok(self.append_waiting(record))
+        }
+        fn append_waiting(&self, record: &RecordRef<'_>) -> (Position, Ticket) {
+            let (done, ticket) = crate::persist::ticket();
+            (self.append_then(record, done), ticket)
+        }
+        fn append_then(&self, _: &RecordRef<'_>, done: Confirm) -> Position {
+            let mut held = self.held.lock();
+            held.push(done);
+            held.len() as Position
+        }
+        fn is_full(&self) -> bool {
+            false
+        }
+        fn last_position(&self) -> Position {
+            self.held.lock().len() as Position
+        }
+        fn written_position(&self) -> Position {
+            0
+        }
+        fn cut(&self) -> oneshot::Receiver<Result<(), WalError>> {
+            oneshot::channel().1
+        }
+        fn release_through(&self, _: Position) -> std::io::Result<usize> {
+            Ok(0)
+        }
+        fn replay_after(
+            &self,
+            _: Position,
+            _: &mut dyn FnMut(Position, Record),
+        ) -> std::io::Result<ReplayReport> {
+            Ok(ReplayReport::default())
+        }
+        fn close(&self) {}
+    }
+
+    #[test]
+    fn the_log_answers_a_submitted_batch_without_the_collectors_thread() {
+        actix::System::new().block_on(answered_by_the_log());
+    }
+
+    async fn answered_by_the_log() {
+        let dir = std::env::temp_dir().join(format!("meterd-answer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let clock = ManualClock::starting_at(1_000).shared();
+        let pipeline = Arc::new(Pipeline::default());
+        let counters = Arc::new(Counters::default());
+        let states = vec![ShardState::new(pipeline.aggregate_settings())];
+        let (shards, shard_arbiters) = Shards::start(states, &clock, &counters);
+        let log = Arc::new(HeldLog::default());
+        let registry = Arc::new(RwLock::new(Registry::default()));
+        let setup = CollectorSetup {
+            admission: Admission::new(registry, SeriesBook::default(), pipeline),
+            shards: shards.clone(),
+            log: log.clone(),
+            counters,
+            clock,
+            snapshots: Snapshots::new(Arc::new(Store::open(&dir.join("s.redb")).unwrap()), None),
+        };
+        let arbiter = Arbiter::new();
+        let collector = Collector::start_in_arbiter(&arbiter.handle(), |_| Collector::new(setup));
+        let (reply, answer) = oneshot::channel();
+        let event = Event {
+            key: SeriesKey::simple(Scope::Application, "orders", vec![]),
+            kind: Kind::Counter,
+            value: 2.0,
+            op: Op::Observe,
+            timestamp_ms: 1_000,
+            meta: None,
+        };
+        collector
+            .try_send(Submit {
+                events: vec![event],
+                reply,
+            })
+            .unwrap();
+        // Logged, and handed to the shard.
+        let selector = Selector::default();
+        while log.held.lock().is_empty() || shards.collect(&selector).await.unwrap().is_empty() {
+            actix::clock::sleep(Duration::from_millis(2)).await;
+        }
+        // The collector's thread stops for good: whatever answers now does so without it.
+        arbiter.stop();
+        arbiter.join().unwrap();
+        let confirm = log.held.lock().pop().unwrap();
+        confirm(Ok(()));
+        let answered = tokio::time::timeout(Duration::from_secs(5), answer).await;
+        assert_eq!(answered.unwrap().unwrap().unwrap(), 1);
+        for a in shard_arbiters {
+            a.stop();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

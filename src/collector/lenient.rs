@@ -5,7 +5,7 @@
 
 use super::{Collector, CollectorError};
 use crate::model::Event;
-use crate::persist::confirmed;
+use crate::persist::{confirmed, ticket};
 use actix::{Context, Handler, Message, ResponseFuture};
 
 /// Admit what can be admitted of a batch: events whose type conflicts with their metric's, and
@@ -53,7 +53,10 @@ impl Handler<IngestLenient> for Collector {
                 .record(crate::telemetry::Outcome::EventsRefused(outcome.refused));
         }
         let n = events.iter().map(Event::weight).sum();
-        let admitted = (n > 0).then(|| self.admit(events));
+        let admitted = (n > 0).then(|| {
+            let (done, ticket) = ticket();
+            self.admit(events, done).map(|()| ticket)
+        });
         if matches!(admitted, Some(Ok(_))) {
             self.queue_send(ctx);
         }

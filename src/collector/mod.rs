@@ -6,6 +6,7 @@
 
 mod actor;
 mod admission;
+mod answer;
 mod book;
 mod checkpoint;
 mod lenient;

@@ -4,7 +4,7 @@
 
 use super::record::{Position, Record, RecordRef};
 use super::wal::ReplayReport;
-use super::writer::{Ticket, WalError};
+use super::writer::{Confirm, Ticket, WalError};
 use tokio::sync::oneshot;
 
 /// An ordered log of records, each at a [`Position`] one above the last.
@@ -17,6 +17,18 @@ pub trait Log: Send + Sync {
     /// [`Log::append`], waiting for room: for the rare records that must not be refused
     /// (resets, removals, expiries).
     fn append_waiting(&self, record: &RecordRef<'_>) -> (Position, Ticket);
+
+    /// [`Log::append_waiting`], calling `done` with the outcome instead of answering a
+    /// ticket, from whichever thread writes the record: the log's own, so that whoever waits
+    /// is woken by the log directly, or the appender's at its next [`Log::flush`]. The
+    /// appender must call [`Log::flush`] soon after (the collector does at the end of every
+    /// turn): the record may wait for it.
+    fn append_then(&self, record: &RecordRef<'_>, done: Confirm) -> Position;
+
+    /// Writes what [`Log::append_then`] held: the write-ahead log holds appends made while its
+    /// thread has nothing queued (and the durability mode fsyncs later), for the appender to
+    /// write them in one go on its own thread, with no hop through the log's.
+    fn flush(&self) {}
 
     /// True when an append would be refused now for a full queue.
     fn is_full(&self) -> bool;

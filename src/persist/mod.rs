@@ -62,7 +62,7 @@ pub use wal::{
     create_segment, delete_through, list_segments, read_segment, replay_after, segment_path,
     wal_dir, ReplayReport, SegmentRead, SEGMENT_BYTES, SEGMENT_MAGIC,
 };
-pub use writer::{confirmed, OnFailure, Ticket, Wal, WalError};
+pub use writer::{confirmed, ticket, Confirm, OnFailure, Ticket, Wal, WalError};
 
 /// The snapshot store's file under the data directory.
 pub fn store_path(data_dir: &std::path::Path) -> std::path::PathBuf {

@@ -6,6 +6,12 @@
 //! positions follow the order of the queue whoever appends). A segment is created on its
 //! first record and named by its position.
 //!
+//! Under `"interval"` and `"none"` (no fsync before the answer) a [`Log::append_then`] made
+//! while nothing is queued for the thread is held instead, and written by whoever calls
+//! [`Log::flush`] next (the collector, at the end of each turn: one write for the turn, and
+//! its answers sent with no hop through this thread). The thread writes what is held before
+//! any command it takes, and fsyncs within the interval, out of the writer's lock.
+//!
 //! A failed write or fsync is fatal: the writer calls the `on_failure` it was started with
 //! (meterd logs and exits at once, see `app`) and refuses every later append. The shards
 //! apply a batch before the log confirms it; stopping, rather than answering 503 and going
@@ -22,14 +28,17 @@ use parking_lot::Mutex;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Commands taken from the queue at once, at most, into one group.
 const MAX_GROUP: usize = 4096;
+
+/// The largest buffer of held frames kept for the next turn, in bytes.
+const HELD_KEPT: usize = 256 << 10;
 
 /// Why an append was not confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,11 +57,24 @@ pub enum WalError {
 /// Resolves once the append is confirmed (or failed).
 pub type Ticket = oneshot::Receiver<Result<(), WalError>>;
 
+/// Called once with the outcome of an append, on the writer's thread (or at once, on the
+/// caller's, when the writer has stopped): whoever waits is woken by the writer directly.
+pub type Confirm = Box<dyn FnOnce(Result<(), WalError>) + Send>;
+
+/// A [`Confirm`] that answers a [`Ticket`].
+pub fn ticket() -> (Confirm, Ticket) {
+    let (done, ticket) = oneshot::channel();
+    let confirm: Confirm = Box::new(move |result| {
+        let _ = done.send(result);
+    });
+    (confirm, ticket)
+}
+
 enum Command {
     Append {
         position: Position,
         frame: Vec<u8>,
-        done: oneshot::Sender<Result<(), WalError>>,
+        done: Confirm,
     },
     Rotate {
         done: oneshot::Sender<Result<(), WalError>>,
@@ -60,6 +82,8 @@ enum Command {
     Stop {
         done: std::sync::mpsc::Sender<()>,
     },
+    /// Look again at what to wait for (a flush made the segment dirty).
+    Wake,
 }
 
 /// What the writer calls when a write or fsync fails (after which it refuses every append).
@@ -76,6 +100,12 @@ pub struct Wal {
     written: Arc<AtomicU64>,
     /// The last position found in the log at start.
     found: Arc<AtomicU64>,
+    /// The writer, shared with its thread (see the module doc on held appends).
+    writer: Arc<Mutex<Writer>>,
+    /// Commands sent to the thread and not processed yet: appends are held only at zero.
+    queued: Arc<AtomicUsize>,
+    /// Appends may be held (the durability mode does not fsync before answering).
+    holds: bool,
 }
 
 impl Wal {
@@ -92,7 +122,7 @@ impl Wal {
         std::fs::create_dir_all(dir)?;
         let (tx, rx) = bounded(capacity.max(1));
         let written = Arc::new(AtomicU64::new(0));
-        let mut writer = Writer {
+        let writer = Arc::new(Mutex::new(Writer {
             dir: dir.to_path_buf(),
             file: None,
             written: 0,
@@ -104,17 +134,52 @@ impl Wal {
             on_failure,
             buffered: 0,
             written_position: written.clone(),
-        };
+            held: Vec::new(),
+            held_acks: Vec::new(),
+            held_last: 0,
+            stopped: false,
+        }));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (shared, counted) = (writer.clone(), queued.clone());
         std::thread::Builder::new()
             .name("meterd-wal".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn(move || run(&shared, &counted, rx))?;
         Ok(Wal {
             tx,
             dir: dir.to_path_buf(),
             last: Arc::new(Mutex::new(0)),
             written,
             found: Arc::new(AtomicU64::new(0)),
+            writer,
+            queued,
+            holds: durability.mode != DurabilityMode::Fsync,
         })
+    }
+
+    /// Queues `cmd` for the thread, counted in `queued` until processed.
+    fn enqueue(&self, cmd: Command, wait: bool) -> Result<(), TrySendError<Command>> {
+        self.queued.fetch_add(1, SeqCst);
+        let sent = if wait {
+            self.tx
+                .send(cmd)
+                .map_err(|e| TrySendError::Disconnected(e.into_inner()))
+        } else {
+            self.tx.try_send(cmd)
+        };
+        if sent.is_err() {
+            self.queued.fetch_sub(1, SeqCst);
+        }
+        sent
+    }
+
+    /// Appends, waiting for room (which cannot be refused); a closed writer is answered at
+    /// once.
+    fn queue_waiting(&self, record: &RecordRef<'_>, done: Confirm, hold: bool) -> Position {
+        self.send(record, done, true, hold)
+            .unwrap_or_else(|(e, done)| {
+                done(Err(e));
+                *self.last.lock()
+            })
     }
 
     /// The folder of the segments.
@@ -127,34 +192,61 @@ impl Wal {
         self.found.load(Relaxed)
     }
 
-    fn send(&self, record: &RecordRef<'_>, wait: bool) -> Result<(Position, Ticket), WalError> {
-        let (done, ticket) = oneshot::channel();
+    /// Queues `record` (or, with `hold`, holds it when nothing is queued, see
+    /// [`Log::flush`]); on refusal (a full queue without `wait`, or a stopped writer) `done`
+    /// comes back unused.
+    fn send(
+        &self,
+        record: &RecordRef<'_>,
+        done: Confirm,
+        wait: bool,
+        hold: bool,
+    ) -> Result<Position, (WalError, Confirm)> {
         let mut last = self.last.lock();
         let position = *last + 1;
+        let frame = frame(position, record);
+        // Held only while nothing is queued: the thread writes what is held before any
+        // command, so the order of positions is the order of writing. Appends count up in
+        // `queued` under `last` (held here), the thread counts down under the writer's lock.
+        if hold && self.holds && self.queued.load(SeqCst) == 0 {
+            if let Some(mut writer) = self.writer.try_lock() {
+                if self.queued.load(SeqCst) == 0 {
+                    if writer.stopped {
+                        return Err((WalError::Closed, done));
+                    }
+                    writer.hold(position, &frame, done);
+                    *last = position;
+                    return Ok(position);
+                }
+            }
+        }
         let cmd = Command::Append {
             position,
-            frame: frame(position, record),
+            frame,
             done,
         };
-        let sent = if wait {
-            // A closed writer drops `done`, which the ticket reports as closed.
-            let _ = self.tx.send(cmd);
-            Ok(())
-        } else {
-            self.tx.try_send(cmd).map_err(|e| match e {
-                TrySendError::Full(_) => WalError::Full,
-                TrySendError::Disconnected(_) => WalError::Closed,
-            })
-        };
-        sent?;
-        *last = position;
-        Ok((position, ticket))
+        match self.enqueue(cmd, wait) {
+            Ok(()) => {
+                *last = position;
+                Ok(position)
+            }
+            Err(e) => {
+                let refused = match e {
+                    TrySendError::Full(_) => WalError::Full,
+                    TrySendError::Disconnected(_) => WalError::Closed,
+                };
+                match e.into_inner() {
+                    Command::Append { done, .. } => Err((refused, done)),
+                    _ => unreachable!("an append is sent as an append"),
+                }
+            }
+        }
     }
 
     /// Writes and fsyncs everything queued so far, then stops the writer; blocks until done.
     pub fn stop(&self) {
         let (done, finished) = std::sync::mpsc::channel();
-        if self.tx.send(Command::Stop { done }).is_ok() {
+        if self.enqueue(Command::Stop { done }, true).is_ok() {
             let _ = finished.recv();
         }
     }
@@ -162,15 +254,33 @@ impl Wal {
 
 impl Log for Wal {
     fn append(&self, record: &RecordRef<'_>) -> Result<(Position, Ticket), WalError> {
-        self.send(record, false)
+        let (done, ticket) = ticket();
+        let position = self.send(record, done, false, false).map_err(|(e, _)| e)?;
+        Ok((position, ticket))
     }
 
     fn append_waiting(&self, record: &RecordRef<'_>) -> (Position, Ticket) {
-        // Waiting for room cannot be refused; a closed writer fails the ticket.
-        self.send(record, true).unwrap_or_else(|_| {
-            let (_, ticket) = oneshot::channel();
-            (*self.last.lock(), ticket)
-        })
+        let (done, ticket) = ticket();
+        (self.queue_waiting(record, done, false), ticket)
+    }
+
+    fn append_then(&self, record: &RecordRef<'_>, done: Confirm) -> Position {
+        self.queue_waiting(record, done, true)
+    }
+
+    fn flush(&self) {
+        if !self.holds {
+            return;
+        }
+        let mut writer = self.writer.lock();
+        let was_dirty = writer.dirty;
+        writer.write_held();
+        if writer.dirty && !was_dirty && writer.durability.mode == DurabilityMode::Interval {
+            // The thread may be waiting with nothing to fsync: it must look again. A full
+            // queue means it is awake anyway.
+            drop(writer);
+            let _ = self.enqueue(Command::Wake, false);
+        }
     }
 
     fn is_full(&self) -> bool {
@@ -187,7 +297,7 @@ impl Log for Wal {
 
     fn cut(&self) -> oneshot::Receiver<Result<(), WalError>> {
         let (done, answer) = oneshot::channel();
-        let _ = self.tx.send(Command::Rotate { done });
+        let _ = self.enqueue(Command::Rotate { done }, true);
         answer
     }
 
@@ -234,50 +344,165 @@ struct Writer {
     buffered: Position,
     /// The last position written (shared with the handles).
     written_position: Arc<AtomicU64>,
+    /// Frames held for the next flush (see [`Log::flush`]), their confirmations and the
+    /// last position among them.
+    held: Vec<u8>,
+    held_acks: Vec<Confirm>,
+    held_last: Position,
+    /// The thread has stopped: nothing may be held any more.
+    stopped: bool,
+}
+
+/// The writer thread: takes commands in groups and runs each group under the writer's lock,
+/// after what is held; between groups, fsyncs within the interval.
+fn run(shared: &Mutex<Writer>, queued: &AtomicUsize, rx: Receiver<Command>) {
+    let mut group = Vec::new();
+    loop {
+        let wait = shared.lock().wait();
+        let first = match wait {
+            Some(Duration::ZERO) => {
+                sync_outside(shared);
+                continue;
+            }
+            Some(wait) => match rx.recv_timeout(wait) {
+                Ok(cmd) => cmd,
+                Err(RecvTimeoutError::Timeout) => {
+                    sync_outside(shared);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(cmd) => cmd,
+                Err(_) => break,
+            },
+        };
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(cmd) => group.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let n = group.len();
+        let mut writer = shared.lock();
+        let stopped = writer.process(&mut group);
+        queued.fetch_sub(n, SeqCst);
+        drop(writer);
+        if let Some(stopped) = stopped {
+            // Closed before answering: whoever asked to stop sees later appends refused.
+            drop(rx);
+            let _ = stopped.send(());
+            return;
+        }
+    }
+    let mut writer = shared.lock();
+    writer.write_held();
+    let _ = writer.sync();
+}
+
+/// Writes what is held and, under `"interval"`, fsyncs what is written, with the fsync out of
+/// the writer's lock: a [`Log::flush`] never waits for one.
+fn sync_outside(shared: &Mutex<Writer>) {
+    let file = {
+        let mut writer = shared.lock();
+        writer.write_held();
+        writer.begin_sync()
+    };
+    if let Some(file) = file {
+        let synced = file.sync_data();
+        shared.lock().end_sync(synced);
+    }
 }
 
 impl Writer {
-    fn run(&mut self, rx: Receiver<Command>) {
-        let mut group = Vec::new();
-        loop {
-            let first = if self.dirty && self.durability.mode == DurabilityMode::Interval {
-                let wait = self
-                    .durability
-                    .interval
-                    .saturating_sub(self.last_sync.elapsed());
-                match rx.recv_timeout(wait) {
-                    Ok(cmd) => cmd,
-                    Err(RecvTimeoutError::Timeout) => {
-                        let _ = self.sync();
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            } else {
-                match rx.recv() {
-                    Ok(cmd) => cmd,
-                    Err(_) => break,
-                }
-            };
-            group.push(first);
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(cmd) => group.push(cmd),
-                    Err(_) => break,
-                }
+    /// How long the thread may wait for a command: until the next fsync is due; `None` for
+    /// as long as it takes.
+    fn wait(&self) -> Option<Duration> {
+        self.fsyncs_later().then(|| {
+            self.durability
+                .interval
+                .saturating_sub(self.last_sync.elapsed())
+        })
+    }
+
+    /// Under `"interval"`, something is written and not fsynced yet.
+    fn fsyncs_later(&self) -> bool {
+        self.dirty && !self.failed && self.durability.mode == DurabilityMode::Interval
+    }
+
+    /// Starts an fsync of what is written (under `"interval"`): a handle of the segment to
+    /// fsync out of the lock, counted as synced from now.
+    fn begin_sync(&mut self) -> Option<File> {
+        if !self.fsyncs_later() {
+            return None;
+        }
+        let Some(file) = self.file.as_ref() else {
+            // Nothing open holds unsynced bytes (a rotation fsyncs its segment).
+            self.dirty = false;
+            return None;
+        };
+        match file.try_clone() {
+            Ok(file) => {
+                self.dirty = false;
+                self.last_sync = Instant::now();
+                Some(file)
             }
-            if let Some(stopped) = self.process(&mut group) {
-                // Closed before answering: whoever asked to stop sees later appends refused.
-                drop(rx);
-                let _ = stopped.send(());
-                return;
+            Err(e) => {
+                self.fail(WalError::Io(e.to_string()));
+                None
             }
         }
-        let _ = self.sync();
+    }
+
+    /// The fsync started by [`Writer::begin_sync`] ended.
+    fn end_sync(&mut self, synced: std::io::Result<()>) {
+        match synced {
+            Ok(()) => {
+                self.counters.wal_fsyncs.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                self.fail(WalError::Io(e.to_string()));
+            }
+        }
+    }
+
+    /// Holds a frame for the next flush.
+    fn hold(&mut self, position: Position, frame: &[u8], done: Confirm) {
+        self.held.extend_from_slice(frame);
+        self.held_acks.push(done);
+        self.held_last = position;
+    }
+
+    /// Writes what is held (without an fsync: the thread fsyncs within the interval).
+    fn write_held(&mut self) {
+        if self.held_acks.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.held);
+        let mut acks = std::mem::take(&mut self.held_acks);
+        let first = self.held_last + 1 - acks.len() as u64;
+        if self.file.is_none() && !self.failed {
+            if let Err(e) = self.open(first) {
+                self.fail(e);
+            }
+        }
+        self.buffered = self.held_last;
+        self.commit(&mut buf, &mut acks);
+        // Keep the allocations for the next turn, unless a large turn made them large.
+        if buf.capacity() <= HELD_KEPT {
+            self.held = buf;
+            self.held_acks = acks;
+        }
+        if self.written >= SEGMENT_BYTES {
+            let _ = self.rotate();
+        }
     }
 
     /// Runs a group in order; once told to stop, answers whom to tell it has stopped.
     fn process(&mut self, group: &mut Vec<Command>) -> Option<std::sync::mpsc::Sender<()>> {
+        // What is held was appended before anything queued.
+        self.write_held();
         let mut buf = Vec::new();
         let mut acks = Vec::new();
         for cmd in group.drain(..) {
@@ -303,8 +528,10 @@ impl Writer {
                 Command::Stop { done } => {
                     self.commit(&mut buf, &mut acks);
                     let _ = self.sync();
+                    self.stopped = true;
                     return Some(done);
                 }
+                Command::Wake => {}
             }
         }
         self.commit(&mut buf, &mut acks);
@@ -322,8 +549,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes `buf` and confirms `acks` as the durability mode says.
-    fn commit(&mut self, buf: &mut Vec<u8>, acks: &mut Vec<oneshot::Sender<Result<(), WalError>>>) {
+    /// Writes `buf` and confirms `acks` as the durability mode says (under `"interval"` the
+    /// thread fsyncs later, see [`sync_outside`]).
+    fn commit(&mut self, buf: &mut Vec<u8>, acks: &mut Vec<Confirm>) {
         if acks.is_empty() {
             return;
         }
@@ -333,7 +561,7 @@ impl Writer {
             self.written_position.fetch_max(self.buffered, Relaxed);
         }
         for done in acks.drain(..) {
-            let _ = done.send(result.clone());
+            done(result.clone());
         }
     }
 
@@ -363,9 +591,6 @@ impl Writer {
         self.dirty = true;
         match self.durability.mode {
             DurabilityMode::Fsync => self.sync(),
-            DurabilityMode::Interval if self.last_sync.elapsed() >= self.durability.interval => {
-                self.sync()
-            }
             DurabilityMode::Interval | DurabilityMode::NoFsync => Ok(()),
         }
     }
@@ -466,6 +691,93 @@ mod tests {
             assert_eq!(list_segments(&dir).unwrap(), vec![17]);
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    #[test]
+    fn held_appends_wait_for_a_flush_and_keep_their_place_before_queued_ones() {
+        for mode in [DurabilityMode::Interval, DurabilityMode::NoFsync] {
+            let dir =
+                std::env::temp_dir().join(format!("meterd-held-{}-{mode:?}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let durability = Durability {
+                mode,
+                interval: Duration::from_millis(5),
+                ..Durability::default()
+            };
+            let counters = Arc::new(Counters::default());
+            let wal = start(&dir, durability, 64, counters.clone());
+            let held = |wal: &Wal| {
+                let (done, ticket) = ticket();
+                (wal.append_then(&FORGET, done), ticket)
+            };
+            // Nothing queued: held, not written, until a flush writes it on this thread.
+            let (p1, mut t1) = held(&wal);
+            std::thread::sleep(Duration::from_millis(30));
+            assert!(t1.try_recv().is_err(), "{mode:?}: held until flushed");
+            assert_eq!(wal.written_position(), 0);
+            wal.flush();
+            assert_eq!(
+                t1.try_recv().unwrap(),
+                Ok(()),
+                "{mode:?}: written by the flush"
+            );
+            assert_eq!(wal.written_position(), p1);
+            if mode == DurabilityMode::Interval {
+                // The thread was idle: the flush wakes it to fsync within the interval.
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while counters.wal_fsyncs.load(Relaxed) == 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                assert_eq!(
+                    counters.wal_fsyncs.load(Relaxed),
+                    1,
+                    "fsynced by the thread"
+                );
+            }
+            // Held, then queued: the thread writes the held one first.
+            let (p2, t2) = held(&wal);
+            let (p3, t3) = wal.append_waiting(&FORGET);
+            assert_eq!(t3.blocking_recv().unwrap(), Ok(()));
+            assert_eq!(t2.blocking_recv().unwrap(), Ok(()));
+            assert_eq!((p2, p3), (p1 + 1, p1 + 2));
+            // A cut closes the segment after everything held.
+            let (p4, t4) = held(&wal);
+            let marked = wal.cut();
+            assert_eq!(marked.blocking_recv().unwrap(), Ok(()));
+            assert_eq!(t4.blocking_recv().unwrap(), Ok(()));
+            let (_, t5) = held(&wal);
+            wal.flush();
+            assert_eq!(t5.blocking_recv().unwrap(), Ok(()));
+            wal.stop();
+            let (_, t6) = held(&wal);
+            assert_eq!(t6.blocking_recv().unwrap(), Err(WalError::Closed));
+
+            assert_eq!(list_segments(&dir).unwrap(), vec![p1, p4 + 1]);
+            let first: Vec<u64> = read_segment(&dir, p1)
+                .unwrap()
+                .records
+                .iter()
+                .map(|(p, _)| *p)
+                .collect();
+            assert_eq!(first, vec![p1, p2, p3, p4], "{mode:?}: in position order");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn under_fsync_nothing_is_held() {
+        let dir = std::env::temp_dir().join(format!("meterd-unheld-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let durability = Durability {
+            mode: DurabilityMode::Fsync,
+            ..Durability::default()
+        };
+        let wal = start(&dir, durability, 64, Arc::new(Counters::default()));
+        let (done, ticket) = ticket();
+        wal.append_then(&FORGET, done);
+        assert_eq!(ticket.blocking_recv().unwrap(), Ok(()), "no flush needed");
+        wal.stop();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
