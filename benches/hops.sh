@@ -57,5 +57,7 @@ for line in open(sys.argv[1]):
 print("medians:")
 for label, rs in rows.items():
     m = lambda k: statistics.median(x[k] for x in rs)
-    print(f'  {label}: {m("rps"):,.0f} req/s, {m("ratio"):.2f} of /-/healthy, {m("cpu"):.1f} us CPU, {m("cs"):.2f} cs per request')
+    print(f'  {label}: {m("rps"):,.0f} req/s, {m("ratio"):.2f} of /-/healthy, {m("cpu"):.1f} us CPU, {m("cs"):.2f} cs per request, {sum(x["errors"] for x in rs)} errors')
+# A run with refused requests (cheap 503s) would look faster than it is.
+sys.exit(1 if any(x["errors"] for rs in rows.values() for x in rs) else 0)
 PY

@@ -52,10 +52,21 @@ fn push_to(server: &Server, service: &str, names: &[&str]) -> (u16, String) {
 
 #[test]
 fn tiny_queues_answer_503_with_retry_after_and_apply_nothing_half() {
+    tiny_queues("fsync");
+}
+
+/// Under "interval" the collector writes its turn's records itself: its own queue is what
+/// pushes back.
+#[test]
+fn tiny_queues_push_back_when_the_collector_writes_the_log_itself() {
+    tiny_queues("interval");
+}
+
+fn tiny_queues(mode: &str) {
     let server = Server::with(|o| {
-        o.pipeline = pipeline(
-            "[queues]\ncollector = 1\nshard = 1\nwal = 1\n[durability]\nmode = \"fsync\"\n",
-        );
+        o.pipeline = pipeline(&format!(
+            "[queues]\ncollector = 1\nshard = 1\nwal = 1\n[durability]\nmode = \"{mode}\"\n"
+        ));
         o.workers = 4;
     });
     let url = server.url("/api/v1/events");

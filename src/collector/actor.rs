@@ -412,12 +412,23 @@ mod tests {
             .unwrap();
         // Logged, and handed to the shard.
         let selector = Selector::default();
-        while log.held.lock().is_empty() || shards.collect(&selector).await.unwrap().is_empty() {
-            actix::clock::sleep(Duration::from_millis(2)).await;
-        }
+        let handed = async {
+            while log.held.lock().is_empty() || shards.collect(&selector).await.unwrap().is_empty()
+            {
+                actix::clock::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), handed)
+            .await
+            .expect("logged and handed to the shard");
         // The collector's thread stops for good: whatever answers now does so without it.
         arbiter.stop();
         arbiter.join().unwrap();
+        let mut answer = answer;
+        assert!(
+            answer.try_recv().is_err(),
+            "answered before the log confirmed"
+        );
         let confirm = log.held.lock().pop().unwrap();
         confirm(Ok(()));
         let answered = tokio::time::timeout(Duration::from_secs(5), answer).await;

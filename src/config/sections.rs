@@ -173,7 +173,9 @@ pub struct Queues {
     /// `udp = 4096`: StatsD datagrams read and parsed, waiting for the collector. When it stays
     /// full for 100 ms the reader drops (and counts) batches. At least 1.
     pub udp: usize,
-    /// `wal = 1024`: batches waiting to be written to the write-ahead log. At least 1.
+    /// `wal = 1024`: batches waiting for the write-ahead log's thread. At least 1. Under
+    /// `"interval"` and `"none"` the collector writes its own turn's batches, so this mostly
+    /// holds resets, removals and checkpoint cuts there (and every batch under `"fsync"`).
     pub wal: usize,
 }
 

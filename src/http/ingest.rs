@@ -74,7 +74,8 @@ pub async fn ingest_body(
 
 /// Hands a validated batch to the collector; answers how many events were accepted, once
 /// they are in the write-ahead log (as durable as the pipeline asks). A full collector
-/// mailbox (`queues.collector`) or log queue (`queues.wal`) answers 503 with `Retry-After`.
+/// mailbox (`queues.collector`) or log queue (`queues.wal`, mostly under `"fsync"`: otherwise
+/// the collector writes its turn's records itself) answers 503 with `Retry-After`.
 pub async fn submit(state: &AppState, events: Vec<Event>) -> Result<usize, ApiError> {
     if events.is_empty() {
         return Ok(0);

@@ -57,8 +57,10 @@ pub enum WalError {
 /// Resolves once the append is confirmed (or failed).
 pub type Ticket = oneshot::Receiver<Result<(), WalError>>;
 
-/// Called once with the outcome of an append, on the writer's thread (or at once, on the
-/// caller's, when the writer has stopped): whoever waits is woken by the writer directly.
+/// Called once with the outcome of an append, by whichever thread wrote it — the log thread,
+/// or the flusher's under `"interval"`/`"none"` (see [`Log::flush`]) — or at once on the
+/// caller's when the writer has stopped: whoever waits is woken by the writer directly. It
+/// runs under the writer's lock, so it must not call into the log.
 pub type Confirm = Box<dyn FnOnce(Result<(), WalError>) + Send>;
 
 /// A [`Confirm`] that answers a [`Ticket`].
@@ -272,13 +274,21 @@ impl Log for Wal {
         if !self.holds {
             return;
         }
-        let mut writer = self.writer.lock();
+        // Never wait for the thread: while it holds the writer (a rotation's fsync, a group),
+        // it is told to write what is held itself, first thing in its next group. A full queue
+        // means it has a next group anyway.
+        let Some(mut writer) = self.writer.try_lock() else {
+            let _ = self.enqueue(Command::Wake, false);
+            return;
+        };
         let was_dirty = writer.dirty;
         writer.write_held();
-        if writer.dirty && !was_dirty && writer.durability.mode == DurabilityMode::Interval {
-            // The thread may be waiting with nothing to fsync: it must look again. A full
-            // queue means it is awake anyway.
-            drop(writer);
+        // A full segment is rotated (and fsynced) by the thread, not on the flusher's thread;
+        // under "interval" the thread may be waiting with nothing to fsync: it must look again.
+        let wake = writer.written >= SEGMENT_BYTES
+            || (writer.dirty && !was_dirty && writer.durability.mode == DurabilityMode::Interval);
+        drop(writer);
+        if wake {
             let _ = self.enqueue(Command::Wake, false);
         }
     }
@@ -494,9 +504,7 @@ impl Writer {
             self.held = buf;
             self.held_acks = acks;
         }
-        if self.written >= SEGMENT_BYTES {
-            let _ = self.rotate();
-        }
+        // A full segment is rotated by the thread at the end of its group (see `Log::flush`).
     }
 
     /// Runs a group in order; once told to stop, answers whom to tell it has stopped.
@@ -710,11 +718,34 @@ mod tests {
                 let (done, ticket) = ticket();
                 (wal.append_then(&FORGET, done), ticket)
             };
+            // The thread idle: nothing queued, nothing left to fsync.
+            let idle = |wal: &Wal| {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while (wal.queued.load(SeqCst) > 0 || wal.writer.lock().dirty)
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            };
+            // An append is held when nothing is queued and the thread does not have the
+            // writer at that moment (it takes it briefly between commands); else it is queued,
+            // and written by the thread in its place. Tries until one is held.
+            let hold_one = |wal: &Wal| loop {
+                idle(wal);
+                let (position, ticket) = held(wal);
+                if wal.writer.lock().held_acks.len() == 1 {
+                    return (position, ticket);
+                }
+                let mut ticket = ticket;
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while ticket.try_recv().is_err() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            };
             // Nothing queued: held, not written, until a flush writes it on this thread.
-            let (p1, mut t1) = held(&wal);
+            let (p1, mut t1) = hold_one(&wal);
             std::thread::sleep(Duration::from_millis(30));
             assert!(t1.try_recv().is_err(), "{mode:?}: held until flushed");
-            assert_eq!(wal.written_position(), 0);
             wal.flush();
             assert_eq!(
                 t1.try_recv().unwrap(),
@@ -728,38 +759,53 @@ mod tests {
                 while counters.wal_fsyncs.load(Relaxed) == 0 && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                assert_eq!(
-                    counters.wal_fsyncs.load(Relaxed),
-                    1,
+                assert!(
+                    counters.wal_fsyncs.load(Relaxed) >= 1,
                     "fsynced by the thread"
                 );
             }
             // Held, then queued: the thread writes the held one first.
-            let (p2, t2) = held(&wal);
+            let (p2, t2) = hold_one(&wal);
             let (p3, t3) = wal.append_waiting(&FORGET);
             assert_eq!(t3.blocking_recv().unwrap(), Ok(()));
             assert_eq!(t2.blocking_recv().unwrap(), Ok(()));
-            assert_eq!((p2, p3), (p1 + 1, p1 + 2));
+            assert_eq!(p3, p2 + 1);
             // A cut closes the segment after everything held.
-            let (p4, t4) = held(&wal);
+            let (p4, t4) = hold_one(&wal);
             let marked = wal.cut();
             assert_eq!(marked.blocking_recv().unwrap(), Ok(()));
             assert_eq!(t4.blocking_recv().unwrap(), Ok(()));
-            let (_, t5) = held(&wal);
+            let (p5, t5) = held(&wal);
             wal.flush();
             assert_eq!(t5.blocking_recv().unwrap(), Ok(()));
+            // Held and never flushed: stopping writes it.
+            let (p6, t6) = hold_one(&wal);
             wal.stop();
-            let (_, t6) = held(&wal);
-            assert_eq!(t6.blocking_recv().unwrap(), Err(WalError::Closed));
+            assert_eq!(
+                t6.blocking_recv().unwrap(),
+                Ok(()),
+                "{mode:?}: written at stop"
+            );
+            let (_, t7) = held(&wal);
+            assert_eq!(t7.blocking_recv().unwrap(), Err(WalError::Closed));
 
+            // Every position once, in order, across the cut.
             assert_eq!(list_segments(&dir).unwrap(), vec![p1, p4 + 1]);
-            let first: Vec<u64> = read_segment(&dir, p1)
-                .unwrap()
-                .records
-                .iter()
-                .map(|(p, _)| *p)
-                .collect();
-            assert_eq!(first, vec![p1, p2, p3, p4], "{mode:?}: in position order");
+            let positions = |from| -> Vec<u64> {
+                read_segment(&dir, from)
+                    .unwrap()
+                    .records
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .collect()
+            };
+            assert_eq!(positions(p1), (p1..=p4).collect::<Vec<_>>(), "{mode:?}");
+            assert_eq!(
+                positions(p4 + 1),
+                (p4 + 1..=p6).collect::<Vec<_>>(),
+                "{mode:?}"
+            );
+            assert!(p5 > p4 && p6 > p5);
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
