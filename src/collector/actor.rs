@@ -248,7 +248,7 @@ impl Handler<Submit> for Collector {
     type Result = ();
 
     /// Admits and routes now; answers once the log confirms and this turn's send is done
-    /// (see [`Answer`]).
+    /// (see `Answer`).
     fn handle(&mut self, msg: Submit, ctx: &mut Context<Self>) {
         let answer = Answer::new(msg.reply, msg.events.len());
         match self.admit(msg.events, answer.on_logged()) {

@@ -57,7 +57,7 @@ const GAPS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// In cluster mode, answers 501 with the JSON error body for the reads listed in [`GAPS`].
+/// In cluster mode, answers 501 with the JSON error body for the reads listed in `GAPS`.
 pub async fn cluster_gaps(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
