@@ -93,6 +93,12 @@ for rate in 20000 100000 200000; do
   for _ in $(seq 1 50); do read -r after pending < <(stats_lines); [ "$pending" = 0 ] && break; sleep 0.1; done
   echo $((after - before)) >"$WORK/statsd_meterd_$rate.received"
 done
+# The worst case for folding: no line repeats its series' last one (values alternate).
+read -r before _ < <(stats_lines)
+"${LOAD[@]}" --target "udp://127.0.0.1:$UP" --mode statsd --batch 10 --connections 1 --rate 200000 \
+  --distinct-values >"$WORK/statsd_meterd_distinct.json"
+for _ in $(seq 1 50); do read -r after pending < <(stats_lines); [ "$pending" = 0 ] && break; sleep 0.1; done
+echo $((after - before)) >"$WORK/statsd_meterd_distinct.received"
 kill "$MPID"; wait "$MPID" 2>/dev/null || true
 
 # --- Pushgateway ----------------------------------------------------------------------------------
@@ -185,6 +191,9 @@ for rate in (20000, 100000, 200000):
     r = j(f"statsd_meterd_{rate}"); got = int(open(os.path.join(w, f"statsd_meterd_{rate}.received")).read())
     rows.append((f"meterd StatsD UDP at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
                  f'{100*(r["events"]-got)/max(r["events"],1):.3f}% lost'))
+r = j("statsd_meterd_distinct"); got = int(open(os.path.join(w, "statsd_meterd_distinct.received")).read())
+rows.append(("meterd StatsD UDP at 2,000,000 lines/s, distinct values", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
+             f'{100*(r["events"]-got)/max(r["events"],1):.3f}% lost'))
 for rate in (20000, 40000):
     r = j(f"etsy_{rate}"); got = int(open(os.path.join(w, f"etsy_{rate}.received")).read())
     rows.append((f"Etsy statsd at {rate*10:,} lines/s", f'{r["events"]/r["seconds"]:,.0f} lines/s sent',
