@@ -7,11 +7,14 @@
 #   bash benches/memory.sh                 # all five kinds
 #   KINDS="counter gauge" bash benches/memory.sh
 #   NEW=50000 bash benches/memory.sh       # fewer new series
+#   WARM=5s bash benches/memory.sh         # first a batched-ingest run over 1,000 series, as
+#                                          # compare.sh's server has had before it measures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KINDS=${KINDS:-counter gauge meter histogram timer}
 BASE=${BASE:-10000}
 NEW=${NEW:-100000}
+WARM=${WARM:-}
 source benches/lib.sh
 bench_setup memory
 
@@ -33,6 +36,10 @@ for kind in $KINDS; do
   PID=$!; PIDS+=("$PID")
   T="http://127.0.0.1:$HP"
   wait_http "$T/-/ready"
+  if [ -n "$WARM" ]; then
+    taskset -c 1 "$M" bench --target "$T" --mode events --kind "$kind" --batch 100 --series 1000 \
+      --connections 16 --duration "$WARM" --json --quiet >/dev/null
+  fi
   push "$T" "$kind" "$BASE"
   sleep 1
   s0=$(series "$T"); rss0=$(rss_kib "$PID")
