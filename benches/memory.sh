@@ -7,8 +7,11 @@
 #   bash benches/memory.sh                 # all five kinds
 #   KINDS="counter gauge" bash benches/memory.sh
 #   NEW=50000 bash benches/memory.sh       # fewer new series
-#   WARM=5s bash benches/memory.sh         # first a batched-ingest run over 1,000 series, as
-#                                          # compare.sh's server has had before it measures
+#   FEATURES=mimalloc bash benches/memory.sh   # the server built with mimalloc
+#   WARM=5s bash benches/memory.sh         # right before the first reading, 2 s of /metrics
+#                                          # scrapes and WARM of batched ingest over 1,000
+#                                          # series: what compare.sh's server has just done
+#                                          # when it reads, and memory it freed is reused
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KINDS=${KINDS:-counter gauge meter histogram timer}
@@ -18,7 +21,7 @@ WARM=${WARM:-}
 source benches/lib.sh
 bench_setup memory
 
-if [ -z "${NO_BUILD:-}" ]; then cargo build --release --quiet; fi
+if [ -z "${NO_BUILD:-}" ]; then cargo build --release --quiet ${FEATURES:+--features "$FEATURES"}; fi
 M="${CARGO_TARGET_DIR:-target}/release/meterd"
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 series() { curl -fsS -H 'Accept: application/json' "$1/metrics/vendor" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["meterd.series"]))'; }
@@ -36,12 +39,14 @@ for kind in $KINDS; do
   PID=$!; PIDS+=("$PID")
   T="http://127.0.0.1:$HP"
   wait_http "$T/-/ready"
+  push "$T" "$kind" "$BASE"
+  sleep 1
   if [ -n "$WARM" ]; then
+    taskset -c 1 "$M" bench --target "$T" --mode query --path /metrics --connections 1 \
+      --duration 2s --json --quiet >/dev/null
     taskset -c 1 "$M" bench --target "$T" --mode events --kind "$kind" --batch 100 --series 1000 \
       --connections 16 --duration "$WARM" --json --quiet >/dev/null
   fi
-  push "$T" "$kind" "$BASE"
-  sleep 1
   s0=$(series "$T"); rss0=$(rss_kib "$PID")
   push "$T" "$kind" $((BASE + NEW))
   sleep 1
