@@ -7,7 +7,6 @@
 #   bash benches/memory.sh                 # all five kinds
 #   KINDS="counter gauge" bash benches/memory.sh
 #   NEW=50000 bash benches/memory.sh       # fewer new series
-#   FEATURES=mimalloc bash benches/memory.sh   # the server built with mimalloc
 #   WARM=5s bash benches/memory.sh         # right before the first reading, 2 s of /metrics
 #                                          # scrapes and WARM of batched ingest over 1,000
 #                                          # series: what compare.sh's server has just done
@@ -21,7 +20,7 @@ WARM=${WARM:-}
 source benches/lib.sh
 bench_setup memory
 
-if [ -z "${NO_BUILD:-}" ]; then cargo build --release --quiet ${FEATURES:+--features "$FEATURES"}; fi
+if [ -z "${NO_BUILD:-}" ]; then cargo build --release --quiet; fi
 M="${CARGO_TARGET_DIR:-target}/release/meterd"
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 series() { curl -fsS -H 'Accept: application/json' "$1/metrics/vendor" | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["meterd.series"]))'; }

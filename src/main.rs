@@ -9,12 +9,6 @@ use meterd::config::{Pipeline, Tokens};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// With `--features mimalloc`, mimalloc instead of glibc's malloc: less resident memory per
-/// series for more CPU time per event (see its line in Cargo.toml).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// meterd — a metrics stream processor and server: push metric events over HTTP or StatsD and
 /// query them as Prometheus, OpenMetrics, MicroProfile JSON, Orion, OpenTSDB, Blink, ODSL or Kanto.
 #[derive(Parser)]
