@@ -7,11 +7,16 @@
 #   bash benches/memory.sh                 # all five kinds
 #   KINDS="counter gauge" bash benches/memory.sh
 #   NEW=50000 bash benches/memory.sh       # fewer new series
+#   WARM=5s bash benches/memory.sh         # right before the first reading, 2 s of /metrics
+#                                          # scrapes and WARM of batched ingest over 1,000
+#                                          # series: what compare.sh's server has just done
+#                                          # when it reads, and memory it freed is reused
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KINDS=${KINDS:-counter gauge meter histogram timer}
 BASE=${BASE:-10000}
 NEW=${NEW:-100000}
+WARM=${WARM:-}
 source benches/lib.sh
 bench_setup memory
 
@@ -35,6 +40,12 @@ for kind in $KINDS; do
   wait_http "$T/-/ready"
   push "$T" "$kind" "$BASE"
   sleep 1
+  if [ -n "$WARM" ]; then
+    taskset -c 1 "$M" bench --target "$T" --mode query --path /metrics --connections 1 \
+      --duration 2s --json --quiet >/dev/null
+    taskset -c 1 "$M" bench --target "$T" --mode events --kind "$kind" --batch 100 --series 1000 \
+      --connections 16 --duration "$WARM" --json --quiet >/dev/null
+  fi
   s0=$(series "$T"); rss0=$(rss_kib "$PID")
   push "$T" "$kind" $((BASE + NEW))
   sleep 1

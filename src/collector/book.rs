@@ -20,6 +20,11 @@ pub struct LimitBreach {
     pub new_series: usize,
 }
 
+/// The book's hasher for its keys (already hashes, but FNV's, which anyone can make collide):
+/// foldhash, seeded per process, costs a few instructions where std's SipHash cost a fair part
+/// of admission.
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     /// Admission time of the series' last event, epoch milliseconds.
@@ -41,7 +46,7 @@ pub struct Plan {
 /// Pushed series by stable key hash, with per-service counts and idle times.
 #[derive(Debug)]
 pub struct SeriesBook {
-    entries: HashMap<u64, Entry>,
+    entries: HashMap<u64, Entry, Hasher>,
     services: Vec<(String, usize)>,
     service_ids: HashMap<String, u32>,
     /// Distinct idle limits in use; index 0 is "never".
@@ -51,7 +56,7 @@ pub struct SeriesBook {
 impl Default for SeriesBook {
     fn default() -> Self {
         SeriesBook {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             services: Vec::new(),
             service_ids: HashMap::new(),
             ttls: vec![None],
@@ -89,8 +94,8 @@ impl SeriesBook {
             hashes: Vec::with_capacity(events.len()),
             new: Vec::new(),
         };
-        let mut fresh = HashSet::new();
-        let mut per_service: HashMap<&str, usize> = HashMap::new();
+        let mut fresh: HashSet<u64, Hasher> = HashSet::default();
+        let mut per_service: HashMap<&str, usize, Hasher> = HashMap::default();
         for (i, e) in events.iter().enumerate() {
             let h = e.key.stable_hash();
             plan.hashes.push(h);

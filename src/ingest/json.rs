@@ -5,7 +5,7 @@
 
 use super::context::IngestContext;
 use super::error::{all_or_nothing, IngestError, ItemErrors};
-use super::raw_tags::RawTags;
+use super::raw_tags::{BorrowedStr, RawTags};
 use super::timestamp::to_epoch_millis;
 use crate::config::Limits;
 use crate::model::{
@@ -22,17 +22,17 @@ struct RawEvent<'a> {
     #[serde(borrow)]
     name: Cow<'a, str>,
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<BorrowedStr<'a>>,
     #[serde(default)]
     value: Option<f64>,
     #[serde(default)]
     timestamp: Option<f64>,
     #[serde(borrow, default)]
-    scope: Option<Cow<'a, str>>,
+    scope: Option<BorrowedStr<'a>>,
     #[serde(borrow, default)]
-    service: Option<Cow<'a, str>>,
+    service: Option<BorrowedStr<'a>>,
     #[serde(rename = "servicePath", borrow, default)]
-    service_path: Option<Cow<'a, str>>,
+    service_path: Option<BorrowedStr<'a>>,
     #[serde(borrow, default)]
     tags: Option<RawTags<'a>>,
     #[serde(default)]
@@ -53,13 +53,61 @@ pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Inges
         return Err(slow_json(body));
     };
     let decoded = match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => serde_json::from_str::<Vec<RawEvent>>(text),
-        Some(b'{') => serde_json::from_str::<RawEvent>(text).map(|one| vec![one]),
+        Some(b'[') => decode_array(text, ctx),
+        Some(b'{') => {
+            serde_json::from_str::<RawEvent>(text).map(|one| validate_all(vec![one], ctx))
+        }
         _ => return Err(slow_json(body)),
     };
-    match decoded {
-        Ok(raws) => validate_all(raws, ctx),
-        Err(_) => Err(slow_json(body)),
+    decoded.unwrap_or_else(|_| Err(slow_json(body)))
+}
+
+/// Decodes a JSON array, validating each event as soon as it is read: no vector of raw events
+/// is built, and the events' vector is sized from the body once.
+fn decode_array(
+    text: &str,
+    ctx: &IngestContext,
+) -> Result<Result<Vec<Event>, IngestError>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    // About 64 bytes of JSON an event at the least; the vector grows if they are shorter.
+    let capacity = (text.len() / 64).min(4096);
+    let checked =
+        serde::de::Deserializer::deserialize_seq(&mut de, ValidateEach { ctx, capacity })?;
+    de.end()?;
+    Ok(checked.map_err(IngestError::Invalid))
+}
+
+/// Visits a JSON array of events, validating each as it is read (all or nothing, every bad
+/// index named, as [`validate_all`]).
+struct ValidateEach<'c, 'x> {
+    ctx: &'c IngestContext<'x>,
+    capacity: usize,
+}
+
+impl<'de> serde::de::Visitor<'de> for ValidateEach<'_, '_> {
+    type Value = Result<Vec<Event>, ItemErrors>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of events")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut events = Vec::with_capacity(self.capacity);
+        let mut errors = ItemErrors::default();
+        let mut index = 0;
+        while let Some(raw) = seq.next_element::<RawEvent>()? {
+            match validate(raw, self.ctx) {
+                Ok(event) if errors.is_empty() => events.push(event),
+                Ok(_) => {}
+                Err(message) => errors.push(index, message),
+            }
+            index += 1;
+        }
+        Ok(if errors.is_empty() {
+            Ok(events)
+        } else {
+            Err(errors)
+        })
     }
 }
 
@@ -221,4 +269,70 @@ pub(super) fn validate_tags(raw: RawTags, limits: &Limits) -> Result<Tags, Strin
         tags.push((k.into_owned(), v.into_owned()));
     }
     Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Pipeline;
+
+    fn decode(body: &str) -> Result<Vec<Event>, IngestError> {
+        let pipeline = Pipeline::default();
+        let root = ServicePath::root();
+        let ctx = IngestContext {
+            service: "default-service",
+            service_path: &root,
+            now_ms: 1_700_000_000_000,
+            pipeline: &pipeline,
+        };
+        decode_json(body.as_bytes(), &ctx)
+    }
+
+    #[test]
+    fn optional_strings_borrow_from_the_body_unless_escaped() {
+        let body = r#"{"name":"a","type":"gauge","value":1,"scope":"vendor","service":"s",
+            "servicePath":"/p","tags":{"k":"v"}}"#;
+        let raw: RawEvent = serde_json::from_str(body).unwrap();
+        for field in [&raw.kind, &raw.scope, &raw.service, &raw.service_path] {
+            let text = field.as_ref().expect("given");
+            assert!(
+                matches!(text.0, Cow::Borrowed(_)),
+                "{:?} was copied",
+                text.0
+            );
+        }
+        // An escape forces a copy, and the copy is what validation sees.
+        let events = decode(r#"[{"name":"a","type":"count\u0065r","service":"s\u0031"}]"#).unwrap();
+        assert_eq!(events[0].kind, Kind::Counter);
+        assert_eq!(events[0].key.service, "s1");
+    }
+
+    #[test]
+    fn an_array_is_validated_as_it_is_read_all_or_nothing() {
+        let events =
+            decode(r#" [{"name":"a","type":"counter"}, {"name":"b","type":"gauge","value":2}] "#)
+                .unwrap();
+        let names: Vec<&str> = events.iter().map(|e| e.key.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(decode("[]").unwrap().is_empty());
+        // Every bad item is named, and none of the good ones is taken.
+        let body = r#"[{"name":"a","type":"counter"},{"name":"1x","type":"counter"},
+            {"name":"c","type":"nope"},{"name":"d","type":"gauge","value":1}]"#;
+        let Err(IngestError::Invalid(errors)) = decode(body) else {
+            panic!("refused as a whole")
+        };
+        let indexes: Vec<usize> = errors.iter().map(|e| e.index).collect();
+        assert_eq!(indexes, [1, 2]);
+        // A syntax error after valid items still refuses the whole body as malformed.
+        let malformed = decode(r#"[{"name":"a","type":"counter"}, {"name":"#);
+        assert!(
+            matches!(malformed, Err(IngestError::Malformed(_))),
+            "{malformed:?}"
+        );
+        let trailing = decode(r#"[{"name":"a","type":"counter"}] x"#);
+        assert!(
+            matches!(trailing, Err(IngestError::Malformed(_))),
+            "{trailing:?}"
+        );
+    }
 }

@@ -48,8 +48,18 @@ impl<'de: 'a, 'a> Visitor<'de> for TagsVisitor<'a> {
     }
 }
 
-/// A string that borrows from the input when it can.
-struct BorrowedStr<'a>(Cow<'a, str>);
+/// A string that borrows from the input when it can. (serde's own `Cow<str>` borrows only as a
+/// field of its own with `#[serde(borrow)]`, never inside an `Option`: this one always does.)
+#[derive(Debug)]
+pub(crate) struct BorrowedStr<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for BorrowedStr<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
