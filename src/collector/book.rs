@@ -20,10 +20,35 @@ pub struct LimitBreach {
     pub new_series: usize,
 }
 
-/// The book's hasher for its keys (already hashes, but FNV's, which anyone can make collide):
-/// foldhash, seeded per process, costs a few instructions where std's SipHash cost a fair part
-/// of admission.
-type Hasher = foldhash::fast::RandomState;
+/// The book's hasher for its maps (keyed by series hashes): foldhash costs a few instructions
+/// where std's SipHash cost a fair part of admission. It spreads the hashes over the maps'
+/// buckets; seeded from the operating system's randomness (through std's `RandomState`) once
+/// per process, and per map, so that a client cannot aim keys at one bucket. (It cannot make
+/// two series whose stable hashes collide distinct: the book counts series by that hash.)
+#[derive(Clone)]
+struct Hasher(foldhash::fast::SeedableRandomState);
+
+impl Default for Hasher {
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        static SHARED: std::sync::OnceLock<foldhash::SharedSeed> = std::sync::OnceLock::new();
+        let shared = SHARED.get_or_init(|| {
+            foldhash::SharedSeed::from_u64(std::hash::RandomState::new().hash_one(0u64))
+        });
+        let per_map = std::hash::RandomState::new().hash_one(1u64);
+        Hasher(foldhash::fast::SeedableRandomState::with_seed(
+            per_map, shared,
+        ))
+    }
+}
+
+impl std::hash::BuildHasher for Hasher {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+
+    fn build_hasher(&self) -> Self::Hasher {
+        self.0.build_hasher()
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {

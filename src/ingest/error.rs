@@ -33,6 +33,16 @@ impl ItemErrors {
         }
     }
 
+    /// [`ItemErrors::push`], building the message only when it is listed (a hostile body
+    /// of millions of bad items costs a count for all but the first ones).
+    pub fn push_with(&mut self, index: usize, message: impl FnOnce() -> String) {
+        if self.listed.len() < MAX_DETAILS {
+            self.push(index, message());
+        } else {
+            self.omitted += 1;
+        }
+    }
+
     /// Bad items in all, listed or not.
     pub fn total(&self) -> usize {
         self.listed.len() + self.omitted

@@ -50,16 +50,16 @@ struct RawEvent<'a> {
 pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
     // One vectorised UTF-8 check of the whole body, rather than one per string inside it.
     let Ok(text) = std::str::from_utf8(body) else {
-        return Err(slow_json(body));
+        return Err(slow_json(body, ctx));
     };
     let decoded = match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => decode_array(text, ctx),
         Some(b'{') => {
             serde_json::from_str::<RawEvent>(text).map(|one| validate_all(vec![one], ctx))
         }
-        _ => return Err(slow_json(body)),
+        _ => return Err(slow_json(body, ctx)),
     };
-    decoded.unwrap_or_else(|_| Err(slow_json(body)))
+    decoded.unwrap_or_else(|_| Err(slow_json(body, ctx)))
 }
 
 /// Decodes a JSON array, validating each event as soon as it is read: no vector of raw events
@@ -114,28 +114,34 @@ impl<'de> serde::de::Visitor<'de> for ValidateEach<'_, '_> {
 /// Decodes and validates an NDJSON body (one event per non-empty line). All or nothing;
 /// indexes count events, and messages name the 1-based line.
 pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    let mut raws = Vec::new();
+    let mut good = Vec::new();
     let mut errors = ItemErrors::default();
     let lines = body.split(|b| *b == b'\n').enumerate();
     let events = lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
     for (index, (line_no, line)) in events.enumerate() {
         match serde_json::from_slice::<RawEvent>(line) {
             // Once one line is bad, the others are only checked.
-            Ok(raw) if errors.is_empty() => raws.push(raw),
-            Ok(_) => {}
-            Err(e) => errors.push(index, format!("line {}: {e}", line_no + 1)),
+            Ok(raw) => match validate(raw, ctx) {
+                Ok(event) if errors.is_empty() => good.push(event),
+                Ok(_) => {}
+                Err(message) => errors.push(index, message),
+            },
+            Err(e) => errors.push_with(index, || format!("line {}: {e}", line_no + 1)),
         }
     }
-    if !errors.is_empty() {
-        return Err(IngestError::Invalid(errors));
+    if errors.is_empty() {
+        Ok(good)
+    } else {
+        Err(IngestError::Invalid(errors))
     }
-    validate_all(raws, ctx)
 }
 
 /// Finds out why the fast path failed: a syntax error for the whole body, or the bad items.
 /// An array is walked one element at a time (each borrowed from the body, never copied into
 /// a tree), so that finding the bad items of a huge body costs no more than the body.
-fn slow_json(body: &[u8]) -> IngestError {
+/// Elements that do decode are validated too, so that every bad item is named whatever made
+/// it bad.
+fn slow_json(body: &[u8], ctx: &IngestContext) -> IngestError {
     let text = match std::str::from_utf8(body) {
         Ok(text) => text,
         Err(e) => return IngestError::Malformed(e.to_string()),
@@ -143,15 +149,10 @@ fn slow_json(body: &[u8]) -> IngestError {
     let mut errors = ItemErrors::default();
     let walked = match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => super::elements::each_element(text, |index, item| {
-            if let Err(e) = serde_json::from_str::<RawEvent>(item) {
-                errors.push(index, strip_position(&e.to_string()));
-            }
+            check(&mut errors, index, item, ctx);
         }),
-        Some(b'{') => serde_json::from_str::<&serde_json::value::RawValue>(text).map(|item| {
-            if let Err(e) = serde_json::from_str::<RawEvent>(item.get()) {
-                errors.push(0, strip_position(&e.to_string()));
-            }
-        }),
+        Some(b'{') => serde_json::from_str::<&serde_json::value::RawValue>(text)
+            .map(|item| check(&mut errors, 0, item.get(), ctx)),
         _ => serde_json::from_str::<serde::de::IgnoredAny>(text).map(|_| ()),
     };
     match walked {
@@ -160,6 +161,19 @@ fn slow_json(body: &[u8]) -> IngestError {
             IngestError::Malformed("expected a JSON array of events or one event object".into())
         }
         Ok(()) => IngestError::Invalid(errors),
+    }
+}
+
+/// Records why element `index` (`item`, its text) is bad, if it is: it does not decode as an
+/// event, or the event is not valid.
+fn check(errors: &mut ItemErrors, index: usize, item: &str, ctx: &IngestContext) {
+    match serde_json::from_str::<RawEvent>(item) {
+        Ok(raw) => {
+            if let Err(message) = validate(raw, ctx) {
+                errors.push(index, message);
+            }
+        }
+        Err(e) => errors.push_with(index, || strip_position(&e.to_string())),
     }
 }
 
@@ -277,6 +291,16 @@ mod tests {
     use crate::config::Pipeline;
 
     fn decode(body: &str) -> Result<Vec<Event>, IngestError> {
+        with_ctx(|ctx| decode_json(body.as_bytes(), ctx))
+    }
+
+    fn ndjson(body: &str) -> Result<Vec<Event>, IngestError> {
+        with_ctx(|ctx| decode_ndjson(body.as_bytes(), ctx))
+    }
+
+    fn with_ctx(
+        f: impl FnOnce(&IngestContext) -> Result<Vec<Event>, IngestError>,
+    ) -> Result<Vec<Event>, IngestError> {
         let pipeline = Pipeline::default();
         let root = ServicePath::root();
         let ctx = IngestContext {
@@ -285,7 +309,7 @@ mod tests {
             now_ms: 1_700_000_000_000,
             pipeline: &pipeline,
         };
-        decode_json(body.as_bytes(), &ctx)
+        f(&ctx)
     }
 
     #[test]
@@ -334,5 +358,33 @@ mod tests {
             matches!(trailing, Err(IngestError::Malformed(_))),
             "{trailing:?}"
         );
+    }
+
+    #[test]
+    fn every_bad_item_is_named_whether_it_does_not_decode_or_is_not_valid() {
+        // Index 0 is not valid (a name starting with a digit), index 2 does not decode (a
+        // number for the type): both are named, in arrays and in NDJSON alike.
+        let items = [
+            r#"{"name":"1x","type":"counter"}"#,
+            r#"{"name":"b","type":"counter"}"#,
+            r#"{"name":"c","type":7}"#,
+        ];
+        let array = format!("[{}]", items.join(","));
+        let Err(IngestError::Invalid(errors)) = decode(&array) else {
+            panic!("refused as a whole")
+        };
+        let indexes: Vec<usize> = errors.iter().map(|e| e.index).collect();
+        assert_eq!(indexes, [0, 2], "{errors:?}");
+        let Err(IngestError::Invalid(errors)) = ndjson(&items.join("\n")) else {
+            panic!("refused as a whole")
+        };
+        let indexes: Vec<usize> = errors.iter().map(|e| e.index).collect();
+        assert_eq!(indexes, [0, 2], "{errors:?}");
+        // Past the listed ones, bad items are counted.
+        let many = format!("[{}]", vec![r#"{"name":"c","type":7}"#; 250].join(","));
+        let Err(IngestError::Invalid(errors)) = decode(&many) else {
+            panic!("refused as a whole")
+        };
+        assert_eq!((errors.len(), errors.total()), (100, 250));
     }
 }

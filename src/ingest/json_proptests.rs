@@ -108,9 +108,17 @@ proptest! {
             Err(e) => clean(&e, events.len()),
         }
         // The same events give the same answer whichever framing carries them.
-        let a = decode_json(body.as_bytes(), &ctx()).map_err(|e| e.to_string());
-        let b = decode_ndjson(nd.as_bytes(), &ctx()).map_err(|e| e.to_string());
+        let a = decode_json(body.as_bytes(), &ctx());
+        let b = decode_ndjson(nd.as_bytes(), &ctx());
         prop_assert_eq!(a.is_ok(), b.is_ok() || events.is_empty());
+        // And the same bad items, by index.
+        let bad = |r: &Result<Vec<crate::model::Event>, IngestError>| match r {
+            Err(IngestError::Invalid(errors)) => errors.iter().map(|e| e.index).collect(),
+            _ => Vec::new(),
+        };
+        if !events.is_empty() {
+            prop_assert_eq!(bad(&a), bad(&b));
+        }
     }
 
     #[test]
