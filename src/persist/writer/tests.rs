@@ -8,6 +8,13 @@ const FORGET: RecordRef<'static> = RecordRef::Forget {
     hashes: &[9],
 };
 
+/// An empty temporary folder of this process named after `name`.
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("meterd-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 fn start(dir: &Path, durability: Durability, capacity: usize, counters: Arc<Counters>) -> Wal {
     Wal::start(dir, durability, capacity, counters, Arc::new(|_| {})).unwrap()
 }
@@ -19,9 +26,7 @@ fn appends_get_positions_in_order_and_a_cut_starts_a_segment_at_the_next() {
         DurabilityMode::Interval,
         DurabilityMode::NoFsync,
     ] {
-        let dir =
-            std::env::temp_dir().join(format!("meterd-writer-{}-{mode:?}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir(&format!("writer-{mode:?}"));
         let durability = Durability {
             mode,
             interval: Duration::from_millis(5),
@@ -69,8 +74,7 @@ fn appends_get_positions_in_order_and_a_cut_starts_a_segment_at_the_next() {
 #[test]
 fn held_appends_wait_for_a_flush_and_keep_their_place_before_queued_ones() {
     for mode in [DurabilityMode::Interval, DurabilityMode::NoFsync] {
-        let dir = std::env::temp_dir().join(format!("meterd-held-{}-{mode:?}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir(&format!("held-{mode:?}"));
         let durability = Durability {
             mode,
             interval: Duration::from_millis(5),
@@ -176,8 +180,7 @@ fn held_appends_wait_for_a_flush_and_keep_their_place_before_queued_ones() {
 
 #[test]
 fn under_fsync_nothing_is_held() {
-    let dir = std::env::temp_dir().join(format!("meterd-unheld-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("unheld");
     let durability = Durability {
         mode: DurabilityMode::Fsync,
         ..Durability::default()
@@ -192,8 +195,7 @@ fn under_fsync_nothing_is_held() {
 
 #[test]
 fn a_full_queue_refuses_instead_of_waiting() {
-    let dir = std::env::temp_dir().join(format!("meterd-writer-full-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("writer-full");
     let durability = Durability {
         mode: DurabilityMode::Fsync,
         interval: Duration::from_millis(10),
