@@ -110,7 +110,7 @@ impl Collector {
         if let Err(e) = self.admission.admit(&events, now_ms) {
             let reason = match e {
                 CollectorError::Limit(_) => Reason::SeriesLimit,
-                CollectorError::Conflict(_) => Reason::Conflict,
+                CollectorError::Conflict(_) | CollectorError::Collision(_) => Reason::Conflict,
                 CollectorError::Busy(_) | CollectorError::Wal(_) => Reason::Busy,
             };
             self.counters.record(Outcome::BatchRefused(reason, n));

@@ -21,6 +21,10 @@ pub enum CollectorError {
     /// (`DELETE /api/v1/series`) or let idle ones expire (`series_ttl`).
     #[error("{}", describe(.0))]
     Limit(LimitBreach),
+    /// Events whose series key has the stable hash of another series' key (keys crafted to
+    /// collide): change the name or a tag.
+    #[error("series keys collide with other series (by their stable hash); nothing was applied")]
+    Collision(Vec<ItemError>),
     /// A queue on the way is full: retry after a moment.
     #[error("meterd is busy: the {0} queue is full; retry shortly")]
     Busy(&'static str),
@@ -39,6 +43,11 @@ impl CollectorError {
         )
     }
 }
+
+/// Why an event whose key collides with another series' stable hash is refused.
+const COLLISION: &str = "this series' key has the same 64-bit stable hash as another series' \
+     key (keys crafted to collide): meterd counts series by that hash, so it cannot keep both; \
+     change the name or a tag";
 
 fn describe(b: &LimitBreach) -> String {
     match &b.service {
@@ -91,6 +100,18 @@ impl Admission {
             .book
             .plan(events, limits.then_some(&*self.pipeline))
             .map_err(CollectorError::Limit)?;
+        // Logged batches were admitted: only live ones are refused for a collision.
+        if limits && !plan.collisions.is_empty() {
+            return Err(CollectorError::Collision(
+                plan.collisions
+                    .iter()
+                    .map(|&index| ItemError {
+                        index,
+                        message: COLLISION.to_owned(),
+                    })
+                    .collect(),
+            ));
+        }
         self.registry
             .write()
             .admit(events)

@@ -4,7 +4,7 @@
 
 use crate::config::Pipeline;
 use crate::model::{Event, SeriesKey};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// A limit a batch would break; nothing of it is applied.
@@ -25,7 +25,7 @@ pub struct LimitBreach {
 /// buckets; seeded from the operating system's randomness (through std's `RandomState`) once
 /// per process, and per map, so that a client cannot aim keys at one bucket. (It cannot make
 /// two series whose stable hashes collide distinct: the book counts series by that hash.)
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Hasher(foldhash::fast::SeedableRandomState);
 
 impl Default for Hasher {
@@ -58,20 +58,32 @@ struct Entry {
     service: u32,
     /// Index into `ttls`.
     ttl: u16,
+    /// The series key's keyed hash (see [`SeriesBook::check_of`]): two keys with the same
+    /// stable hash but different checks are two series the book cannot tell apart.
+    check: u64,
 }
 
 /// What [`SeriesBook::plan`] found in a batch: each event's key hash and the new series.
 #[derive(Debug, Default)]
 pub struct Plan {
     hashes: Vec<u64>,
+    checks: Vec<u64>,
     /// Index of the first event of each new series.
     new: Vec<usize>,
+    /// Indexes of the events whose key has the stable hash of another series' key (crafted:
+    /// the stable hash is unkeyed): the book counts series by that hash, so such a key would
+    /// be a series beyond the limits' count.
+    pub collisions: Vec<usize>,
 }
 
 /// Pushed series by stable key hash, with per-service counts and idle times.
 #[derive(Debug)]
 pub struct SeriesBook {
     entries: HashMap<u64, Entry, Hasher>,
+    /// Keys the checks (a secret per process: senders cannot aim at it).
+    checker: Hasher,
+    /// The identity of a series (`SeriesKey::stable_hash`; tests make keys collide).
+    hash: fn(&SeriesKey) -> u64,
     services: Vec<(String, usize)>,
     service_ids: HashMap<String, u32>,
     /// Distinct idle limits in use; index 0 is "never".
@@ -82,6 +94,8 @@ impl Default for SeriesBook {
     fn default() -> Self {
         SeriesBook {
             entries: HashMap::default(),
+            checker: Hasher::default(),
+            hash: SeriesKey::stable_hash,
             services: Vec::new(),
             service_ids: HashMap::new(),
             ttls: vec![None],
@@ -90,6 +104,19 @@ impl Default for SeriesBook {
 }
 
 impl SeriesBook {
+    /// Identifies series by `hash` instead of the stable hash (tests: to make keys collide).
+    #[cfg(test)]
+    pub(crate) fn hash_with(&mut self, hash: fn(&SeriesKey) -> u64) {
+        self.hash = hash;
+    }
+
+    /// The keyed hash of `key`, told apart from the stable hash: keys crafted to share a
+    /// stable hash do not share it.
+    fn check_of(&self, key: &SeriesKey) -> u64 {
+        use std::hash::BuildHasher;
+        self.checker.hash_one(key)
+    }
+
     /// Series in all.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -117,16 +144,28 @@ impl SeriesBook {
     pub fn plan(&self, events: &[Event], limits: Option<&Pipeline>) -> Result<Plan, LimitBreach> {
         let mut plan = Plan {
             hashes: Vec::with_capacity(events.len()),
+            checks: Vec::with_capacity(events.len()),
             new: Vec::new(),
+            collisions: Vec::new(),
         };
-        let mut fresh: HashSet<u64, Hasher> = HashSet::default();
+        let mut fresh: HashMap<u64, u64, Hasher> = HashMap::default();
         let mut per_service: HashMap<&str, usize, Hasher> = HashMap::default();
         for (i, e) in events.iter().enumerate() {
-            let h = e.key.stable_hash();
+            let (h, c) = ((self.hash)(&e.key), self.check_of(&e.key));
             plan.hashes.push(h);
-            if !self.entries.contains_key(&h) && fresh.insert(h) {
-                plan.new.push(i);
-                *per_service.entry(e.key.service.as_str()).or_default() += 1;
+            plan.checks.push(c);
+            let known = match self.entries.get(&h) {
+                Some(entry) => Some(entry.check),
+                None => fresh.get(&h).copied(),
+            };
+            match known {
+                Some(check) if check != c => plan.collisions.push(i),
+                Some(_) => {}
+                None => {
+                    fresh.insert(h, c);
+                    plan.new.push(i);
+                    *per_service.entry(e.key.service.as_str()).or_default() += 1;
+                }
             }
         }
         let Some(pipeline) = limits else {
@@ -163,14 +202,18 @@ impl SeriesBook {
         let limits = &pipeline.limits;
         let mut room = limits.max_series.saturating_sub(self.len());
         let mut service_room: HashMap<&str, usize> = HashMap::new();
-        let mut fresh: HashMap<u64, bool> = HashMap::new();
+        let mut fresh: HashMap<u64, (u64, bool)> = HashMap::new();
         let mut over = Vec::new();
         for (i, e) in events.iter().enumerate() {
-            let h = e.key.stable_hash();
-            if self.entries.contains_key(&h) {
+            let (h, c) = ((self.hash)(&e.key), self.check_of(&e.key));
+            if let Some(entry) = self.entries.get(&h) {
+                // A key crafted to collide with a known series' is left out.
+                if entry.check != c {
+                    over.push(i);
+                }
                 continue;
             }
-            let fits = *fresh.entry(h).or_insert_with(|| {
+            let (check, fits) = *fresh.entry(h).or_insert_with(|| {
                 let service = e.key.service.as_str();
                 let left = service_room.entry(service).or_insert_with(|| {
                     limits
@@ -182,9 +225,9 @@ impl SeriesBook {
                     room -= 1;
                     *left -= 1;
                 }
-                fits
+                (c, fits)
             });
-            if !fits {
+            if !fits || check != c {
                 over.push(i);
             }
         }
@@ -200,7 +243,7 @@ impl SeriesBook {
                 .rule_for(&key.name)
                 .and_then(|r| r.series_ttl)
                 .or(pipeline.limits.series_ttl);
-            self.add(plan.hashes[i], &key.service, now_ms, ttl);
+            self.add(plan.hashes[i], plan.checks[i], &key.service, now_ms, ttl);
         }
         for h in &plan.hashes {
             if let Some(entry) = self.entries.get_mut(h) {
@@ -209,7 +252,7 @@ impl SeriesBook {
         }
     }
 
-    fn add(&mut self, hash: u64, service: &str, last_ms: i64, ttl: Option<Duration>) {
+    fn add(&mut self, hash: u64, check: u64, service: &str, last_ms: i64, ttl: Option<Duration>) {
         let service = match self.service_ids.get(service) {
             Some(&id) => id,
             None => {
@@ -234,6 +277,7 @@ impl SeriesBook {
                     last_ms,
                     service,
                     ttl,
+                    check,
                 },
             )
             .is_none()
@@ -305,7 +349,8 @@ impl SeriesBook {
                 .and_then(|r| r.series_ttl)
                 .or(pipeline.limits.series_ttl);
             let last = saved.get(&h).copied().unwrap_or(default_ms);
-            book.add(h, &key.service, last, ttl);
+            let check = book.check_of(key);
+            book.add(h, check, &key.service, last, ttl);
         }
         book
     }
@@ -358,6 +403,34 @@ mod tests {
         assert_eq!((breach.limit, breach.max), ("max_series", 3));
         assert_eq!(book.remove([ev("b", "x").key.stable_hash()]), 1);
         admit(&mut book, &p, &[ev("c", "x")]).unwrap();
+    }
+
+    #[test]
+    fn keys_whose_stable_hashes_collide_are_told_apart_and_refused() {
+        // Every key collides, as keys crafted against the unkeyed stable hash would.
+        let p = pipeline(100, 100);
+        let mut book = SeriesBook::default();
+        book.hash_with(|_| 42);
+        let plan = book.plan(&[ev("a", "x")], Some(&p)).unwrap();
+        assert!(plan.collisions.is_empty());
+        book.commit(&[ev("a", "x")], &plan, 0, &p);
+        // The same key again is the same series; another key with its hash is a collision,
+        // in a later batch or within one.
+        let batch = [ev("a", "x"), ev("a", "y"), ev("b", "z")];
+        let plan = book.plan(&batch, Some(&p)).unwrap();
+        assert_eq!(plan.collisions, vec![1, 2]);
+        let mut fresh = SeriesBook::default();
+        fresh.hash_with(|_| 7);
+        let plan = fresh.plan(&batch, Some(&p)).unwrap();
+        assert_eq!((plan.new.clone(), plan.collisions), (vec![0], vec![1, 2]));
+        // A lenient batch leaves them out.
+        assert_eq!(book.over_limits(&batch, &p), vec![1, 2]);
+        // A book restored from the shards' keys knows each key's check again: the same key
+        // is no collision with itself.
+        let keys = [ev("a", "x").key, ev("a", "y").key];
+        let back = SeriesBook::restore(keys.iter(), None, 0, &p);
+        let plan = back.plan(&[ev("a", "y"), ev("a", "x")], Some(&p)).unwrap();
+        assert!(plan.collisions.is_empty() && plan.new.is_empty());
     }
 
     #[test]
@@ -417,7 +490,9 @@ mod tests {
             &events[..1],
             &Plan {
                 hashes: plan.hashes[..1].to_vec(),
+                checks: plan.checks[..1].to_vec(),
                 new: vec![0],
+                collisions: Vec::new(),
             },
             1_000,
             &p,

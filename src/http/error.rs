@@ -133,6 +133,10 @@ impl From<CollectorError> for ApiError {
             CollectorError::Conflict(details) => {
                 ApiError::new(StatusCode::CONFLICT, "type_conflict", message).with_details(details)
             }
+            CollectorError::Collision(details) => {
+                ApiError::new(StatusCode::CONFLICT, "series_collision", message)
+                    .with_details(details)
+            }
             CollectorError::Limit(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "series_limit", message)
             }
