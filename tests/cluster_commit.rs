@@ -23,7 +23,7 @@ use meterd::cluster::owned::part_payload;
 use meterd::cluster::partition::split;
 use meterd::cluster::wire::Entry;
 use meterd::cluster::{ClusterSettings, Jet, Node, Outgoing};
-use meterd::model::{Event, Kind, Op, Scope, Selector, SeriesKey, ValueView};
+use meterd::model::{Event, Kind, Scope, Selector, SeriesKey, ValueView};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,13 +61,10 @@ async fn start(s: ClusterSettings) -> Node {
 /// `n` counter events of series `name`, one per tag value, spread over the partitions.
 fn batch(name: &str, n: u32) -> Vec<Event> {
     (0..n)
-        .map(|j| Event {
-            key: SeriesKey::simple(Scope::Application, name, vec![("j".into(), j.to_string())]),
-            kind: Kind::Counter,
-            value: 1.0,
-            op: Op::Observe,
-            timestamp_ms: 0,
-            meta: None,
+        .map(|j| {
+            let key =
+                SeriesKey::simple(Scope::Application, name, vec![("j".into(), j.to_string())]);
+            Event::observe(key, Kind::Counter, 1.0, 0)
         })
         .collect()
 }

@@ -891,18 +891,14 @@ async fn save(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Kind, Op, Scope, SeriesKey};
+    use crate::model::{Kind, Scope, SeriesKey};
 
     #[test]
     fn a_large_part_is_split_into_payloads_under_the_bound_in_order() {
         let events: Vec<Event> = (0..40_000)
-            .map(|i| Event {
-                key: SeriesKey::simple(Scope::Application, &format!("series.{i}"), vec![]),
-                kind: Kind::Counter,
-                value: f64::from(i),
-                op: Op::Observe,
-                timestamp_ms: 0,
-                meta: None,
+            .map(|i| {
+                let key = SeriesKey::simple(Scope::Application, &format!("series.{i}"), vec![]);
+                Event::observe(key, Kind::Counter, f64::from(i), 0)
             })
             .collect();
         let parts = payloads(&events, &|e| batch_payload(7, e));

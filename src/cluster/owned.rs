@@ -355,17 +355,10 @@ pub fn part_payload(tx: &str, admitted_ms: i64, events: &[Event]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::model::Op;
 
     fn event(name: &str, kind: Kind, value: f64) -> Event {
-        Event {
-            key: SeriesKey::simple(Scope::Application, name, vec![("k".into(), "v".into())]),
-            kind,
-            value,
-            op: Op::Observe,
-            timestamp_ms: 1_000,
-            meta: None,
-        }
+        let key = SeriesKey::simple(Scope::Application, name, vec![("k".into(), "v".into())]);
+        Event::observe(key, kind, value, 1_000)
     }
 
     fn all(state: &mut PartitionState, clock: &dyn Clock) -> Vec<(SeriesKey, ValueView)> {

@@ -24,17 +24,11 @@ pub fn split(events: Vec<Event>, partitions: u32) -> Vec<(u32, Vec<Event>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Kind, Op, Scope};
+    use crate::model::{Kind, Scope};
 
     fn event(name: &str, value: f64) -> Event {
-        Event {
-            key: SeriesKey::simple(Scope::Application, name, vec![]),
-            kind: Kind::Counter,
-            value,
-            op: Op::Observe,
-            timestamp_ms: 0,
-            meta: None,
-        }
+        let key = SeriesKey::simple(Scope::Application, name, vec![]);
+        Event::observe(key, Kind::Counter, value, 0)
     }
 
     #[test]

@@ -72,20 +72,18 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Kind, Op, Scope, SeriesKey};
+    use crate::model::{Kind, Scope, SeriesKey};
 
     #[test]
     fn entries_round_trip_and_garbage_is_none() {
         let batch = Entry::Batch {
             admitted_ms: 1_700_000_000_000,
-            events: vec![Event {
-                key: SeriesKey::simple(Scope::Application, "a", vec![("k".into(), "v".into())]),
-                kind: Kind::Timer,
-                value: 12.5,
-                op: Op::Observe,
-                timestamp_ms: 5,
-                meta: None,
-            }],
+            events: vec![Event::observe(
+                SeriesKey::simple(Scope::Application, "a", vec![("k".into(), "v".into())]),
+                Kind::Timer,
+                12.5,
+                5,
+            )],
         };
         let reset = Entry::Reset {
             at_ms: 7,

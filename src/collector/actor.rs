@@ -318,7 +318,7 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::collector::SeriesBook;
     use crate::config::Pipeline;
-    use crate::model::{Kind, Op, Scope};
+    use crate::model::{Kind, Scope};
     use crate::persist::{Position, Record, ReplayReport, Store, Ticket, WalError};
     use crate::registry::Registry;
     use actix::Arbiter;
@@ -396,14 +396,8 @@ mod tests {
         let arbiter = Arbiter::new();
         let collector = Collector::start_in_arbiter(&arbiter.handle(), |_| Collector::new(setup));
         let (reply, answer) = oneshot::channel();
-        let event = Event {
-            key: SeriesKey::simple(Scope::Application, "orders", vec![]),
-            kind: Kind::Counter,
-            value: 2.0,
-            op: Op::Observe,
-            timestamp_ms: 1_000,
-            meta: None,
-        };
+        let key = SeriesKey::simple(Scope::Application, "orders", vec![]);
+        let event = Event::observe(key, Kind::Counter, 2.0, 1_000);
         collector
             .try_send(Submit {
                 events: vec![event],

@@ -73,6 +73,18 @@ impl Op {
 }
 
 impl Event {
+    /// One plain observation (`Op::Observe`, no metadata) of `value` into series `key`.
+    pub fn observe(key: SeriesKey, kind: Kind, value: f64, timestamp_ms: i64) -> Event {
+        Event {
+            key,
+            kind,
+            value,
+            op: Op::Observe,
+            timestamp_ms,
+            meta: None,
+        }
+    }
+
     /// How many observations the event stands for: [`Op::times`].
     pub fn weight(&self) -> usize {
         self.op.times() as usize
