@@ -126,7 +126,7 @@ impl Jet {
         let js = &self.inner.js;
         let publishes = parts.into_iter().map(|o| {
             let subject = streams::event_subject(o.partition);
-            publish_one(js, "publishing events", subject, o)
+            publish_one(js, "publishing events", subject, o.msg_id, o.payload)
         });
         let all = futures_util::future::try_join_all(publishes);
         self.call(
@@ -142,8 +142,8 @@ impl Jet {
     /// other could have been stored first.
     pub async fn propose(&self, tx: &str, decision: Decision) -> Result<(), ClusterError> {
         let what = "storing a batch's outcome";
-        let (subject, message) = decision::message(tx, decision);
-        let store = publish_one(&self.inner.js, what, subject, message);
+        let (subject, msg_id, payload) = decision::message(tx, decision);
+        let store = publish_one(&self.inner.js, what, subject, msg_id, payload);
         self.call(what, REQUEST_TIMEOUT + Duration::from_secs(1), store)
             .await
             .map(|_| ())
@@ -339,20 +339,21 @@ impl Jet {
     }
 }
 
-/// Publishes one message `o` (its `partition` unused) on `subject`, sending it again after
+/// Publishes `payload` with id `msg_id` on `subject`, sending it again after
 /// [`ACK_RESEND_AFTER`] without an ack or after a retryable failure, until
 /// [`REQUEST_TIMEOUT`]; its stream sequence once acked.
 async fn publish_one(
     js: &async_nats::jetstream::Context,
     what: &str,
     subject: String,
-    o: Outgoing,
+    msg_id: String,
+    payload: Bytes,
 ) -> Result<u64, ClusterError> {
     let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
     loop {
         let publish = Publish::build()
-            .payload(o.payload.clone())
-            .message_id(&o.msg_id);
+            .payload(payload.clone())
+            .message_id(&msg_id);
         let ack = js
             .send_publish(subject.clone(), publish)
             .await

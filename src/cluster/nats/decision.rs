@@ -10,7 +10,6 @@
 use super::errors;
 use super::streams::decision_subject;
 use crate::cluster::ClusterError;
-use crate::cluster::Outgoing;
 use async_nats::jetstream::stream::Stream;
 use bytes::Bytes;
 
@@ -40,20 +39,19 @@ impl Decision {
     }
 }
 
-/// The message that stores `decision` on batch `tx`'s subject (its id makes a retry of the same
-/// decision stored once): its subject and the message. Whether it is the outcome depends on
-/// what was stored first: see [`first`].
-pub fn message(tx: &str, decision: Decision) -> (String, Outgoing) {
+/// What stores `decision` on batch `tx`'s subject: the subject, a message id (a retry of the
+/// same decision is stored once) and the payload. Whether it is the outcome depends on what
+/// was stored first: see [`first`].
+pub fn message(tx: &str, decision: Decision) -> (String, String, Bytes) {
     let id = match decision {
         Decision::Commit => format!("{tx}-commit"),
         Decision::Abort => format!("{tx}-abort"),
     };
-    let message = Outgoing {
-        partition: 0,
-        msg_id: id,
-        payload: Bytes::from_static(decision.payload()),
-    };
-    (decision_subject(tx), message)
+    (
+        decision_subject(tx),
+        id,
+        Bytes::from_static(decision.payload()),
+    )
 }
 
 /// Batch `tx`'s outcome: the first decision stored on its subject, `None` before any.
