@@ -140,3 +140,49 @@ impl Admission {
         &self.pipeline
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Scope, SeriesKey};
+
+    fn counter(name: &str) -> Event {
+        Event::observe(
+            SeriesKey::simple(Scope::Application, name, vec![]),
+            Kind::Counter,
+            1.0,
+            0,
+        )
+    }
+
+    #[test]
+    fn a_live_batch_with_a_colliding_key_is_refused_whole_and_a_logged_one_replays() {
+        let registry = Arc::new(RwLock::new(Registry::default()));
+        let mut book = SeriesBook::default();
+        // Every key collides, as keys crafted against the unkeyed stable hash would.
+        book.hash_with(|_| 42);
+        let mut admission = Admission::new(registry, book, Arc::new(Pipeline::default()));
+        admission.admit(&[counter("a")], 0).unwrap();
+        let Err(CollectorError::Collision(items)) =
+            admission.admit(&[counter("b"), counter("a"), counter("c")], 0)
+        else {
+            panic!("a colliding key was admitted");
+        };
+        let indexes: Vec<usize> = items.iter().map(|i| i.index).collect();
+        assert_eq!(indexes, [0, 2]);
+        assert!(
+            items[0].message.contains("stable hash"),
+            "{}",
+            items[0].message
+        );
+        // Nothing of the refused batch is registered.
+        assert!(admission
+            .registry()
+            .read()
+            .get("default-service", Scope::Application, "b")
+            .is_none());
+        assert_eq!(admission.book().len(), 1);
+        // Recovery admits what the log holds, as it was accepted then.
+        admission.replay(&[counter("b")], 0).unwrap();
+    }
+}

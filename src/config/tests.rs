@@ -235,6 +235,15 @@ fn cluster_partitions_and_replicas_are_checked() {
     assert!(found[1]
         .1
         .contains("cluster.replicas must be 1 to 5, not 9"));
+    assert_eq!(d.commit_timeout, std::time::Duration::from_secs(10));
+    let set = Pipeline::parse("[cluster]\ncommit_timeout = \"3s\"\n", "t.toml").unwrap();
+    assert_eq!(
+        set.cluster.commit_timeout,
+        std::time::Duration::from_secs(3)
+    );
+    assert!(problems("[cluster]\ncommit_timeout = \"0s\"\n")[0]
+        .1
+        .contains("cluster.commit_timeout must be more than 0"));
     assert!(problems("[cluster]\nowners = 3\n")[0]
         .1
         .contains("unknown field"));

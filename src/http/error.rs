@@ -294,3 +294,23 @@ pub fn json_errors<B: 'static>() -> ErrorHandlers<B> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ItemError;
+
+    #[test]
+    fn colliding_keys_are_a_409_series_collision_naming_each_item() {
+        let items = vec![ItemError {
+            index: 3,
+            message: "same stable hash".into(),
+        }];
+        let api = ApiError::from(CollectorError::Collision(items));
+        assert_eq!(
+            (api.status, api.code, api.retry_after),
+            (StatusCode::CONFLICT, "series_collision", None)
+        );
+        assert_eq!(api.body()["error"]["details"][0]["index"], 3);
+    }
+}
