@@ -199,7 +199,29 @@ fn catalog_and_health_answer_json() {
         (Some("vendor"), Some(true))
     );
 
+    // One request refused for each reason the dashboard shows beside busy and limits.
+    let (status, _) = server.post("/api/v1/events", "application/json", "{\"name\": 1}");
+    assert_eq!(status, 400);
+    let conflict = r#"{"name": "cpu.load", "type": "counter", "value": 1, "service": "shop"}"#;
+    let (status, _) = server.post("/api/v1/events", "application/json", conflict);
+    assert_eq!(status, 409);
+    let (status, _) = server.post_with(
+        "/api/v1/events",
+        "application/json",
+        "{}",
+        &[("Content-Encoding", "br")],
+    );
+    assert_eq!(status, 415);
+
     let health = server.get_json("/ui/api/health");
+    assert_eq!(
+        (
+            &health["refused"]["invalid"],
+            &health["refused"]["conflict"],
+            &health["refused"]["bodyUnreadable"]
+        ),
+        (&json!(1), &json!(1), &json!(1))
+    );
     assert_eq!(health["durability"]["mode"], "interval");
     assert_eq!(health["series"]["live"], 5);
     assert_eq!(health["series"]["byService"], json!({"shop": 5}));

@@ -115,9 +115,12 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             "maxSubscribers": p.streams.max_subscribers,
         },
         "refused": {
+            "invalid": c.refused.get(Reason::Invalid),
+            "conflict": c.refused.get(Reason::Conflict),
             "busy": c.refused.get(Reason::Busy),
             "seriesLimit": c.refused.get(Reason::SeriesLimit),
             "bodySize": c.refused.get(Reason::BodySize),
+            "bodyUnreadable": c.refused.get(Reason::BodyUnreadable),
             "auth": c.refused.get(Reason::Auth),
             "eventsRejected": c.events_rejected.load(Relaxed),
             "batchesRejected": c.batches_rejected.load(Relaxed),

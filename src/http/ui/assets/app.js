@@ -591,9 +591,12 @@
         ['stream subscribers', `${fmt(q.streamSubscribers)} / ${fmt(q.maxSubscribers)}`],
       ]),
       card('Refusals', [
+        ['invalid (400)', r.invalid, r.invalid > 0],
+        ['type conflict (409)', r.conflict, r.conflict > 0],
         ['busy (503)', r.busy, r.busy > 0],
         ['series limit (429)', r.seriesLimit, r.seriesLimit > 0],
         ['body size (413)', r.bodySize, r.bodySize > 0],
+        ['body unreadable (400/408/415)', r.bodyUnreadable, r.bodyUnreadable > 0],
         ['token (401/403)', r.auth, r.auth > 0],
         ['events rejected', r.eventsRejected, r.eventsRejected > 0],
         ['batches rejected', r.batchesRejected, r.batchesRejected > 0],
