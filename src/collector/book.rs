@@ -76,6 +76,42 @@ pub struct Plan {
     pub collisions: Vec<usize>,
 }
 
+/// Slots of the [`Memo`]: 64 KiB.
+const MEMO_SLOTS: usize = 4096;
+
+/// The stable hashes of keys admitted lately, by their checks: FNV-1a reads a key byte by
+/// byte (a few percent of a batched event's CPU), the check is computed anyway, and a key
+/// sent again is found by it. A slot holds the last (check, stable hash) pair written to it,
+/// each computed from one key. Another key finds that pair only with the same 64-bit keyed
+/// check — by chance, once in 2^64: the check's seed is secret, so it cannot be aimed at
+/// (the very assumption that tells keys crafted to share a stable hash apart).
+struct Memo(Box<[(u64, u64)]>);
+
+impl Default for Memo {
+    fn default() -> Self {
+        Memo(vec![(0, 0); MEMO_SLOTS].into_boxed_slice())
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
+}
+
+impl Memo {
+    /// The stable hash of the key with check `check`, if the memo holds it (a check of 0 is
+    /// never held: it marks an empty slot).
+    fn get(&self, check: u64) -> Option<u64> {
+        let (c, h) = self.0[check as usize % MEMO_SLOTS];
+        (c == check && check != 0).then_some(h)
+    }
+
+    fn put(&mut self, check: u64, hash: u64) {
+        self.0[check as usize % MEMO_SLOTS] = (check, hash);
+    }
+}
+
 /// Pushed series by stable key hash, with per-service counts and idle times.
 #[derive(Debug)]
 pub struct SeriesBook {
@@ -84,6 +120,8 @@ pub struct SeriesBook {
     checker: Hasher,
     /// The identity of a series (`SeriesKey::stable_hash`; tests make keys collide).
     hash: fn(&SeriesKey) -> u64,
+    /// Stable hashes of keys admitted lately, by their checks.
+    memo: Memo,
     services: Vec<(String, usize)>,
     service_ids: HashMap<String, u32>,
     /// Distinct idle limits in use; index 0 is "never".
@@ -96,6 +134,7 @@ impl Default for SeriesBook {
             entries: HashMap::default(),
             checker: Hasher::default(),
             hash: SeriesKey::stable_hash,
+            memo: Memo::default(),
             services: Vec::new(),
             service_ids: HashMap::new(),
             ttls: vec![None],
@@ -115,6 +154,14 @@ impl SeriesBook {
     fn check_of(&self, key: &SeriesKey) -> u64 {
         use std::hash::BuildHasher;
         self.checker.hash_one(key)
+    }
+
+    /// The stable hash and the check of `key`; the stable hash from the memo when it holds
+    /// the check.
+    fn hashes_of(&self, key: &SeriesKey) -> (u64, u64) {
+        let check = self.check_of(key);
+        let hash = self.memo.get(check).unwrap_or_else(|| (self.hash)(key));
+        (hash, check)
     }
 
     /// Series in all.
@@ -151,7 +198,7 @@ impl SeriesBook {
         let mut fresh: HashMap<u64, u64, Hasher> = HashMap::default();
         let mut per_service: HashMap<&str, usize, Hasher> = HashMap::default();
         for (i, e) in events.iter().enumerate() {
-            let (h, c) = ((self.hash)(&e.key), self.check_of(&e.key));
+            let (h, c) = self.hashes_of(&e.key);
             plan.hashes.push(h);
             plan.checks.push(c);
             let known = match self.entries.get(&h) {
@@ -205,7 +252,7 @@ impl SeriesBook {
         let mut fresh: HashMap<u64, (u64, bool)> = HashMap::new();
         let mut over = Vec::new();
         for (i, e) in events.iter().enumerate() {
-            let (h, c) = ((self.hash)(&e.key), self.check_of(&e.key));
+            let (h, c) = self.hashes_of(&e.key);
             if let Some(entry) = self.entries.get(&h) {
                 // A key crafted to collide with a known series' is left out.
                 if entry.check != c {
@@ -245,10 +292,11 @@ impl SeriesBook {
                 .or(pipeline.limits.series_ttl);
             self.add(plan.hashes[i], plan.checks[i], &key.service, now_ms, ttl);
         }
-        for h in &plan.hashes {
-            if let Some(entry) = self.entries.get_mut(h) {
+        for (&h, &c) in plan.hashes.iter().zip(&plan.checks) {
+            if let Some(entry) = self.entries.get_mut(&h) {
                 entry.last_ms = entry.last_ms.max(now_ms);
             }
+            self.memo.put(c, h);
         }
     }
 
@@ -403,6 +451,33 @@ mod tests {
         assert_eq!((breach.limit, breach.max), ("max_series", 3));
         assert_eq!(book.remove([ev("b", "x").key.stable_hash()]), 1);
         admit(&mut book, &p, &[ev("c", "x")]).unwrap();
+    }
+
+    #[test]
+    fn a_key_admitted_lately_is_not_hashed_byte_by_byte_again() {
+        static HASHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn counted(key: &SeriesKey) -> u64 {
+            HASHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            key.stable_hash()
+        }
+        let hashed = || HASHED.load(std::sync::atomic::Ordering::Relaxed);
+        let p = pipeline(100, 100);
+        let mut book = SeriesBook::default();
+        book.hash_with(counted);
+        let batch = [ev("a", "x"), ev("a", "y"), ev("b", "x")];
+        admit(&mut book, &p, &batch).unwrap();
+        assert_eq!(hashed(), 3);
+        // Known keys again, and one new: only the new one is hashed, and the book counts
+        // and removes by the same stable hashes as before.
+        let again = [ev("b", "x"), ev("a", "x"), ev("a", "z"), ev("a", "y")];
+        let plan = book.plan(&again, Some(&p)).unwrap();
+        assert_eq!(hashed(), 4);
+        let stable: Vec<u64> = again.iter().map(|e| e.key.stable_hash()).collect();
+        assert_eq!(plan.hashes, stable);
+        assert_eq!(plan.new, [2]);
+        book.commit(&again, &plan, 0, &p);
+        assert_eq!((book.len(), book.service_len("a")), (4, 3));
+        assert_eq!(book.remove([ev("a", "z").key.stable_hash()]), 1);
     }
 
     #[test]

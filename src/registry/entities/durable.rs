@@ -1,16 +1,17 @@
 //! Entities on disk: `data_dir/entities.redb`, so that they survive restarts and `kill -9`
 //! within their retention. The keeper appends what it captured since its last write as one
-//! block (its series once, then each entity) every second, in one transaction with the log
-//! position the ring covers; blocks wholly past retention or the `max` bound are deleted.
+//! block (its series once, then each entity, compact: see `block.rs`) every second, in one
+//! transaction with the log position the ring covers; blocks wholly past retention or the
+//! `max` bound are deleted.
 //! At start the blocks are read back into the ring, ids (capture second and sequence number)
 //! included, and the log's records after the covered position are captured again.
 
+use super::block::{self, Block, SeriesImage};
 use super::series::{Interner, SeriesEntry};
 use super::store::{EntityStore, Pending};
-use crate::model::{Kind, SeriesKey, ServicePath};
+use crate::model::{SeriesKey, ServicePath};
 use crate::persist::Position;
 use redb::{Database, ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -29,22 +30,6 @@ pub struct EntityLogError(String);
 
 fn err(e: impl std::fmt::Display) -> EntityLogError {
     EntityLogError(e.to_string())
-}
-
-/// One series as a block keeps it.
-#[derive(Debug, Serialize, Deserialize)]
-struct SeriesImage {
-    key: SeriesKey,
-    kind: Kind,
-    unit: Option<String>,
-}
-
-/// Entities captured together, in capture order from sequence number `first`.
-#[derive(Debug, Serialize, Deserialize)]
-struct Block {
-    series: Vec<SeriesImage>,
-    /// (series index, value, timestamp ms, capture second).
-    entities: Vec<(u32, f64, i64, u32)>,
 }
 
 /// The entity file.
@@ -120,7 +105,7 @@ impl EntityLog {
         let mut units = HashMap::new();
         for row in table.iter().map_err(err)? {
             let (first, bytes) = row.map_err(err)?;
-            let block: Block = postcard::from_bytes(bytes.value()).map_err(err)?;
+            let block = block::decode(bytes.value()).map_err(err)?;
             let entries: Vec<Arc<SeriesEntry>> = block
                 .series
                 .into_iter()
@@ -156,34 +141,43 @@ impl EntityLog {
         to: u64,
         covered: Position,
     ) -> Result<u64, EntityLogError> {
+        let first = from.max(store.head_seq());
+        let skip = usize::try_from(first - store.head_seq()).unwrap_or(usize::MAX);
+        let count = usize::try_from(to.saturating_sub(first))
+            .unwrap_or(usize::MAX)
+            .min(store.len().saturating_sub(skip));
         let mut block = Block {
             series: Vec::new(),
-            entities: Vec::new(),
+            entities: Vec::with_capacity(count),
         };
-        let mut index: HashMap<u32, u32> = HashMap::new();
-        let first = from.max(store.head_seq());
+        // Each series' place in the block by its entry's id (ids are small and dense: a
+        // vector, not a map, since this runs once per entity every second).
+        let mut index: Vec<u32> = Vec::new();
         let mut next = first;
-        let skip = usize::try_from(first - store.head_seq()).unwrap_or(usize::MAX);
         for e in store.iter().skip(skip).take_while(|e| e.seq() < to) {
             let entry = e.series();
-            let series = *index.entry(entry.id()).or_insert_with(|| {
+            let id = entry.id() as usize;
+            if index.len() <= id {
+                index.resize(id + 1, u32::MAX);
+            }
+            if index[id] == u32::MAX {
+                index[id] = u32::try_from(block.series.len()).unwrap_or(u32::MAX - 1);
                 block.series.push(SeriesImage {
                     key: key_of(entry),
                     kind: entry.kind(),
                     unit: entry.unit.map(str::to_owned),
                 });
-                u32::try_from(block.series.len() - 1).unwrap_or(u32::MAX)
-            });
+            }
             block
                 .entities
-                .push((series, e.value(), e.timestamp_ms(), e.id().secs));
+                .push((index[id], e.value(), e.timestamp_ms(), e.id().secs));
             next = e.seq() + 1;
         }
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut blocks = txn.open_table(BLOCKS).map_err(err)?;
             if !block.entities.is_empty() {
-                let bytes = postcard::to_allocvec(&block).map_err(err)?;
+                let bytes = block::encode(&block.series, &block.entities).map_err(err)?;
                 blocks.insert(first, bytes.as_slice()).map_err(err)?;
             }
             // A block goes once the next one starts at or before the oldest entity held.

@@ -7,6 +7,7 @@
 //! its thread ([`Read`]). Queries over the store live in `query::odsl`.
 
 mod actor;
+mod block;
 mod capture;
 mod durable;
 mod id;
