@@ -5,6 +5,7 @@
 
 use super::context::IngestContext;
 use super::error::{all_or_nothing, IngestError, ItemErrors};
+use super::object::Object;
 use super::raw_tags::{BorrowedStr, RawTags};
 use super::timestamp::to_epoch_millis;
 use crate::config::Limits;
@@ -55,7 +56,7 @@ pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Inges
     let decoded = match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => decode_array(text, ctx),
         Some(b'{') => {
-            serde_json::from_str::<RawEvent>(text).map(|one| validate_all(vec![one], ctx))
+            serde_json::from_str::<Object<RawEvent>>(text).map(|one| validate_all(vec![one.0], ctx))
         }
         _ => return Err(slow_json(body, ctx)),
     };
@@ -95,7 +96,7 @@ impl<'de> serde::de::Visitor<'de> for ValidateEach<'_, '_> {
         let mut events = Vec::with_capacity(self.capacity);
         let mut errors = ItemErrors::default();
         let mut index = 0;
-        while let Some(raw) = seq.next_element::<RawEvent>()? {
+        while let Some(Object(raw)) = seq.next_element::<Object<RawEvent>>()? {
             match validate(raw, self.ctx) {
                 Ok(event) if errors.is_empty() => events.push(event),
                 Ok(_) => {}
@@ -119,9 +120,9 @@ pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ing
     let lines = body.split(|b| *b == b'\n').enumerate();
     let events = lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
     for (index, (line_no, line)) in events.enumerate() {
-        match serde_json::from_slice::<RawEvent>(line) {
+        match serde_json::from_slice::<Object<RawEvent>>(line) {
             // Once one line is bad, the others are only checked.
-            Ok(raw) => match validate(raw, ctx) {
+            Ok(Object(raw)) => match validate(raw, ctx) {
                 Ok(event) if errors.is_empty() => good.push(event),
                 Ok(_) => {}
                 Err(message) => errors.push(index, message),
@@ -167,8 +168,8 @@ fn slow_json(body: &[u8], ctx: &IngestContext) -> IngestError {
 /// Records why element `index` (`item`, its text) is bad, if it is: it does not decode as an
 /// event, or the event is not valid.
 fn check(errors: &mut ItemErrors, index: usize, item: &str, ctx: &IngestContext) {
-    match serde_json::from_str::<RawEvent>(item) {
-        Ok(raw) => {
+    match serde_json::from_str::<Object<RawEvent>>(item) {
+        Ok(Object(raw)) => {
             if let Err(message) = validate(raw, ctx) {
                 errors.push(index, message);
             }
@@ -386,5 +387,26 @@ mod tests {
             panic!("refused as a whole")
         };
         assert_eq!((errors.len(), errors.total()), (100, 250));
+    }
+
+    #[test]
+    fn an_event_written_as_an_array_of_its_values_is_refused() {
+        // serde's derive takes a struct's fields in order from an array; an event is an object.
+        let good = r#"{"name":"cpu","type":"counter","value":1}"#;
+        let bad = r#"["cpu","counter",1]"#;
+        let array = format!("[{good},{bad}]");
+        let Err(IngestError::Invalid(errors)) = decode(&array) else {
+            panic!("refused as a whole: {:?}", decode(&array))
+        };
+        let found: Vec<(usize, bool)> = errors
+            .iter()
+            .map(|e| (e.index, e.message.contains("expected an object")))
+            .collect();
+        assert_eq!(found, [(1, true)], "{errors:?}");
+        let Err(IngestError::Invalid(errors)) = ndjson(&format!("{good}\n{bad}")) else {
+            panic!("refused as a whole")
+        };
+        assert_eq!(errors.iter().map(|e| e.index).collect::<Vec<_>>(), [1]);
+        assert!(decode(good).is_ok() && decode(&format!("[{good}]")).is_ok());
     }
 }

@@ -6,6 +6,7 @@ mod context;
 mod elements;
 mod error;
 pub mod json;
+mod object;
 pub mod opentsdb_put;
 pub mod otlp;
 mod raw_tags;

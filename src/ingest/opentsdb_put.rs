@@ -6,6 +6,7 @@ use super::context::IngestContext;
 use super::elements::each_element;
 use super::error::{all_or_nothing, IngestError, ItemErrors};
 use super::json::{strip_position, validate_tags};
+use super::object::Object;
 use super::raw_tags::RawTags;
 use super::timestamp::to_epoch_millis;
 use crate::model::{check_value, valid_name, Event, Kind, Op, Scope, SeriesKey};
@@ -41,9 +42,9 @@ pub fn decode_put(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ingest
     let malformed = |e: serde_json::Error| IngestError::Malformed(e.to_string());
     let text = std::str::from_utf8(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
     let point = |item: &str| {
-        serde_json::from_str::<RawPoint>(item)
+        serde_json::from_str::<Object<RawPoint>>(item)
             .map_err(|e| strip_position(&e.to_string()))
-            .and_then(|raw| validate(raw, ctx))
+            .and_then(|Object(raw)| validate(raw, ctx))
     };
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => {
@@ -186,5 +187,20 @@ mod tests {
         assert!(items[4].message.contains("future"), "{}", items[4].message);
         assert!(matches!(decode("3"), Err(IngestError::Malformed(_))));
         assert!(matches!(decode("{"), Err(IngestError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_point_written_as_an_array_of_its_values_is_refused() {
+        let good = r#"{"metric":"sys.cpu","timestamp":1700000000,"value":1}"#;
+        let bad = r#"["sys.cpu",1700000000,1,{}]"#;
+        let Err(IngestError::Invalid(errors)) = decode(&format!("[{good},{bad}]")) else {
+            panic!("refused as a whole")
+        };
+        let found: Vec<(usize, bool)> = errors
+            .iter()
+            .map(|e| (e.index, e.message.contains("expected an object")))
+            .collect();
+        assert_eq!(found, [(1, true)], "{errors:?}");
+        assert!(decode(good).is_ok());
     }
 }
