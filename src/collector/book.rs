@@ -82,9 +82,12 @@ const MEMO_SLOTS: usize = 4096;
 /// The stable hashes of keys admitted lately, by their checks: FNV-1a reads a key byte by
 /// byte (a few percent of a batched event's CPU), the check is computed anyway, and a key
 /// sent again is found by it. A slot holds the last (check, stable hash) pair written to it,
-/// each computed from one key. Another key finds that pair only with the same 64-bit keyed
-/// check — by chance, once in 2^64: the check's seed is secret, so it cannot be aimed at
-/// (the very assumption that tells keys crafted to share a stable hash apart).
+/// each computed from one key. Another key finds that pair only with the same 64-bit check,
+/// and would then be counted as that key's series. That is the assumption the collision
+/// check already rests on (a key crafted to share a stable hash is told apart by its check;
+/// stable hashes are free to collide, so a sender needs the check to collide either way):
+/// the check is foldhash under a per-process seed from the OS, which senders never see —
+/// a fast keyed hash, not a cryptographic one.
 struct Memo(Box<[(u64, u64)]>);
 
 impl Default for Memo {
@@ -471,7 +474,9 @@ mod tests {
         // and removes by the same stable hashes as before.
         let again = [ev("b", "x"), ev("a", "x"), ev("a", "z"), ev("a", "y")];
         let plan = book.plan(&again, Some(&p)).unwrap();
-        assert_eq!(hashed(), 4);
+        // 4, unless two of the first keys' checks share a memo slot (the seed is random: about
+        // 3 runs in 4,096); 7 when every key is hashed again.
+        assert!((4..7).contains(&hashed()), "{}", hashed());
         let stable: Vec<u64> = again.iter().map(|e| e.key.stable_hash()).collect();
         assert_eq!(plan.hashes, stable);
         assert_eq!(plan.new, [2]);
