@@ -21,6 +21,8 @@ pub use timer::Timer;
 
 pub mod downsample;
 mod image;
+mod packed_key;
+mod series_table;
 mod shard;
 mod shard_history;
 mod shard_state;

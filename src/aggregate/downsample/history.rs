@@ -114,6 +114,14 @@ impl Pending {
         out
     }
 
+    /// The waiting buckets, sorted by (tier, start, series), left waiting (tests).
+    #[cfg(test)]
+    pub(super) fn sorted(&self) -> Vec<ClosedBucket> {
+        let mut out: Vec<ClosedBucket> = self.iter().collect();
+        out.sort_unstable_by_key(|c| (c.tier, c.start, c.series));
+        out
+    }
+
     fn iter(&self) -> impl Iterator<Item = ClosedBucket> + '_ {
         self.map
             .iter()

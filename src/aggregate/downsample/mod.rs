@@ -11,5 +11,5 @@ mod tier;
 
 pub use bucket::{sums, Bucket};
 pub use history::{ClosedBucket, Flush, FlushImage, History, NewSeries, Pending, MAX_IN_FLIGHT};
-pub use series::Downsampler;
+pub use series::{Downsampler, DownsamplerImage};
 pub use tier::TierSpec;
