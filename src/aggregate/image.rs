@@ -8,8 +8,8 @@
 
 use super::downsample::{Downsampler, DownsamplerImage, FlushImage};
 use super::hdr::Magnitudes;
-use super::packed_key::PackedKey;
 use super::{SeriesState, ShardState};
+use crate::model::PackedKey;
 use crate::model::SeriesKey;
 use hdrhistogram::{Counter, Histogram as Hdr};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -21,7 +21,6 @@ pub use timer::Timer;
 
 pub mod downsample;
 mod image;
-mod packed_key;
 mod series_table;
 mod shard;
 mod shard_history;

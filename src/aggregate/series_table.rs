@@ -1,8 +1,8 @@
 //! The table of a shard's series: each series under its [`PackedKey`], found by a
 //! [`SeriesKey`] without packing it.
 
-use super::packed_key::PackedKey;
 use super::shard_state::Series;
+use crate::model::PackedKey;
 use crate::model::SeriesKey;
 use hashbrown::HashTable;
 

@@ -67,7 +67,6 @@ impl ShardHistory {
     pub(super) fn start_series(
         &mut self,
         key: &SeriesKey,
-        kind: Kind,
         live: Option<u64>,
     ) -> (u64, Downsampler) {
         let first = (self.setup.first_tier)(&key.name);
@@ -86,7 +85,7 @@ impl ShardHistory {
                     tracing::error!(error = %e, "history: series lookup failed; new id");
                 }
                 let id = store.allocate_id();
-                self.flushes.created_live(id, key, kind);
+                self.flushes.created_live(id);
                 (id, down)
             }
         }
@@ -163,12 +162,11 @@ impl ShardState {
         let mut named: Vec<NewSeries> = self
             .series
             .iter()
-            .filter_map(|(key, s)| {
-                unnamed.get(&s.id).map(|&kind| NewSeries {
-                    id: s.id,
-                    key: key.unpack(),
-                    kind,
-                })
+            .filter(|(_, s)| unnamed.contains(s.id))
+            .map(|(key, s)| NewSeries {
+                id: s.id,
+                key: key.unpack(),
+                kind: s.state.kind(),
             })
             .collect();
         // In the order they were created.
@@ -188,7 +186,9 @@ impl ShardState {
             store.reserve_id(id);
         }
         if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
-            self.history.flushes.departed(old.id, &key);
+            self.history
+                .flushes
+                .departed(old.id, &key, old.state.kind());
         }
         self.series.insert(&key, Series { state, id, down });
     }

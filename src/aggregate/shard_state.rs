@@ -2,11 +2,11 @@
 //! read and drain. The history side (ticks, history reads) is in `shard_history.rs`.
 
 use super::downsample::{Bucket, Downsampler};
-use super::packed_key::PackedKey;
 use super::series_table::SeriesTable;
 use super::shard_history::{HistorySetup, ShardHistory};
 use super::{AggregateSettings, SeriesState};
 use crate::config::Tier;
+use crate::model::PackedKey;
 use crate::model::Selector;
 use crate::model::{Event, Kind, Op, SeriesKey, ValueView};
 use std::collections::HashSet;
@@ -61,9 +61,11 @@ impl ShardState {
     /// history continues under the id the store has for its key.
     pub fn insert(&mut self, key: SeriesKey, state: SeriesState) {
         let live = self.series.get(&key).map(|s| s.id);
-        let (id, down) = self.history.start_series(&key, state.kind(), live);
+        let (id, down) = self.history.start_series(&key, live);
         if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
-            self.history.flushes.departed(old.id, &key);
+            self.history
+                .flushes
+                .departed(old.id, &key, old.state.kind());
         }
         self.series.insert(&key, Series { state, id, down });
     }
@@ -81,7 +83,9 @@ impl ShardState {
         let mut keys = Vec::with_capacity(gone.len());
         for (k, series) in gone {
             let k = k.unpack();
-            self.history.flushes.departed(series.id, &k);
+            self.history
+                .flushes
+                .departed(series.id, &k, series.state.kind());
             self.keep_history(series);
             keys.push(k);
         }
@@ -118,7 +122,7 @@ impl ShardState {
                 Some(s) => s,
                 None => {
                     created += 1;
-                    let (id, down) = self.history.start_series(&e.key, e.kind, None);
+                    let (id, down) = self.history.start_series(&e.key, None);
                     let fresh = Series {
                         state: SeriesState::new(e.kind, &self.settings, now_nanos),
                         id,

@@ -7,7 +7,7 @@
 
 use super::series::{Interner, SeriesEntry};
 use super::store::{EntityStore, Pending};
-use crate::model::{Kind, SeriesKey, ServicePath};
+use crate::model::{Kind, PackedKey, SeriesKey};
 use crate::persist::Position;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,24 @@ struct SeriesImage {
     unit: Option<String>,
 }
 
+/// A [`SeriesImage`] as a block is written, borrowed from the interned entry (the same
+/// bytes: the packed key serializes as the key).
+#[derive(Serialize)]
+#[serde(rename = "SeriesImage")]
+struct SeriesImageRef<'a> {
+    key: &'a PackedKey,
+    kind: Kind,
+    unit: Option<&'a str>,
+}
+
+/// A [`Block`] as it is written.
+#[derive(Serialize)]
+#[serde(rename = "Block")]
+struct BlockRef<'a> {
+    series: Vec<SeriesImageRef<'a>>,
+    entities: Vec<(u32, f64, i64, u32)>,
+}
+
 /// Entities captured together, in capture order from sequence number `first`.
 #[derive(Debug, Serialize, Deserialize)]
 struct Block {
@@ -66,20 +84,6 @@ fn static_unit(
             .entry(unit.clone())
             .or_insert_with(|| Box::leak(unit.into_boxed_str())),
     )
-}
-
-fn key_of(entry: &SeriesEntry) -> SeriesKey {
-    SeriesKey {
-        service: entry.service().to_owned(),
-        service_path: ServicePath::parse(entry.service_path())
-            .unwrap_or_else(|_| ServicePath::root()),
-        scope: entry.scope(),
-        name: entry.name().to_owned(),
-        tags: entry
-            .tags()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-    }
 }
 
 impl EntityLog {
@@ -156,7 +160,7 @@ impl EntityLog {
         to: u64,
         covered: Position,
     ) -> Result<u64, EntityLogError> {
-        let mut block = Block {
+        let mut block = BlockRef {
             series: Vec::new(),
             entities: Vec::new(),
         };
@@ -167,10 +171,10 @@ impl EntityLog {
         for e in store.iter().skip(skip).take_while(|e| e.seq() < to) {
             let entry = e.series();
             let series = *index.entry(entry.id()).or_insert_with(|| {
-                block.series.push(SeriesImage {
-                    key: key_of(entry),
+                block.series.push(SeriesImageRef {
+                    key: entry.key(),
                     kind: entry.kind(),
-                    unit: entry.unit.map(str::to_owned),
+                    unit: entry.unit,
                 });
                 u32::try_from(block.series.len() - 1).unwrap_or(u32::MAX)
             });

@@ -1,8 +1,9 @@
-//! A series key as a shard holds it: one allocation of its scope and strings, instead of the
-//! five of a [`SeriesKey`] (service, name, tag list, each tag's key and value) and its 104
-//! bytes inline. Readers get a [`SeriesKey`] back with [`PackedKey::unpack`].
+//! A series key as the shards and the ODSL interner hold it: one allocation of its scope and
+//! strings, instead of the five of a [`SeriesKey`] (service, name, tag list, each tag's key
+//! and value) and its 104 bytes inline. Readers get a [`SeriesKey`] back with
+//! [`PackedKey::unpack`].
 
-use crate::model::{Scope, Selector, SeriesKey, ServicePath};
+use super::{Scope, Selector, SeriesKey, ServicePath};
 use serde::{Serialize, Serializer};
 
 /// A [`SeriesKey`] in one boxed buffer: the scope's byte, then service, service path, name and
@@ -116,9 +117,21 @@ impl PackedKey {
         text(self.parts().next().unwrap_or(&[]))
     }
 
+    /// The Orion service path.
+    pub fn service_path(&self) -> &str {
+        text(self.parts().nth(1).unwrap_or(&[]))
+    }
+
     /// The metric name.
     pub fn name(&self) -> &str {
         text(self.parts().nth(2).unwrap_or(&[]))
+    }
+
+    /// The tags, sorted by key.
+    pub fn tags(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        let pairs = self.parts().skip(3).count() / 2;
+        let mut parts = self.parts().skip(3).map(text);
+        (0..pairs).map(move |_| (parts.next().unwrap_or(""), parts.next().unwrap_or("")))
     }
 
     /// The hash of this key by `state`, as [`PackedKey::hash_key`] hashes the unpacked key.
@@ -193,12 +206,7 @@ struct TagsView<'a>(&'a PackedKey);
 
 impl Serialize for TagsView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut parts = self.0.parts().skip(3).map(text);
-        let mut pairs = Vec::new();
-        while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
-            pairs.push((k, v));
-        }
-        s.collect_seq(pairs)
+        s.collect_seq(self.0.tags())
     }
 }
 
@@ -268,6 +276,10 @@ mod tests {
                 (p.scope(), p.service(), p.name()),
                 (key.scope, &*key.service, &*key.name)
             );
+            assert_eq!(p.service_path(), key.service_path.as_str());
+            let tags: Vec<(&str, &str)> = key.tags.iter().map(|(k, v)| (&**k, &**v)).collect();
+            assert_eq!(p.tags().len(), tags.len());
+            assert_eq!(p.tags().collect::<Vec<_>>(), tags);
             assert_eq!(p.stable_hash(), key.stable_hash());
             let state = foldhash::fast::RandomState::default();
             assert_eq!(p.hash_with(&state), PackedKey::hash_key(&state, &key));
