@@ -50,12 +50,11 @@ const EMPTY: Open = Open {
     },
 };
 
-/// The open bucket of `span` consecutive tiers from `tier`, which hold the same samples.
+/// The open bucket of `span` consecutive tiers from `tier`, which hold the same samples. It
+/// starts, in each of them, at the tier's window of `bucket.first_ms`: every sample of an
+/// open bucket is in its window.
 #[derive(Debug, Clone, Copy)]
 struct Shared {
-    /// Its start in tier `tier`; the others start at their window of `bucket.first_ms` (every
-    /// sample of an open bucket is in its window, and a tier shares only when it holds).
-    start: i64,
     bucket: Bucket,
     tier: u8,
     span: u8,
@@ -67,13 +66,9 @@ impl Shared {
         from..from + usize::from(self.span)
     }
 
-    /// The start of this bucket in tier `tier` (one of [`Shared::tiers`]).
-    fn start_in(&self, tier: usize, spec: &TierSpec) -> i64 {
-        if tier == usize::from(self.tier) {
-            self.start
-        } else {
-            spec.start_of(self.bucket.first_ms)
-        }
+    /// The start of this bucket in a tier of [`Shared::tiers`].
+    fn start_in(&self, spec: &TierSpec) -> i64 {
+        spec.start_of(self.bucket.first_ms)
     }
 }
 
@@ -117,7 +112,6 @@ impl From<Image> for Downsampler {
         Downsampler {
             open: open
                 .map(|(tier, o)| Shared {
-                    start: o.start,
                     bucket: o.bucket,
                     tier: u8::try_from(tier).unwrap_or(u8::MAX),
                     span: 1,
@@ -181,7 +175,7 @@ impl Downsampler {
         let held = self.open.iter().find(|s| s.tiers().contains(&tier));
         match (held, tiers.get(tier)) {
             (Some(s), Some(spec)) => Open {
-                start: s.start_in(tier, spec),
+                start: s.start_in(spec),
                 bucket: s.bucket,
             },
             _ => EMPTY,
@@ -197,8 +191,8 @@ impl Downsampler {
 
     /// Holds `slots` (one per tier), sharing one bucket among consecutive tiers that hold
     /// the same samples; allocates only when the number of buckets changes.
-    fn compress(&mut self, tiers: &[TierSpec], slots: &[Open]) {
-        let shared = group(tiers, slots);
+    fn compress(&mut self, slots: &[Open]) {
+        let shared = group(slots);
         if shared.clone().count() == self.open.len() {
             for (held, s) in self.open.iter_mut().zip(shared) {
                 *held = s;
@@ -220,7 +214,7 @@ impl Downsampler {
         };
         self.expand(tiers, slots);
         change(slots);
-        self.compress(tiers, slots);
+        self.compress(slots);
     }
 
     /// Records `value` at `timestamp_ms` for series `id` in every tier that still keeps that
@@ -292,7 +286,7 @@ impl Downsampler {
                 let Some(spec) = tiers.get(t) else {
                     return false;
                 };
-                let in_window = s.start_in(t, spec) == spec.start_of(timestamp_ms);
+                let in_window = s.start_in(spec) == spec.start_of(timestamp_ms);
                 if t < self.first_tier() || !spec.covers(timestamp_ms, now_ms) || !in_window {
                     return false;
                 }
@@ -314,7 +308,7 @@ impl Downsampler {
             s.tiers().any(|t| {
                 tiers
                     .get(t)
-                    .is_none_or(|spec| s.start_in(t, spec) + spec.resolution_ms <= now_ms)
+                    .is_none_or(|spec| s.start_in(spec) + spec.resolution_ms <= now_ms)
             })
         });
         if !due {
@@ -338,10 +332,7 @@ impl Downsampler {
 }
 
 /// The non-empty `slots` (one per tier), consecutive tiers holding the same samples as one.
-fn group<'a>(
-    tiers: &'a [TierSpec],
-    slots: &'a [Open],
-) -> impl Iterator<Item = Shared> + Clone + 'a {
+fn group(slots: &[Open]) -> impl Iterator<Item = Shared> + Clone + '_ {
     let mut t = 0;
     std::iter::from_fn(move || {
         while slots.get(t)?.bucket.count == 0 {
@@ -349,16 +340,14 @@ fn group<'a>(
         }
         let first = slots[t];
         let mut shared = Shared {
-            start: first.start,
             bucket: first.bucket,
             tier: u8::try_from(t).unwrap_or(u8::MAX),
             span: 1,
         };
         t += 1;
-        while let (Some(next), Some(spec)) = (slots.get(t), tiers.get(t)) {
+        while let Some(next) = slots.get(t) {
             let joins = next.bucket.count > 0
                 && same(&next.bucket, &shared.bucket)
-                && spec.start_of(next.bucket.first_ms) == next.start
                 && shared.span < u8::MAX
                 && t < usize::from(u8::MAX);
             if !joins {
@@ -451,6 +440,8 @@ mod tests {
 
     #[test]
     fn a_new_series_holds_one_bucket_for_all_its_tiers_until_one_closes() {
+        // One bucket and its tiers in 72 bytes (80 with the allocator's header).
+        assert_eq!(std::mem::size_of::<Shared>(), 72);
         let tiers = vec![
             TierSpec::new(Duration::from_secs(10), Duration::from_secs(3600)),
             TierSpec::new(Duration::from_secs(60), Duration::from_secs(86_400)),
