@@ -246,3 +246,43 @@ impl crate::collector::Replay for EntityReplay<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Scope, ServicePath};
+
+    #[test]
+    fn a_block_written_from_entries_reads_back_as_keys() {
+        let key = SeriesKey {
+            service: "shop".into(),
+            service_path: ServicePath::parse("/eu").unwrap(),
+            scope: Scope::Application,
+            name: "orders".into(),
+            tags: vec![("app".into(), "api".into()), ("v".into(), String::new())],
+        };
+        let mut interner = Interner::default();
+        let entry = interner.intern_with_unit(&key, Kind::Timer, Some("ms"));
+        let written = BlockRef {
+            series: vec![SeriesImageRef {
+                key: entry.key(),
+                kind: entry.kind(),
+                unit: entry.unit,
+            }],
+            entities: vec![(0, 2.5, 1_700_000_000_000, 7)],
+        };
+        let owned = Block {
+            series: vec![SeriesImage {
+                key: key.clone(),
+                kind: Kind::Timer,
+                unit: Some("ms".into()),
+            }],
+            entities: vec![(0, 2.5, 1_700_000_000_000, 7)],
+        };
+        let bytes = postcard::to_allocvec(&written).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&owned).unwrap());
+        let back: Block = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.series[0].key, key);
+        assert_eq!(back.series[0].unit.as_deref(), Some("ms"));
+    }
+}
