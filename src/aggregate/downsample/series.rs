@@ -247,6 +247,16 @@ impl Downsampler {
             return;
         }
         let first = self.first_tier();
+        let opens = |t: &TierSpec| t.start_of(timestamp_ms) == t.start_of(now_ms);
+        if self.open.is_empty() && !tiers.iter().skip(first).any(opens) {
+            // Late (or early) for every window, nothing open: straight to pending.
+            for (i, tier) in tiers.iter().enumerate().skip(first) {
+                if tier.covers(timestamp_ms, now_ms) {
+                    pending.add(id, i, tier.start_of(timestamp_ms), &samples);
+                }
+            }
+            return;
+        }
         self.with_slots(tiers, |slots| {
             for (i, (tier, open)) in tiers.iter().zip(slots.iter_mut()).enumerate() {
                 if i < first || !tier.covers(timestamp_ms, now_ms) {
