@@ -41,6 +41,15 @@ impl<'a> Iterator for Parts<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
+        // Most parts are shorter than 128 bytes: one length byte.
+        if let Some((&b, rest)) = self.0.split_first() {
+            if b < 0x80 {
+                let len = usize::from(b).min(rest.len());
+                let (part, rest) = rest.split_at(len);
+                self.0 = rest;
+                return Some(part);
+            }
+        }
         let mut len = 0usize;
         let mut shift = 0;
         loop {
@@ -141,12 +150,33 @@ impl PackedKey {
 
     /// The hash of `key` by `state`, equal to its packed form's [`PackedKey::hash_with`].
     pub fn hash_key(state: &impl std::hash::BuildHasher, key: &SeriesKey) -> u64 {
-        hash_parts(state, key.scope, key_parts(key))
+        use std::hash::Hasher;
+        let mut h = state.build_hasher();
+        h.write_u8(scope_byte(key.scope));
+        let mut part = |p: &str| {
+            h.write(p.as_bytes());
+            h.write_u8(0xff);
+        };
+        part(&key.service);
+        part(key.service_path.as_str());
+        part(&key.name);
+        for (k, v) in &key.tags {
+            part(k);
+            part(v);
+        }
+        h.finish()
     }
 
     /// True when this is `key` packed.
     pub fn is(&self, key: &SeriesKey) -> bool {
-        self.scope() == key.scope && self.parts().eq(key_parts(key))
+        let mut parts = self.parts();
+        let mut next_is = |s: &str| parts.next() == Some(s.as_bytes());
+        self.scope() == key.scope
+            && next_is(&key.service)
+            && next_is(key.service_path.as_str())
+            && next_is(&key.name)
+            && key.tags.iter().all(|(k, v)| next_is(k) && next_is(v))
+            && parts.next().is_none()
     }
 
     /// True when `sel` selects this key (as [`Selector::matches`] does the unpacked key).

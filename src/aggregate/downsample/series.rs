@@ -296,8 +296,13 @@ impl Downsampler {
                 let Some(spec) = tiers.get(t) else {
                     return false;
                 };
-                let in_window = s.start_in(spec) == spec.start_of(timestamp_ms);
-                if t < self.first_tier() || !spec.covers(timestamp_ms, now_ms) || !in_window {
+                if t < self.first_tier() || !spec.covers(timestamp_ms, now_ms) {
+                    return false;
+                }
+                // In the bucket's window (one division, not two).
+                let start = s.start_in(spec);
+                if timestamp_ms < start || timestamp_ms.saturating_sub(start) >= spec.resolution_ms
+                {
                     return false;
                 }
                 held += 1;
