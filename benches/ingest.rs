@@ -48,6 +48,19 @@ fn ingest(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         )
     });
+    // At the wall-clock time of the events (as the server applies them): every sample lands
+    // in its tiers' open buckets.
+    let mut state = ShardState::new(pipeline.aggregate_settings());
+    group.bench_function("apply_at_now_100", |b| {
+        b.iter_batched(
+            || events.clone(),
+            |batch| {
+                now += 1_000;
+                state.apply_at(batch, now, 1_700_000_000_000)
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 

@@ -6,9 +6,10 @@
 //! the snapshot; whoever restores them moves them with [`SeriesState::rebase`] by the shift
 //! between that process's clock and its own.
 
-use super::downsample::{Downsampler, FlushImage};
+use super::downsample::{Downsampler, DownsamplerImage, FlushImage};
 use super::hdr::Magnitudes;
 use super::{SeriesState, ShardState};
+use crate::model::PackedKey;
 use crate::model::SeriesKey;
 use hdrhistogram::{Counter, Histogram as Hdr};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -82,7 +83,7 @@ pub struct ImageError(#[from] postcard::Error);
 /// What a shard's section holds, borrowed for encoding.
 #[derive(Serialize)]
 struct ShardImageRef<'a> {
-    series: Vec<(&'a SeriesKey, &'a SeriesState, u64, &'a Downsampler)>,
+    series: Vec<(&'a PackedKey, &'a SeriesState, u64, DownsamplerImage<'a>)>,
     unconfirmed: Vec<FlushImage>,
 }
 
@@ -99,11 +100,12 @@ pub struct ShardImage {
 /// The series of `shard` as bytes: aggregates, history ids, downsamplers and unconfirmed
 /// flushes.
 pub fn encode_series(shard: &ShardState) -> Vec<u8> {
+    let tiers = &shard.history.setup.tiers;
     let image = ShardImageRef {
         series: shard
             .series
             .iter()
-            .map(|(k, s)| (k, &s.state, s.id, &s.down))
+            .map(|(k, s)| (k, &s.state, s.id, s.down.image(tiers)))
             .collect(),
         unconfirmed: shard.history.flushes.unconfirmed(),
     };

@@ -21,6 +21,7 @@ pub use timer::Timer;
 
 pub mod downsample;
 mod image;
+mod series_table;
 mod shard;
 mod shard_history;
 mod shard_state;

@@ -67,11 +67,10 @@ impl ShardHistory {
     pub(super) fn start_series(
         &mut self,
         key: &SeriesKey,
-        kind: Kind,
         live: Option<u64>,
     ) -> (u64, Downsampler) {
         let first = (self.setup.first_tier)(&key.name);
-        let down = Downsampler::new(self.setup.tiers.len(), first);
+        let down = Downsampler::new(first);
         let Some(store) = &self.setup.store else {
             self.next_local_id += 1;
             return (self.next_local_id - 1, down);
@@ -86,7 +85,7 @@ impl ShardHistory {
                     tracing::error!(error = %e, "history: series lookup failed; new id");
                 }
                 let id = store.allocate_id();
-                self.flushes.created_live(id, key, kind);
+                self.flushes.created_live(id);
                 (id, down)
             }
         }
@@ -128,7 +127,7 @@ impl ShardState {
     pub fn close_due(&mut self, now_ms: i64) {
         let h = &mut self.history;
         let tiers = h.setup.tiers.clone();
-        for s in self.series.values_mut() {
+        for (_, s) in self.series.iter_mut() {
             s.down
                 .close_due(s.id, &tiers, now_ms, h.flushes.pending_mut());
         }
@@ -163,12 +162,11 @@ impl ShardState {
         let mut named: Vec<NewSeries> = self
             .series
             .iter()
-            .filter_map(|(key, s)| {
-                unnamed.get(&s.id).map(|&kind| NewSeries {
-                    id: s.id,
-                    key: key.clone(),
-                    kind,
-                })
+            .filter(|(_, s)| unnamed.contains(s.id))
+            .map(|(key, s)| NewSeries {
+                id: s.id,
+                key: key.unpack(),
+                kind: s.state.kind(),
             })
             .collect();
         // In the order they were created.
@@ -188,9 +186,11 @@ impl ShardState {
             store.reserve_id(id);
         }
         if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
-            self.history.flushes.departed(old.id, &key);
+            self.history
+                .flushes
+                .departed(old.id, &key, old.state.kind());
         }
-        self.series.insert(key, Series { state, id, down });
+        self.series.insert(&key, Series { state, id, down });
     }
 
     fn owns(&self, key: &SeriesKey) -> bool {
@@ -208,12 +208,13 @@ impl ShardState {
         let mut out: Vec<SeriesMatch> = self
             .series
             .iter()
-            .filter(|(k, _)| k.name == name && keep(k))
+            .filter(|(k, _)| k.name() == name)
             .map(|(k, s)| SeriesMatch {
                 id: s.id,
-                key: k.clone(),
+                key: k.unpack(),
                 kind: s.state.kind(),
             })
+            .filter(|m| keep(&m.key))
             .collect();
         if let Some(store) = &self.history.setup.store {
             for s in store.series_named(name)? {
@@ -231,7 +232,7 @@ impl ShardState {
 
     /// Every series key this shard answers for (live, and stored ones it owns).
     pub fn series_keys(&self) -> Result<Vec<SeriesKey>, HistoryError> {
-        let mut out: Vec<SeriesKey> = self.series.keys().cloned().collect();
+        let mut out: Vec<SeriesKey> = self.series.iter().map(|(k, _)| k.unpack()).collect();
         if let Some(store) = &self.history.setup.store {
             for s in store.all_series()? {
                 if !self.series.contains_key(&s.key) && self.owns(&s.key) {
@@ -276,9 +277,9 @@ impl ShardState {
         }
         for s in &series {
             if let Some(live) = self.series.get(&s.key) {
-                if let Some((start, b)) = live.down.open(tier) {
+                if let Some((start, b)) = live.down.open(&setup.tiers, tier) {
                     if wanted(start) {
-                        extra.entry(s.id).or_default().push((start, *b));
+                        extra.entry(s.id).or_default().push((start, b));
                     }
                 }
             }
@@ -300,7 +301,7 @@ impl ShardState {
     pub fn last_sample(&self, prefix: &str) -> Option<i64> {
         self.series
             .iter()
-            .filter(|(k, _)| k.name.starts_with(prefix))
+            .filter(|(k, _)| k.name().starts_with(prefix))
             .map(|(_, s)| s.down.last_ms())
             .max()
     }

@@ -1,17 +1,15 @@
-//! The series one shard owns: a plain map from key to aggregate and downsampler, with apply,
+//! The series one shard owns: a table from key to aggregate and downsampler, with apply,
 //! read and drain. The history side (ticks, history reads) is in `shard_history.rs`.
 
 use super::downsample::{Bucket, Downsampler};
+use super::series_table::SeriesTable;
 use super::shard_history::{HistorySetup, ShardHistory};
 use super::{AggregateSettings, SeriesState};
 use crate::config::Tier;
+use crate::model::PackedKey;
 use crate::model::Selector;
 use crate::model::{Event, Kind, Op, SeriesKey, ValueView};
-use std::collections::{HashMap, HashSet};
-
-/// The shard's map hasher: foldhash, several times faster than std's SipHash on series keys
-/// and still seeded per process (no fixed collisions to aim at).
-pub(super) type SeriesHasher = foldhash::fast::RandomState;
+use std::collections::HashSet;
 
 /// One series: its live aggregate, its id in the history store and its downsampler.
 pub(super) struct Series {
@@ -22,7 +20,7 @@ pub(super) struct Series {
 
 /// All series routed to one shard.
 pub struct ShardState {
-    pub(super) series: HashMap<SeriesKey, Series, SeriesHasher>,
+    pub(super) series: SeriesTable,
     settings: AggregateSettings,
     pub(super) history: ShardHistory,
 }
@@ -37,7 +35,7 @@ impl ShardState {
     /// An empty shard keeping history as `setup` says.
     pub fn with_history(settings: AggregateSettings, setup: HistorySetup) -> Self {
         ShardState {
-            series: HashMap::default(),
+            series: SeriesTable::default(),
             settings,
             history: ShardHistory::new(setup),
         }
@@ -53,37 +51,43 @@ impl ShardState {
         self.series.is_empty()
     }
 
-    /// Every series' live aggregate, for snapshots (its downsampled history is in the store).
-    pub fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &SeriesState)> {
-        self.series.iter().map(|(k, s)| (k, &s.state))
+    /// Every series' key (unpacked, one at a time) and live aggregate (its downsampled
+    /// history is in the store).
+    pub fn iter(&self) -> impl Iterator<Item = (SeriesKey, &SeriesState)> {
+        self.series.iter().map(|(k, s)| (k.unpack(), &s.state))
     }
 
     /// Puts back a series restored from a snapshot (replacing one with the same key); its
     /// history continues under the id the store has for its key.
     pub fn insert(&mut self, key: SeriesKey, state: SeriesState) {
         let live = self.series.get(&key).map(|s| s.id);
-        let (id, down) = self.history.start_series(&key, state.kind(), live);
+        let (id, down) = self.history.start_series(&key, live);
         if let Some(old) = self.series.get(&key).filter(|old| old.id != id) {
-            self.history.flushes.departed(old.id, &key);
+            self.history
+                .flushes
+                .departed(old.id, &key, old.state.kind());
         }
-        self.series.insert(key, Series { state, id, down });
+        self.series.insert(&key, Series { state, id, down });
     }
 
     /// Removes the selected series (admin removal) from the live views; their downsampled
     /// history (open buckets included) stays in the store until its retention ends. Answers
     /// their keys.
     pub fn remove(&mut self, sel: &Selector) -> Vec<SeriesKey> {
-        self.remove_where(|k| sel.matches(k))
+        self.remove_where(|k| k.selected_by(sel))
     }
 
     /// Removes the series whose keys `leaves` picks, keeping their history; answers their keys.
-    fn remove_where(&mut self, leaves: impl Fn(&SeriesKey) -> bool) -> Vec<SeriesKey> {
-        let keys: Vec<SeriesKey> = self.series.keys().filter(|k| leaves(k)).cloned().collect();
-        for k in &keys {
-            if let Some(gone) = self.series.remove(k) {
-                self.history.flushes.departed(gone.id, k);
-                self.keep_history(gone);
-            }
+    fn remove_where(&mut self, leaves: impl Fn(&PackedKey) -> bool) -> Vec<SeriesKey> {
+        let gone = self.series.remove_where(leaves);
+        let mut keys = Vec::with_capacity(gone.len());
+        for (k, series) in gone {
+            let k = k.unpack();
+            self.history
+                .flushes
+                .departed(series.id, &k, series.state.kind());
+            self.keep_history(series);
+            keys.push(k);
         }
         keys
     }
@@ -118,13 +122,13 @@ impl ShardState {
                 Some(s) => s,
                 None => {
                     created += 1;
-                    let (id, down) = self.history.start_series(&e.key, e.kind, None);
+                    let (id, down) = self.history.start_series(&e.key, None);
                     let fresh = Series {
                         state: SeriesState::new(e.kind, &self.settings, now_nanos),
                         id,
                         down,
                     };
-                    self.series.entry(e.key).or_insert(fresh)
+                    self.series.get_or_insert_with(&e.key, || fresh)
                 }
             };
             // A distribution reaches history as its count, sum, min and max.
@@ -195,8 +199,8 @@ impl ShardState {
         let q = &self.settings.quantiles;
         self.series
             .iter_mut()
-            .filter(|(k, _)| sel.matches(k))
-            .map(|(k, s)| (k.clone(), s.state.view(now_nanos, q)))
+            .filter(|(k, _)| k.selected_by(sel))
+            .map(|(k, s)| (k.unpack(), s.state.view(now_nanos, q)))
             .collect()
     }
 
@@ -205,8 +209,8 @@ impl ShardState {
     pub fn measure(&mut self, sel: &Selector, now_nanos: u64) -> Vec<(SeriesKey, ValueView)> {
         self.series
             .iter_mut()
-            .filter(|(k, _)| sel.matches(k))
-            .map(|(k, s)| (k.clone(), s.state.view(now_nanos, &[])))
+            .filter(|(k, _)| k.selected_by(sel))
+            .map(|(k, s)| (k.unpack(), s.state.view(now_nanos, &[])))
             .collect()
     }
 
@@ -216,11 +220,11 @@ impl ShardState {
         let q = &self.settings.quantiles;
         self.series
             .iter_mut()
-            .filter(|(k, _)| sel.matches(k))
+            .filter(|(k, _)| k.selected_by(sel))
             .map(|(k, s)| {
                 let view = s.state.view(now_nanos, q);
                 s.state.reset(now_nanos);
-                (k.clone(), view)
+                (k.unpack(), view)
             })
             .collect()
     }

@@ -5,6 +5,7 @@ mod distribution;
 mod event;
 mod item_error;
 mod kind;
+mod packed_key;
 mod scope;
 mod selector;
 mod series;
@@ -18,6 +19,7 @@ pub use event::{
 };
 pub use item_error::ItemError;
 pub use kind::Kind;
+pub use packed_key::PackedKey;
 pub use scope::Scope;
 pub use selector::Selector;
 pub use series::SeriesKey;

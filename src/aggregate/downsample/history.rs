@@ -6,7 +6,7 @@ use super::Bucket;
 use crate::model::{Kind, SeriesKey};
 use serde::{Deserialize, Serialize};
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// A closed (or partial, late) bucket of one series and tier, on its way to the store.
@@ -114,6 +114,14 @@ impl Pending {
         out
     }
 
+    /// The waiting buckets, sorted by (tier, start, series), left waiting (tests).
+    #[cfg(test)]
+    pub(super) fn sorted(&self) -> Vec<ClosedBucket> {
+        let mut out: Vec<ClosedBucket> = self.iter().collect();
+        out.sort_unstable_by_key(|c| (c.tier, c.start, c.series));
+        out
+    }
+
     fn iter(&self) -> impl Iterator<Item = ClosedBucket> + '_ {
         self.map
             .iter()
@@ -123,6 +131,43 @@ impl Pending {
                 start,
                 bucket,
             })
+    }
+}
+
+/// Ids of new series still live in a shard and not named yet: sorted (ids are given in
+/// increasing order), 8 bytes each, with the few that left before being named set apart.
+#[derive(Debug, Default)]
+pub struct Unnamed {
+    ids: Vec<u64>,
+    gone: HashSet<u64>,
+}
+
+impl Unnamed {
+    fn insert(&mut self, id: u64) {
+        match self.ids.last() {
+            Some(&last) if last >= id => {
+                if let Err(at) = self.ids.binary_search(&id) {
+                    self.ids.insert(at, id);
+                }
+                self.gone.remove(&id);
+            }
+            _ => self.ids.push(id),
+        }
+    }
+
+    /// True when `id` is one of them.
+    pub fn contains(&self, id: u64) -> bool {
+        self.ids.binary_search(&id).is_ok() && !self.gone.contains(&id)
+    }
+
+    /// Takes `id` out; true when it was one of them.
+    fn remove(&mut self, id: u64) -> bool {
+        self.contains(id) && self.gone.insert(id)
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.len() == self.gone.len()
     }
 }
 
@@ -136,15 +181,16 @@ pub struct History {
     in_flight: VecDeque<Flush>,
     /// New series the store must learn about that left the shard before their flush, named.
     new_series: Vec<NewSeries>,
-    /// New series the store must learn about, still live in the shard: their ids and kinds.
-    /// Their keys are the shard's and are copied only into the flush that announces them, so
-    /// that a new series costs no second copy of its key while it waits.
-    unnamed: HashMap<u64, Kind>,
-    /// Ids given to series the store does not hold yet, by the key's
-    /// [`stable_hash`](SeriesKey::stable_hash) (the series book's identity of a series), so
-    /// that a series removed and pushed again before its first flush is written keeps its id
-    /// (and its buckets). The hash is unkeyed (senders can make two keys collide), so a hit
-    /// is checked against the full key (see [`History::unstored_id`]).
+    /// New series the store must learn about, still live in the shard: their ids. Their keys
+    /// and kinds are the shard's and are copied only into the flush that announces them, so
+    /// that a new series costs no second copy of its key while it waits, only its id here.
+    unnamed: Unnamed,
+    /// Ids given to series the store does not hold yet and named (in `new_series` or a flush
+    /// in flight), by the key's [`stable_hash`](SeriesKey::stable_hash) (the series book's
+    /// identity of a series), so that a series removed and pushed again before its first
+    /// flush is written keeps its id (and its buckets). The hash is unkeyed (senders can make
+    /// two keys collide), so a hit is checked against the full key (see
+    /// [`History::unstored_id`]). Live unnamed series are found by their live id instead.
     unstored: HashMap<u64, u64>,
     /// Ids given to series the store does not hold yet whose hash collided with another's
     /// in `unstored`, by their full keys (empty but for crafted or unlucky keys).
@@ -161,7 +207,7 @@ impl History {
             pending: Pending::default(),
             in_flight: VecDeque::new(),
             new_series: Vec::new(),
-            unnamed: HashMap::new(),
+            unnamed: Unnamed::default(),
             unstored: HashMap::new(),
             collided: HashMap::new(),
             hash: SeriesKey::stable_hash,
@@ -199,18 +245,17 @@ impl History {
         }
     }
 
-    /// Notes a series the store must learn about, live in the shard as `key`: its key is
-    /// asked for (see [`History::take_unnamed`]) when its flush is made.
-    pub fn created_live(&mut self, id: u64, key: &SeriesKey, kind: Kind) {
-        self.note_unstored(key, id);
-        self.unnamed.insert(id, kind);
+    /// Notes a series the store must learn about, live in the shard as id `id`: its key and
+    /// kind are asked for (see [`History::take_unnamed`]) when its flush is made.
+    pub fn created_live(&mut self, id: u64) {
+        self.unnamed.insert(id);
     }
 
-    /// The series `id` (key `key`) leaves the shard: if the store has not been told about it
-    /// yet, it is named now.
-    pub fn departed(&mut self, id: u64, key: &SeriesKey) {
-        if let Some(kind) = self.unnamed.remove(&id) {
-            self.new_series.push(NewSeries {
+    /// The series `id` (key `key`, kind `kind`) leaves the shard: if the store has not been
+    /// told about it yet, it is named now.
+    pub fn departed(&mut self, id: u64, key: &SeriesKey, kind: Kind) {
+        if self.unnamed.remove(id) {
+            self.created(NewSeries {
                 id,
                 key: key.clone(),
                 kind,
@@ -220,13 +265,15 @@ impl History {
 
     /// The live new series waiting to be named, by id; the caller names them with
     /// [`History::named`] before the next flush.
-    pub fn take_unnamed(&mut self) -> HashMap<u64, Kind> {
+    pub fn take_unnamed(&mut self) -> Unnamed {
         std::mem::take(&mut self.unnamed)
     }
 
     /// New series named by their keys (see [`History::take_unnamed`]), for the next flush.
     pub fn named(&mut self, series: impl IntoIterator<Item = NewSeries>) {
-        self.new_series.extend(series);
+        for s in series {
+            self.created(s);
+        }
     }
 
     /// The id given to `key` that the store does not hold yet, if any; `live` is the id of
@@ -234,13 +281,16 @@ impl History {
     /// when it is `key`'s own: live as `key`, or named as `key` (waiting to be flushed or in
     /// flight); another key with the same hash never shares its id (nor its history).
     pub fn unstored_id(&self, key: &SeriesKey, live: Option<u64>) -> Option<u64> {
+        if let Some(id) = live.filter(|&id| self.unnamed.contains(id)) {
+            return Some(id);
+        }
         if !self.collided.is_empty() {
             if let Some(&id) = self.collided.get(key) {
                 return Some(id);
             }
         }
         let id = *self.unstored.get(&(self.hash)(key))?;
-        let own = live == Some(id) || (!self.unnamed.contains_key(&id) && self.named_as(id, key));
+        let own = live == Some(id) || self.named_as(id, key);
         own.then_some(id)
     }
 
@@ -350,6 +400,49 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unnamed_ids_are_found_taken_out_and_given_again() {
+        let mut u = Unnamed::default();
+        assert!(u.is_empty());
+        for id in [3, 5, 9, u64::MAX] {
+            u.insert(id);
+        }
+        u.insert(4); // out of order: kept sorted
+        u.insert(5); // twice: once
+        assert!([3, 4, 5, 9, u64::MAX].iter().all(|&id| u.contains(id)));
+        assert!(!u.contains(0) && !u.contains(6));
+        assert_eq!(u.ids.len(), 5);
+        assert!(u.remove(5));
+        assert!(!u.remove(5), "taken out once");
+        assert!(!u.remove(6), "never there");
+        assert!(!u.contains(5));
+        u.insert(5);
+        assert!(u.contains(5), "given again");
+        for id in [3, 4, 5, 9, u64::MAX] {
+            assert!(u.remove(id));
+        }
+        assert!(u.is_empty());
+    }
+
+    #[test]
+    fn a_series_named_when_it_leaves_keeps_its_id_when_pushed_again() {
+        use crate::model::Scope;
+        let key = SeriesKey::simple(Scope::Application, "a", vec![]);
+        let other = SeriesKey::simple(Scope::Application, "b", vec![]);
+        let mut h = History::new(0);
+        h.created_live(7);
+        assert_eq!(h.unstored_id(&key, Some(7)), Some(7), "live and unnamed");
+        assert_eq!(h.unstored_id(&key, None), None);
+        h.departed(7, &key, Kind::Gauge);
+        assert_eq!(h.unstored_id(&key, None), Some(7), "named as it left");
+        assert_eq!(h.unstored_id(&other, None), None);
+        let (f, _) = h.take_flush(0, 1);
+        assert_eq!(f.unwrap().series[0].kind, Kind::Gauge);
+        assert_eq!(h.unstored_id(&key, None), Some(7), "in flight");
+        h.committed(1);
+        assert_eq!(h.unstored_id(&key, None), None, "stored");
+    }
 
     #[test]
     fn flushes_are_numbered_and_forgotten_once_committed() {

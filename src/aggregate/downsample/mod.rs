@@ -10,6 +10,8 @@ mod series;
 mod tier;
 
 pub use bucket::{sums, Bucket};
-pub use history::{ClosedBucket, Flush, FlushImage, History, NewSeries, Pending, MAX_IN_FLIGHT};
-pub use series::Downsampler;
+pub use history::{
+    ClosedBucket, Flush, FlushImage, History, NewSeries, Pending, Unnamed, MAX_IN_FLIGHT,
+};
+pub use series::{Downsampler, DownsamplerImage};
 pub use tier::TierSpec;

@@ -8,7 +8,7 @@
 //! each second. Plain blocks, written before, start with their number of series (at least
 //! one: a block is written only with entities), never 0, and are still read.
 
-use crate::model::{Kind, SeriesKey};
+use crate::model::{Kind, PackedKey, SeriesKey};
 use serde::ser::{Serialize, Serializer};
 use serde::Deserialize;
 
@@ -24,6 +24,15 @@ pub(super) struct SeriesImage {
     pub(super) key: SeriesKey,
     pub(super) kind: Kind,
     pub(super) unit: Option<String>,
+}
+
+/// A [`SeriesImage`] as a block is written, borrowed from the interned entry: the same bytes
+/// (the packed key serializes as the key).
+#[derive(serde::Serialize)]
+pub(super) struct SeriesImageRef<'a> {
+    pub(super) key: &'a PackedKey,
+    pub(super) kind: Kind,
+    pub(super) unit: Option<&'a str>,
 }
 
 /// One entity: (series index, value, timestamp ms, capture second).
@@ -93,8 +102,8 @@ impl Serialize for PackedEntities<'_> {
 }
 
 #[derive(serde::Serialize)]
-struct CompactOut<'a> {
-    series: &'a [SeriesImage],
+struct CompactOut<'a, S> {
+    series: &'a [S],
     entities: PackedEntities<'a>,
 }
 
@@ -105,8 +114,8 @@ struct CompactIn {
 }
 
 /// The block of `series` and `entities` as written: compact.
-pub(super) fn encode(
-    series: &[SeriesImage],
+pub(super) fn encode<S: Serialize>(
+    series: &[S],
     entities: &[EntityImage],
 ) -> Result<Vec<u8>, postcard::Error> {
     // Sized once for the usual case, rather than grown by doubling through megabytes.

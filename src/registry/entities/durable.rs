@@ -6,10 +6,9 @@
 //! At start the blocks are read back into the ring, ids (capture second and sequence number)
 //! included, and the log's records after the covered position are captured again.
 
-use super::block::{self, Block, SeriesImage};
+use super::block::{self, SeriesImageRef};
 use super::series::{Interner, SeriesEntry};
 use super::store::{EntityStore, Pending};
-use crate::model::{SeriesKey, ServicePath};
 use crate::persist::Position;
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::HashMap;
@@ -35,6 +34,11 @@ fn err(e: impl std::fmt::Display) -> EntityLogError {
 /// The entity file.
 pub struct EntityLog {
     db: Database,
+    /// Each series' place in the block being saved, by its entry's id (ids are small and
+    /// dense: a vector, not a map, since this runs once per entity every second). Kept
+    /// between saves, all `u32::MAX` between them, so that a save costs its block, not the
+    /// highest id in use.
+    index: parking_lot::Mutex<Vec<u32>>,
 }
 
 /// Units of meterd's own metrics are `&'static str`; the few read back are kept once.
@@ -51,20 +55,6 @@ fn static_unit(
             .entry(unit.clone())
             .or_insert_with(|| Box::leak(unit.into_boxed_str())),
     )
-}
-
-fn key_of(entry: &SeriesEntry) -> SeriesKey {
-    SeriesKey {
-        service: entry.service().to_owned(),
-        service_path: ServicePath::parse(entry.service_path())
-            .unwrap_or_else(|_| ServicePath::root()),
-        scope: entry.scope(),
-        name: entry.name().to_owned(),
-        tags: entry
-            .tags()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-    }
 }
 
 impl EntityLog {
@@ -85,7 +75,10 @@ impl EntityLog {
         txn.open_table(BLOCKS).map_err(err)?;
         txn.open_table(META).map_err(err)?;
         txn.commit().map_err(err)?;
-        Ok(EntityLog { db })
+        Ok(EntityLog {
+            db,
+            index: parking_lot::Mutex::default(),
+        })
     }
 
     /// Reads every stored entity into `store` (empty), interning series in `interner`;
@@ -146,13 +139,10 @@ impl EntityLog {
         let count = usize::try_from(to.saturating_sub(first))
             .unwrap_or(usize::MAX)
             .min(store.len().saturating_sub(skip));
-        let mut block = Block {
-            series: Vec::new(),
-            entities: Vec::with_capacity(count),
-        };
-        // Each series' place in the block by its entry's id (ids are small and dense: a
-        // vector, not a map, since this runs once per entity every second).
-        let mut index: Vec<u32> = Vec::new();
+        let mut series: Vec<SeriesImageRef> = Vec::new();
+        let mut entities = Vec::with_capacity(count);
+        let mut index = self.index.lock();
+        let mut ids = Vec::new();
         let mut next = first;
         for e in store.iter().skip(skip).take_while(|e| e.seq() < to) {
             let entry = e.series();
@@ -161,23 +151,27 @@ impl EntityLog {
                 index.resize(id + 1, u32::MAX);
             }
             if index[id] == u32::MAX {
-                index[id] = u32::try_from(block.series.len()).unwrap_or(u32::MAX - 1);
-                block.series.push(SeriesImage {
-                    key: key_of(entry),
+                index[id] = u32::try_from(series.len()).unwrap_or(u32::MAX - 1);
+                ids.push(id);
+                // Written from the interned entry: its packed key serializes as the key.
+                series.push(SeriesImageRef {
+                    key: entry.key(),
                     kind: entry.kind(),
-                    unit: entry.unit.map(str::to_owned),
+                    unit: entry.unit,
                 });
             }
-            block
-                .entities
-                .push((index[id], e.value(), e.timestamp_ms(), e.id().secs));
+            entities.push((index[id], e.value(), e.timestamp_ms(), e.id().secs));
             next = e.seq() + 1;
         }
+        for id in ids {
+            index[id] = u32::MAX;
+        }
+        drop(index);
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut blocks = txn.open_table(BLOCKS).map_err(err)?;
-            if !block.entities.is_empty() {
-                let bytes = block::encode(&block.series, &block.entities).map_err(err)?;
+            if !entities.is_empty() {
+                let bytes = block::encode(&series, &entities).map_err(err)?;
                 blocks.insert(first, bytes.as_slice()).map_err(err)?;
             }
             // A block goes once the next one starts at or before the oldest entity held.
@@ -191,7 +185,7 @@ impl EntityLog {
             }
             if store.is_empty() {
                 if let Some(&last) = starts.last() {
-                    if block.entities.is_empty() {
+                    if entities.is_empty() {
                         blocks.remove(last).map_err(err)?;
                     }
                 }
@@ -234,5 +228,78 @@ impl crate::collector::Replay for EntityReplay<'_> {
             let batch = self.encoder.encode(self.interner, events);
             self.store.push(batch, *admitted_ms);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::block::{Block, SeriesImage};
+    use super::*;
+    use crate::model::{Kind, Scope, SeriesKey, ServicePath};
+
+    #[test]
+    fn a_block_written_from_entries_reads_back_as_keys() {
+        let key = SeriesKey {
+            service: "shop".into(),
+            service_path: ServicePath::parse("/eu").unwrap(),
+            scope: Scope::Application,
+            name: "orders".into(),
+            tags: vec![("app".into(), "api".into()), ("v".into(), String::new())],
+        };
+        let mut interner = Interner::default();
+        let entry = interner.intern_with_unit(&key, Kind::Timer, Some("ms"));
+        let entities = [(0, 2.5, 1_700_000_000_000, 7)];
+        let written = [SeriesImageRef {
+            key: entry.key(),
+            kind: entry.kind(),
+            unit: entry.unit,
+        }];
+        let owned = [SeriesImage {
+            key: key.clone(),
+            kind: Kind::Timer,
+            unit: Some("ms".into()),
+        }];
+        let bytes = block::encode(&written, &entities).unwrap();
+        assert_eq!(bytes, block::encode(&owned, &entities).unwrap());
+        let back: Block = block::decode(&bytes).unwrap();
+        assert_eq!(back.series[0].key, key);
+        assert_eq!(back.series[0].unit.as_deref(), Some("ms"));
+    }
+
+    #[test]
+    fn saves_in_a_row_name_each_block_s_own_series() {
+        // The index of series by id is kept between saves: a block must not see the places
+        // of the block before it.
+        let dir = std::env::temp_dir().join(format!("meterd-entities-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = EntityLog::open(&dir).unwrap();
+        let mut interner = Interner::default();
+        let key = |n: &str| SeriesKey::simple(Scope::Application, n, Vec::new());
+        let (a, b) = (
+            interner.intern(&key("a"), Kind::Counter),
+            interner.intern(&key("b"), Kind::Counter),
+        );
+        let now = 1_700_000_000_000;
+        let pending = |entry: &Arc<SeriesEntry>, value| Pending {
+            entry: entry.clone(),
+            value,
+            timestamp_ms: now,
+        };
+        let mut store = EntityStore::new(std::time::Duration::from_secs(3600), 100);
+        store.push(vec![pending(&a, 1.0)], now);
+        let next = log.save(&store, 0, store.next_seq(), 1).unwrap();
+        store.push(vec![pending(&b, 2.0), pending(&a, 3.0)], now + 1000);
+        log.save(&store, next, store.next_seq(), 2).unwrap();
+
+        let mut back = EntityStore::new(std::time::Duration::from_secs(3600), 100);
+        assert_eq!(log.load(&mut back, &mut Interner::default()).unwrap(), 2);
+        let read: Vec<(String, f64)> = back
+            .iter()
+            .map(|e| (e.series().name().to_owned(), e.value()))
+            .collect();
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+        let expected = [("a", 1.0), ("b", 2.0), ("a", 3.0)].map(|(n, v)| (n.to_owned(), v));
+        assert_eq!(read, expected);
     }
 }

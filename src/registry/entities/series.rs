@@ -1,14 +1,14 @@
 //! The series of captured entities, each held once: a record points at its [`SeriesEntry`]
 //! (provider, servicePath, scope, metric, tags, type) instead of copying those strings. An
-//! entry keeps its strings in one buffer (plus one of offsets), so a series costs a few
-//! hundred bytes even when a tag such as an invocation id makes every entity a series.
+//! entry keeps its strings in one buffer (a [`PackedKey`]), so a series costs about a hundred
+//! and fifty bytes even when a tag such as an invocation id makes every entity a series.
 //!
 //! The [`Interner`] is shared by everything that captures (the collector, the request
 //! recorder) behind one mutex taken once per batch. An entry lives while a record or an
 //! in-flight batch holds it; [`Interner::collect_garbage`] forgets the rest and recycles
 //! their small ids, which queries use to remember per-series answers in a plain vector.
 
-use crate::model::{Kind, Scope, SeriesKey};
+use crate::model::{Kind, PackedKey, Scope, SeriesKey};
 use foldhash::fast::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -17,11 +17,8 @@ use std::sync::Arc;
 /// One series, shared by all of its entities.
 #[derive(Debug, PartialEq)]
 pub struct SeriesEntry {
-    /// Service, service path, name, then each tag's key and value, one after the other.
-    text: Box<str>,
-    /// Where each of those parts ends in `text`.
-    ends: Box<[u32]>,
-    scope: Scope,
+    /// Scope, service, service path, name and tags, in one buffer.
+    key: PackedKey,
     kind: Kind,
     /// Unit known when the series was first captured (meterd's own metrics); pushed metrics
     /// take theirs from the registry when read.
@@ -31,32 +28,12 @@ pub struct SeriesEntry {
 
 impl SeriesEntry {
     fn new(key: &SeriesKey, kind: Kind, unit: Option<&'static str>, id: u32) -> Self {
-        let parts = [
-            key.service.as_str(),
-            key.service_path.as_str(),
-            key.name.as_str(),
-        ];
-        let tags = key.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
-        let mut text = String::new();
-        let mut ends = Vec::with_capacity(3 + 2 * key.tags.len());
-        for part in parts.into_iter().chain(tags) {
-            text.push_str(part);
-            // Keys and values are far below 4 GiB (bodies are limited to it).
-            ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
-        }
         SeriesEntry {
-            text: text.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
-            scope: key.scope,
+            key: PackedKey::pack(key),
             kind,
             unit,
             id,
         }
-    }
-
-    fn part(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.text.get(start..self.ends[i] as usize).unwrap_or("")
     }
 
     /// A small number unique among live entries (reused after the entry is forgotten).
@@ -64,24 +41,29 @@ impl SeriesEntry {
         self.id
     }
 
+    /// The series key (it serializes as a [`SeriesKey`]).
+    pub fn key(&self) -> &PackedKey {
+        &self.key
+    }
+
     /// The Orion service: the ODSL provider.
     pub fn service(&self) -> &str {
-        self.part(0)
+        self.key.service()
     }
 
     /// The Orion service path.
     pub fn service_path(&self) -> &str {
-        self.part(1)
+        self.key.service_path()
     }
 
     /// The metric name.
     pub fn name(&self) -> &str {
-        self.part(2)
+        self.key.name()
     }
 
     /// The MicroProfile scope.
     pub fn scope(&self) -> Scope {
-        self.scope
+        self.key.scope()
     }
 
     /// The metric type.
@@ -91,7 +73,7 @@ impl SeriesEntry {
 
     /// The tags, sorted by key.
     pub fn tags(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        (0..(self.ends.len() - 3) / 2).map(|t| (self.part(3 + 2 * t), self.part(4 + 2 * t)))
+        self.key.tags()
     }
 
     /// The value of tag `key`.
@@ -101,15 +83,7 @@ impl SeriesEntry {
 
     /// True when this is the series of `key`.
     pub fn is(&self, key: &SeriesKey) -> bool {
-        self.scope == key.scope
-            && self.ends.len() == 3 + 2 * key.tags.len()
-            && self.service() == key.service
-            && self.name() == key.name
-            && self.service_path() == key.service_path.as_str()
-            && self
-                .tags()
-                .zip(&key.tags)
-                .all(|((k, v), (k2, v2))| k == k2 && v == v2)
+        self.key.is(key)
     }
 }
 
