@@ -381,8 +381,8 @@ impl SeriesBook {
 
     /// Rebuilds the book for the series `keys` from saved bytes (an unreadable or missing
     /// entry counts the series as active at `default_ms`).
-    pub fn restore<'k>(
-        keys: impl IntoIterator<Item = &'k SeriesKey>,
+    pub fn restore<K: std::borrow::Borrow<SeriesKey>>(
+        keys: impl IntoIterator<Item = K>,
         saved: Option<&[u8]>,
         default_ms: i64,
         pipeline: &Pipeline,
@@ -394,6 +394,7 @@ impl SeriesBook {
             .collect();
         let mut book = SeriesBook::default();
         for key in keys {
+            let key = key.borrow();
             let h = key.stable_hash();
             let ttl = pipeline
                 .rule_for(&key.name)

@@ -108,10 +108,10 @@ struct LegacyFamily {
 /// before families were kept per service gives each of its families to every service that
 /// has a series of it among `keys` (the series the snapshot holds). An error names the
 /// section that does not decode.
-pub fn restore_registry<'k>(
+pub fn restore_registry<K: std::borrow::Borrow<SeriesKey>>(
     registry: &mut Registry,
     image: &Image,
-    keys: impl Iterator<Item = &'k SeriesKey>,
+    keys: impl IntoIterator<Item = K>,
 ) -> Result<usize, (String, String)> {
     if let Some(bytes) = image.section(REGISTRY_SECTION) {
         let families: Vec<SavedFamily> = postcard::from_bytes(bytes)
@@ -134,6 +134,7 @@ pub fn restore_registry<'k>(
         .collect();
     let mut n = 0;
     for key in keys {
+        let key = key.borrow();
         let Some(&(seq, f)) = by_name.get(&(key.scope, key.name.as_str())) else {
             continue;
         };
@@ -292,7 +293,7 @@ mod tests {
         let saved = image(REGISTRY_SECTION, encode_registry(&registry));
         let mut back = Registry::default();
         assert_eq!(
-            restore_registry(&mut back, &saved, std::iter::empty()),
+            restore_registry(&mut back, &saved, std::iter::empty::<&SeriesKey>()),
             Ok(2)
         );
         assert_eq!(registry.pushed().len(), back.pushed().len());

@@ -16,7 +16,6 @@ use super::route::{route, shard_of};
 use crate::aggregate::{decode_series, ShardState};
 use crate::clock::SharedClock;
 use crate::config::Pipeline;
-use crate::model::SeriesKey;
 use crate::persist::history::HistoryStore;
 use crate::persist::{store_path, Image, Log, Position, Record, ReplayReport, Store, StoreError};
 use crate::registry::Registry;
@@ -107,11 +106,9 @@ pub fn recover(
             }
             unconfirmed.extend(saved.unconfirmed.into_iter().map(|f| f.into_flush(index)));
         }
-        let keys: Vec<SeriesKey> = shards
-            .iter()
-            .flat_map(|s| s.iter().map(|(k, _)| k))
-            .collect();
-        restore_registry(&mut registry.write(), image, keys.iter())
+        // Keys are unpacked one at a time: a copy of them all would stay resident.
+        let keys = shards.iter().flat_map(|s| s.iter().map(|(k, _)| k));
+        restore_registry(&mut registry.write(), image, keys)
             .map_err(|(section, e)| RecoverError::Section(section, e))?;
         book_bytes = image.section(BOOK_SECTION);
     }
@@ -122,11 +119,8 @@ pub fn recover(
             .map_err(|e| RecoverError::History(e.to_string()))?;
     }
     let default_ms = image.as_ref().map_or(now_ms, |i| i.cut.taken_ms);
-    let keys: Vec<SeriesKey> = shards
-        .iter()
-        .flat_map(|s| s.iter().map(|(k, _)| k))
-        .collect();
-    let book = SeriesBook::restore(keys.iter(), book_bytes, default_ms, pipeline);
+    let keys = shards.iter().flat_map(|s| s.iter().map(|(k, _)| k));
+    let book = SeriesBook::restore(keys, book_bytes, default_ms, pipeline);
     let mut admission = Admission::new(registry, book, pipeline.clone());
 
     let covered: Position = image.as_ref().map_or(0, |i| i.cut.position);

@@ -187,6 +187,15 @@ fn tiers_and_durations_are_checked() {
     );
     let found = problems("[entities]\nretention = \"-1h\"\n");
     assert!(found[0].1.contains("cannot be negative"));
+    // Open buckets name their tier in a byte: a bounded count, each tier coarser.
+    let tiers = |n: u32| -> String {
+        (1..=n)
+            .map(|i| format!("[[tiers]]\nresolution = \"{i}s\"\nretention = \"1000h\"\n"))
+            .collect()
+    };
+    let found = problems(&tiers(33));
+    assert!(found[0].1.contains("at most 32 tiers, not 33"), "{found:?}");
+    assert!(Pipeline::parse(&tiers(32), "t.toml").is_ok());
 }
 
 #[test]

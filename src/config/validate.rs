@@ -15,6 +15,10 @@ use std::ops::Range;
 use std::time::Duration;
 use toml::Spanned;
 
+/// Most downsampling tiers a pipeline may have: each is its own resolution, coarser than the
+/// one before; a series' open buckets name their tiers in one byte.
+pub const MAX_TIERS: usize = 32;
+
 /// Checks `raw` (parsed from `text`) and fills in defaults for whatever it leaves out.
 pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Problem>> {
     let mut check = Checker {
@@ -302,6 +306,14 @@ impl Checker<'_> {
     fn tiers(&mut self, raw: Spanned<Vec<RawTier>>) -> Vec<Tier> {
         if raw.get_ref().is_empty() {
             self.report(raw.span(), "tiers: at least one tier is needed".to_owned());
+            return Tier::defaults();
+        }
+        if raw.get_ref().len() > MAX_TIERS {
+            let message = format!(
+                "tiers: at most {MAX_TIERS} tiers, not {}",
+                raw.get_ref().len()
+            );
+            self.report(raw.span(), message);
             return Tier::defaults();
         }
         let mut tiers: Vec<Tier> = Vec::new();
