@@ -55,15 +55,12 @@ fn static_unit(
 
 fn key_of(entry: &SeriesEntry) -> SeriesKey {
     SeriesKey {
-        service: entry.service().to_owned(),
+        service: entry.service().into(),
         service_path: ServicePath::parse(entry.service_path())
             .unwrap_or_else(|_| ServicePath::root()),
         scope: entry.scope(),
-        name: entry.name().to_owned(),
-        tags: entry
-            .tags()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
+        name: entry.name().into(),
+        tags: entry.tags().map(|(k, v)| (k.into(), v.into())).collect(),
     }
 }
 
