@@ -123,8 +123,8 @@ fn full_store() -> EntityStore {
                 Scope::Application,
                 "ReadRequests",
                 vec![
-                    ("application".into(), format!("app{}", i % 10)),
-                    ("host".into(), format!("host{}", i / 10)),
+                    ("application".into(), format!("app{}", i % 10).into()),
+                    ("host".into(), format!("host{}", i / 10).into()),
                 ],
             );
             key.service = "shop".into();

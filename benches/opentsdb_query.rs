@@ -37,7 +37,7 @@ fn loaded(dir: &std::path::Path) -> ShardState {
                 key: SeriesKey::simple(
                     Scope::Application,
                     "sys.cpu.user",
-                    vec![("host".into(), format!("web{i:04}"))],
+                    vec![("host".into(), format!("web{i:04}").into())],
                 ),
                 kind: Kind::Gauge,
                 value: ((i as i64 * 7 + minute) % 1000) as f64 / 10.0,

@@ -30,10 +30,10 @@ fn views() -> Vec<(SeriesKey, ValueView)> {
         for p in 0..10 {
             for n in 0..100 {
                 let key = SeriesKey {
-                    service: format!("svc{s}"),
+                    service: format!("svc{s}").into(),
                     service_path: ServicePath::parse(&format!("/area{p}")).unwrap(),
                     scope: Scope::Application,
-                    name: format!("metric{n}"),
+                    name: format!("metric{n}").into(),
                     tags: Vec::new(),
                 };
                 let value = if n % 2 == 0 {

@@ -25,7 +25,7 @@ fn events() -> Vec<Event> {
                         Scope::Application,
                         &format!("family.m{f}"),
                         vec![
-                            ("host".into(), format!("h{s}")),
+                            ("host".into(), format!("h{s}").into()),
                             ("zone".into(), "eu".into()),
                         ],
                     ),

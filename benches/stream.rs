@@ -32,7 +32,7 @@ fn series(n: usize) -> Vec<(SeriesKey, ValueView)> {
     (0..n)
         .map(|i| {
             let mut key = SeriesKey::simple(Scope::Application, &format!("app.metric.{i}"), vec![]);
-            key.service = format!("svc{}", i % 10);
+            key.service = format!("svc{}", i % 10).into();
             let value = if i % 2 == 0 {
                 ValueView::Counter(i as f64)
             } else {

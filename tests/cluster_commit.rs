@@ -62,8 +62,11 @@ async fn start(s: ClusterSettings) -> Node {
 fn batch(name: &str, n: u32) -> Vec<Event> {
     (0..n)
         .map(|j| {
-            let key =
-                SeriesKey::simple(Scope::Application, name, vec![("j".into(), j.to_string())]);
+            let key = SeriesKey::simple(
+                Scope::Application,
+                name,
+                vec![("j".into(), j.to_string().into())],
+            );
             Event::observe(key, Kind::Counter, 1.0, 0)
         })
         .collect()
@@ -83,7 +86,7 @@ async fn counts(node: &Node) -> BTreeMap<String, usize> {
                         ValueView::Counter(1.0),
                         "{key:?} applied more than once"
                     );
-                    *out.entry(key.name).or_insert(0) += 1;
+                    *out.entry(key.name.into()).or_insert(0) += 1;
                 }
                 return out;
             }
@@ -202,7 +205,7 @@ async fn a_batch_with_a_part_jetstream_refuses_is_applied_nowhere() {
     // One event above the server's 1 MB max_payload: its part cannot be stored (a single
     // event is never split), while the parts of the other partitions are.
     let mut torn = batch("torn", 16);
-    torn[0].key.tags = vec![("j".into(), "x".repeat(1_200_000))];
+    torn[0].key.tags = vec![("j".into(), "x".repeat(1_200_000).into())];
     let refused = node.publish(torn).await;
     assert!(refused.is_err(), "a part above max_payload was stored");
     // Every other part was stored; the owner aborts them after commit_timeout. A batch

@@ -50,11 +50,11 @@ fn memory(unique: bool) {
                     Scope::Application,
                     &format!("app.metric{}", i % SERIES / 10),
                     vec![
-                        ("host".into(), format!("web{}", i % 10)),
+                        ("host".into(), format!("web{}", i % 10).into()),
                         (
                             "invocationId".into(),
                             if unique {
-                                format!("{i:016x}")
+                                format!("{i:016x}").into()
                             } else {
                                 "-".into()
                             },

@@ -61,7 +61,7 @@ fn disk(name: &str, kind: Kind, every_ms: i64, value: impl Fn(&mut Lcg, i64) -> 
                 key: SeriesKey::simple(
                     Scope::Application,
                     name,
-                    vec![("host".into(), format!("h{i}"))],
+                    vec![("host".into(), format!("h{i}").into())],
                 ),
                 kind,
                 value: value(&mut rng, step),
@@ -174,7 +174,7 @@ fn shard_memory() {
                 key: SeriesKey::simple(
                     Scope::Application,
                     "mem.gauge",
-                    vec![("id".into(), i.to_string())],
+                    vec![("id".into(), i.to_string().into())],
                 ),
                 kind: Kind::Gauge,
                 value: 1.5,

@@ -242,9 +242,9 @@ impl PartitionState {
             if named.insert((&key.service, key.scope, &key.name)) {
                 if let Some(info) = self.families.get(&key.service, key.scope, &key.name) {
                     families.push((
-                        key.service.clone(),
+                        key.service.to_string(),
                         key.scope,
-                        key.name.clone(),
+                        key.name.to_string(),
                         info.clone(),
                     ));
                 }
@@ -475,8 +475,8 @@ mod tests {
             views
                 .into_iter()
                 .map(|(k, v)| match v {
-                    ValueView::Timer(_, h) => (k.name, Some(h.count)),
-                    _ => (k.name, None),
+                    ValueView::Timer(_, h) => (k.name.into(), Some(h.count)),
+                    _ => (k.name.into(), None),
                 })
                 .collect()
         };

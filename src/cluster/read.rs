@@ -143,7 +143,7 @@ mod tests {
             partition,
             position,
             views: vec![(key.clone(), ValueView::Counter(value))],
-            families: vec![(key.service, key.scope, key.name, info)],
+            families: vec![(key.service.into(), key.scope, key.name.into(), info)],
         }
     }
 

@@ -415,7 +415,7 @@ mod tests {
 
     fn ev(service: &str, name: &str) -> Event {
         let mut key = SeriesKey::simple(Scope::Application, name, vec![]);
-        key.service = service.to_owned();
+        key.service = service.into();
         Event {
             key,
             kind: Kind::Counter,

@@ -272,7 +272,7 @@ mod tests {
 
     fn key(service: &str, name: &str) -> SeriesKey {
         let mut key = SeriesKey::simple(Scope::Application, name, vec![]);
-        key.service = service.to_owned();
+        key.service = service.into();
         key
     }
 

@@ -106,6 +106,7 @@ async fn suggest(s: Suggest, state: &AppState) -> Result<HttpResponse, ApiError>
         .into_iter()
         .filter(|n| n.starts_with(&s.q))
         .take(s.max.unwrap_or(25))
+        .map(String::from)
         .collect();
     Ok(HttpResponse::Ok().json(found))
 }

@@ -15,7 +15,7 @@
 //! registry and never count toward limits.
 
 use crate::config::Rules;
-use crate::model::{Kind, Scope, SeriesKey, ServicePath};
+use crate::model::{KeyString, Kind, Scope, SeriesKey, ServicePath};
 use crate::registry::entities::{EntitySink, Pending};
 use actix_web::http::Method;
 use std::cell::{Cell, RefCell};
@@ -115,16 +115,16 @@ impl RequestRecorder {
             let mut out = Vec::with_capacity(samples.len() * 3);
             for s in samples {
                 let tags = vec![
-                    ("application".to_owned(), s.application),
-                    ("httpstatus".to_owned(), s.status.to_string()),
-                    ("method".to_owned(), method_tag(&s.method).to_owned()),
-                    ("service".to_owned(), s.service),
+                    ("application".into(), s.application.into()),
+                    ("httpstatus".into(), s.status.to_string().into()),
+                    ("method".into(), method_tag(&s.method).into()),
+                    ("service".into(), s.service.into()),
                 ];
                 let mut key = SeriesKey {
-                    service: PROVIDER.to_owned(),
+                    service: PROVIDER.into(),
                     service_path: ServicePath::root(),
                     scope: Scope::Vendor,
-                    name: String::new(),
+                    name: KeyString::default(),
                     tags,
                 };
                 let mut add =
@@ -132,7 +132,7 @@ impl RequestRecorder {
                         if !wanted[metric] {
                             return;
                         }
-                        METRICS[metric].clone_into(&mut key.name);
+                        key.name = METRICS[metric].into();
                         out.push(Pending {
                             entry: interner.intern_with_unit(&key, kind, unit),
                             value,

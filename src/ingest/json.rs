@@ -235,8 +235,8 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
         None => Scope::Application,
     };
     let service = match &raw.service {
-        Some(s) => parse_service(s)?,
-        None => ctx.service.to_owned(),
+        Some(s) => parse_service(s)?.into(),
+        None => ctx.service.into(),
     };
     let service_path = match &raw.service_path {
         Some(p) => ServicePath::parse(p)?,
@@ -257,7 +257,7 @@ fn validate(raw: RawEvent, ctx: &IngestContext) -> Result<Event, String> {
             service,
             service_path,
             scope,
-            name: name.into_owned(),
+            name: name.into(),
             tags,
         },
         kind,
@@ -281,7 +281,7 @@ pub(super) fn validate_tags(raw: RawTags, limits: &Limits) -> Result<Tags, Strin
     let mut tags: Tags = Vec::with_capacity(raw.len());
     for (k, v) in raw.0 {
         check_tag(&k, &v, limits.max_name_bytes, limits.max_tag_value_bytes)?;
-        tags.push((k.into_owned(), v.into_owned()));
+        tags.push((k.into(), v.into()));
     }
     Ok(tags)
 }

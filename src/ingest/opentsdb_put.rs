@@ -105,10 +105,10 @@ fn validate(raw: RawPoint, ctx: &IngestContext) -> Result<Event, String> {
     let meta = rule.map(|r| r.metadata()).filter(|m| !m.is_empty());
     Ok(Event {
         key: SeriesKey {
-            service: ctx.service.to_owned(),
+            service: ctx.service.into(),
             service_path: ctx.service_path.clone(),
             scope: Scope::Application,
-            name: metric.into_owned(),
+            name: metric.into(),
             tags,
         },
         kind,

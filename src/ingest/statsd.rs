@@ -222,10 +222,10 @@ fn parse_line<'a>(
     let mut pending = sample(ty, parts.next().unwrap_or(""), extras.rate)?;
     let tags = owned_tags(tags, ctx.max_tags)?;
     let key = SeriesKey {
-        service: ctx.service.to_owned(),
+        service: ctx.service.into(),
         service_path: ctx.service_path.clone(),
         scope: Scope::Application,
-        name: name.to_owned(),
+        name: name.into(),
         tags,
     };
     for part in parts {
@@ -386,7 +386,7 @@ fn owned_tags(tags: &mut [(&str, &str)], max_tags: usize) -> Result<Tags, String
     }
     Ok(tags[..kept]
         .iter()
-        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|&(k, v)| (k.into(), v.into()))
         .collect())
 }
 

@@ -1,8 +1,12 @@
 use super::{Distribution, Kind, SeriesKey};
 use serde::{Deserialize, Serialize};
 
+/// A series key's string (its service, name, tag keys and values): up to 24 bytes held inline,
+/// without a heap block of its own; it hashes, orders and serializes as the `str` it holds.
+pub type KeyString = compact_str::CompactString;
+
 /// Tags of a series: `(key, value)` pairs sorted by key, keys unique.
-pub type Tags = Vec<(String, String)>;
+pub type Tags = Vec<(KeyString, KeyString)>;
 
 /// Descriptive metadata of a metric; the first writer sets it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ mod view;
 
 pub use distribution::Distribution;
 pub use event::{
-    check_tag, check_value, valid_name, valid_tag_key, Event, Metadata, Op, Tags, MAX_MAGNITUDE,
-    RESERVED_TAG_KEYS,
+    check_tag, check_value, valid_name, valid_tag_key, Event, KeyString, Metadata, Op, Tags,
+    MAX_MAGNITUDE, RESERVED_TAG_KEYS,
 };
 pub use item_error::ItemError;
 pub use kind::Kind;

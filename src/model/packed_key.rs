@@ -3,7 +3,7 @@
 //! and value) and its 104 bytes inline. Readers get a [`SeriesKey`] back with
 //! [`PackedKey::unpack`].
 
-use super::{Scope, Selector, SeriesKey, ServicePath};
+use super::{KeyString, Scope, Selector, SeriesKey, ServicePath};
 use serde::{Serialize, Serializer};
 
 /// A [`SeriesKey`] in one boxed buffer: the scope's byte, then service, service path, name and
@@ -209,12 +209,15 @@ impl PackedKey {
     /// The key, unpacked.
     pub fn unpack(&self) -> SeriesKey {
         let mut parts = self.parts().map(text);
-        let service = parts.next().unwrap_or("").to_owned();
-        let service_path = ServicePath::from(parts.next().unwrap_or("/").to_owned());
-        let name = parts.next().unwrap_or("").to_owned();
-        let mut tags = Vec::with_capacity(parts.size_hint().0 / 2);
+        let service = KeyString::from(parts.next().unwrap_or(""));
+        let service_path = match parts.next().unwrap_or("/") {
+            "/" => ServicePath::root(),
+            path => ServicePath::from(path.to_owned()),
+        };
+        let name = KeyString::from(parts.next().unwrap_or(""));
+        let mut tags = Vec::with_capacity(self.tags().len());
         while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
-            tags.push((k.to_owned(), v.to_owned()));
+            tags.push((KeyString::from(k), KeyString::from(v)));
         }
         SeriesKey {
             service,
@@ -274,7 +277,11 @@ mod tests {
         let long = "v".repeat(300);
         vec![
             SeriesKey::simple(Scope::Application, "requests", vec![]),
-            SeriesKey::simple(Scope::Base, "", vec![(String::new(), String::new())]),
+            SeriesKey::simple(
+                Scope::Base,
+                "",
+                vec![(KeyString::default(), KeyString::default())],
+            ),
             SeriesKey {
                 service: "shop".into(),
                 service_path: ServicePath::parse("/eu/north").unwrap(),
@@ -282,15 +289,15 @@ mod tests {
                 name: "orders.total".into(),
                 tags: vec![
                     ("app".into(), "api".into()),
-                    ("long".into(), long),
+                    ("long".into(), long.into()),
                     ("ü".into(), "€ 1".into()),
                 ],
             },
             SeriesKey {
-                service: String::new(),
+                service: KeyString::default(),
                 service_path: ServicePath::root(),
                 scope: Scope::Application,
-                name: "x".repeat(200),
+                name: "x".repeat(200).into(),
                 tags: vec![("h".into(), "a".into())],
             },
         ]
@@ -327,7 +334,7 @@ mod tests {
         c.scope = Scope::Vendor;
         assert!(!PackedKey::pack(&a).is(&c));
         let mut d = a.clone();
-        d.tags.push(("e".into(), String::new()));
+        d.tags.push(("e".into(), KeyString::default()));
         assert!(!PackedKey::pack(&a).is(&d));
         assert!(!PackedKey::pack(&d).is(&a));
     }

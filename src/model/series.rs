@@ -1,17 +1,17 @@
-use super::{Scope, ServicePath, Tags};
+use super::{KeyString, Scope, ServicePath, Tags};
 use serde::{Deserialize, Serialize};
 
 /// The identity of one series: (service, servicePath, scope, name, sorted tags).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SeriesKey {
     /// Orion service (tenant); `default-service` when none was given.
-    pub service: String,
+    pub service: KeyString,
     /// Orion service path; `/` when none was given.
     pub service_path: ServicePath,
     /// MicroProfile scope.
     pub scope: Scope,
     /// Metric name, `[A-Za-z_:][A-Za-z0-9_:.\-]*`.
-    pub name: String,
+    pub name: KeyString,
     /// Tags sorted by key, keys unique.
     pub tags: Tags,
 }
@@ -20,10 +20,10 @@ impl SeriesKey {
     /// A key in the default service and root path, for meterd's own metrics and tests.
     pub fn simple(scope: Scope, name: &str, tags: Tags) -> Self {
         SeriesKey {
-            service: super::DEFAULT_SERVICE.to_owned(),
+            service: super::DEFAULT_SERVICE.into(),
             service_path: ServicePath::root(),
             scope,
-            name: name.to_owned(),
+            name: name.into(),
             tags,
         }
     }
@@ -91,5 +91,48 @@ mod tests {
         let a = SeriesKey::simple(Scope::Application, "ab", vec![("c".into(), "d".into())]);
         let b = SeriesKey::simple(Scope::Application, "a", vec![("bc".into(), "d".into())]);
         assert_ne!(a.stable_hash(), b.stable_hash());
+    }
+
+    /// The key as it was laid out before its strings were `KeyString`s: plain `String`s.
+    #[derive(Debug, PartialEq, Hash, Serialize, Deserialize)]
+    struct StringKey {
+        service: String,
+        service_path: ServicePath,
+        scope: Scope,
+        name: String,
+        tags: Vec<(String, String)>,
+    }
+
+    #[test]
+    fn key_strings_keep_the_forms_and_hashes_of_plain_strings() {
+        let long = "a-tag-value-longer-than-twenty-four-bytes";
+        let old = StringKey {
+            service: "gardens".into(),
+            service_path: ServicePath::parse("/north").unwrap(),
+            scope: Scope::Vendor,
+            name: "requests_with_a_name_past_24_bytes".into(),
+            tags: vec![("host".into(), "a".into()), ("zone".into(), long.into())],
+        };
+        let new = SeriesKey {
+            service: "gardens".into(),
+            service_path: ServicePath::parse("/north").unwrap(),
+            scope: Scope::Vendor,
+            name: "requests_with_a_name_past_24_bytes".into(),
+            tags: vec![("host".into(), "a".into()), ("zone".into(), long.into())],
+        };
+        // Postcard (the log's records, snapshots, the cluster's wire): the same bytes, and an
+        // old record reads back as the new key and the other way round.
+        let old_bytes = postcard::to_allocvec(&old).unwrap();
+        assert_eq!(postcard::to_allocvec(&new).unwrap(), old_bytes);
+        assert_eq!(postcard::from_bytes::<SeriesKey>(&old_bytes).unwrap(), new);
+        assert_eq!(postcard::from_bytes::<StringKey>(&old_bytes).unwrap(), old);
+        // JSON too.
+        let json = serde_json::to_string(&old).unwrap();
+        assert_eq!(serde_json::to_string(&new).unwrap(), json);
+        assert_eq!(serde_json::from_str::<SeriesKey>(&json).unwrap(), new);
+        // The route hash hashes each string as the `str` it holds, as `String` did.
+        use std::hash::BuildHasher;
+        let state = foldhash::fast::FixedState::with_seed(0x6d65_7465_7264);
+        assert_eq!(new.route_hash(), state.hash_one(&old));
     }
 }

@@ -37,7 +37,7 @@ pub fn assemble(
                 && f.service.as_ref().is_none_or(|s| *s == key.service)
         });
         let series = SeriesView {
-            service: key.service,
+            service: key.service.into(),
             service_path: key.service_path.as_str().to_owned(),
             tags: key.tags,
             value,
@@ -54,7 +54,7 @@ pub fn assemble(
                         service: (!own).then(|| series.service.clone()),
                         kind: series.value.kind(),
                         meta: info.map(|i| i.meta.clone()).unwrap_or_default(),
-                        name: key.name,
+                        name: key.name.into(),
                         series: vec![series],
                     },
                 ));

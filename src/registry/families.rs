@@ -161,11 +161,11 @@ impl Registry {
         for e in events {
             let names = match self.pushed.get_mut(e.key.service.as_str()) {
                 Some(names) => names,
-                None => self.pushed.entry(e.key.service.clone()).or_default(),
+                None => self.pushed.entry(e.key.service.to_string()).or_default(),
             };
             let slots = match names.get_mut(e.key.name.as_str()) {
                 Some(slots) => slots,
-                None => names.entry(e.key.name.clone()).or_default(),
+                None => names.entry(e.key.name.to_string()).or_default(),
             };
             let info = slots[slot(e.key.scope)].get_or_insert_with(|| {
                 self.next_seq += 1;
@@ -209,7 +209,7 @@ mod tests {
     }
 
     fn in_service(service: &str, mut e: Event) -> Event {
-        e.key.service = service.to_owned();
+        e.key.service = service.into();
         e
     }
 

@@ -139,10 +139,10 @@ pub fn orion_tree(views: &[(SeriesKey, ValueView)]) -> Value {
             .or_default()
             .entry(key.service_path.subserv_key().to_owned())
             .or_default();
-        match metrics.get_mut(&key.name) {
+        match metrics.get_mut(key.name.as_str()) {
             Some(a) => a.add(acc),
             None => {
-                metrics.insert(key.name.clone(), acc);
+                metrics.insert(key.name.to_string(), acc);
             }
         }
     }
@@ -183,10 +183,10 @@ mod tests {
 
     fn key(service: &str, path: &str, scope: Scope, name: &str) -> SeriesKey {
         SeriesKey {
-            service: service.to_owned(),
+            service: service.into(),
             service_path: ServicePath::parse(path).unwrap(),
             scope,
-            name: name.to_owned(),
+            name: name.into(),
             tags: Vec::new(),
         }
     }

@@ -41,7 +41,7 @@ mod tests {
                 tags: if i == 0 {
                     vec![]
                 } else {
-                    vec![("n".into(), i.to_string())]
+                    vec![("n".into(), i.to_string().into())]
                 },
                 value,
             })

@@ -124,7 +124,7 @@ fn services(series: Vec<(SeriesKey, ValueView)>) -> Vec<OriginatorReading> {
     for (key, value) in series {
         let id = measurement_id(key.scope, &key.name);
         let gather = Gather::of(&value);
-        let ids = by_service.entry(key.service).or_default();
+        let ids = by_service.entry(key.service.into()).or_default();
         match ids.get_mut(&id) {
             Some(g) => *g = g.add(gather),
             None => {
@@ -154,11 +154,11 @@ mod tests {
 
     fn key(service: &str, path: &str, scope: Scope, name: &str, tag: &str) -> SeriesKey {
         SeriesKey {
-            service: service.to_owned(),
+            service: service.into(),
             service_path: ServicePath::parse(path).unwrap(),
             scope,
-            name: name.to_owned(),
-            tags: vec![("t".to_owned(), tag.to_owned())],
+            name: name.into(),
+            tags: vec![("t".into(), tag.into())],
         }
     }
 

@@ -230,10 +230,10 @@ fn push_views(
     t: &TrafficTotals,
 ) {
     let key = |name: &str| SeriesKey {
-        service: service.to_owned(),
+        service: service.into(),
         service_path: path.clone(),
         scope: Scope::Vendor,
-        name: name.to_owned(),
+        name: name.into(),
         tags: Vec::new(),
     };
     let counter = |v: u64| ValueView::Counter(v as f64);

@@ -36,7 +36,7 @@ pub async fn catalog(
                     let tags: Map<String, Value> = s
                         .tags
                         .iter()
-                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                        .map(|(k, v)| (k.to_string(), Value::from(v.as_str())))
                         .collect();
                     json!({
                         "service": s.service,
@@ -72,7 +72,7 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     let keys = state.shards.series_keys().await?;
     let mut by_service: BTreeMap<String, u64> = BTreeMap::new();
     for key in &keys {
-        *by_service.entry(key.service.clone()).or_default() += 1;
+        *by_service.entry(key.service.to_string()).or_default() += 1;
     }
     let c = &state.counters;
     let p = &state.pipeline;

@@ -124,7 +124,7 @@ pub fn resource_tags(attributes: &[KeyValue]) -> Tags {
     };
     let mut tags = Tags::new();
     if let Some(instance) = get("service.instance.id") {
-        tags.push(("instance".to_owned(), instance));
+        tags.push(("instance".into(), instance.into()));
     }
     let job = match (get("service.namespace"), get("service.name")) {
         (Some(ns), Some(name)) => Some(format!("{ns}/{name}")),
@@ -132,7 +132,7 @@ pub fn resource_tags(attributes: &[KeyValue]) -> Tags {
         _ => None,
     };
     if let Some(job) = job {
-        tags.push(("job".to_owned(), job));
+        tags.push(("job".into(), job.into()));
     }
     tags
 }
@@ -157,7 +157,7 @@ pub fn point_tags(resource: &Tags, attributes: Vec<KeyValue>) -> Tags {
             } else {
                 tag_key(&kv.key)
             };
-            tags.push((key, v));
+            tags.push((key.into(), v.into()));
         }
     }
     // Stable: among equal keys the later entry (a point attribute) stays last; keep it.
@@ -248,8 +248,8 @@ mod tests {
         assert_eq!(
             resource,
             vec![
-                ("instance".to_owned(), "pod-1".to_owned()),
-                ("job".to_owned(), "shop/checkout".to_owned())
+                ("instance".into(), "pod-1".into()),
+                ("job".into(), "shop/checkout".into())
             ]
         );
         let tags = point_tags(
@@ -259,9 +259,9 @@ mod tests {
         assert_eq!(
             tags,
             vec![
-                ("http_method".to_owned(), "GET".to_owned()),
-                ("instance".to_owned(), "pod-1".to_owned()),
-                ("job".to_owned(), "mine".to_owned())
+                ("http_method".into(), "GET".into()),
+                ("instance".into(), "pod-1".into()),
+                ("job".into(), "mine".into())
             ]
         );
     }

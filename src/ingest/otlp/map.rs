@@ -241,10 +241,10 @@ impl<'a> MetricMapper<'a> {
             check_tag(k, v, limits.max_name_bytes, limits.max_tag_value_bytes)?;
         }
         let key = SeriesKey {
-            service: self.ctx.service.to_owned(),
+            service: self.ctx.service.into(),
             service_path: self.ctx.service_path.clone(),
             scope: Scope::Application,
-            name: name.to_owned(),
+            name: name.into(),
             tags,
         };
         Ok(Some((key, timestamp_ms)))
@@ -402,7 +402,7 @@ impl<'a> MetricMapper<'a> {
             key.tags.retain(|t| t.0 != "quantile");
             let at = key.tags.partition_point(|t| t.0.as_str() < "quantile");
             key.tags
-                .insert(at, ("quantile".to_owned(), q.quantile.to_string()));
+                .insert(at, ("quantile".into(), q.quantile.to_string().into()));
             if key.tags.len() > max_tags {
                 let why = format!("{} tags, at most {max_tags} allowed", key.tags.len());
                 return out.reject(self.sent, why);
@@ -411,7 +411,7 @@ impl<'a> MetricMapper<'a> {
         }
         for (suffix, value) in [("count", p.count as f64), ("sum", p.sum)] {
             let mut key = base.clone();
-            key.name = format!("{}.{suffix}", self.name);
+            key.name = compact_str::format_compact!("{}.{suffix}", self.name);
             values.push((key, value));
         }
         if let Some(why) = values.iter().find_map(|(_, v)| check_value(*v).err()) {

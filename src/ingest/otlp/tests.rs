@@ -115,9 +115,9 @@ fn cumulative_counters_become_increments_once_per_export() {
         assert_eq!(
             e.key.tags,
             vec![
-                ("http_method".to_owned(), "GET".to_owned()),
-                ("instance".to_owned(), "i-1".to_owned()),
-                ("job".to_owned(), "cart".to_owned())
+                ("http_method".into(), "GET".into()),
+                ("instance".into(), "i-1".into()),
+                ("job".into(), "cart".into())
             ]
         );
         assert_eq!(
@@ -277,8 +277,8 @@ fn summaries_become_gauges() {
                 .tags
                 .iter()
                 .find(|t| t.0 == "quantile")
-                .map(|t| t.1.clone());
-            (e.key.name.clone(), e.value, q)
+                .map(|t| t.1.to_string());
+            (e.key.name.to_string(), e.value, q)
         })
         .collect();
     assert_eq!(
@@ -318,10 +318,7 @@ fn otlp_json_with_its_quirks_decodes_like_protobuf() {
         (m.events[0].key.name.as_str(), m.events[0].value),
         ("my.counter", 5.0)
     );
-    assert_eq!(
-        m.events[0].key.tags[1],
-        ("my_attr".to_owned(), "42".to_owned())
-    );
+    assert_eq!(m.events[0].key.tags[1], ("my_attr".into(), "42".into()));
     assert!(
         m.events[0].meta.as_ref().unwrap().unit.is_none(),
         "unit 1 is no unit"

@@ -182,6 +182,10 @@ impl Sample {
             _ => Kind::Histogram,
         };
         let divides = matches!(self.ty, "c" | "m");
+        let tags = tags
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         let key = SeriesKey::simple(Scope::Application, &self.name, tags);
         self.values
             .iter()

@@ -326,16 +326,16 @@ pub fn encode_key(key: &SeriesKey) -> Vec<u8> {
 /// Decodes a key written by [`encode_key`].
 pub fn decode_key(buf: &[u8]) -> Option<SeriesKey> {
     let mut pos = 0;
-    let name = get_str(buf, &mut pos)?.to_owned();
+    let name = get_str(buf, &mut pos)?.into();
     let scope = *Scope::ALL.get(usize::from(*buf.get(pos)?))?;
     pos += 1;
-    let service = get_str(buf, &mut pos)?.to_owned();
+    let service = get_str(buf, &mut pos)?.into();
     let service_path = ServicePath::parse(get_str(buf, &mut pos)?).ok()?;
     let n = get_varint(buf, &mut pos)?;
     let mut tags = Vec::new();
     for _ in 0..n {
-        let k = get_str(buf, &mut pos)?.to_owned();
-        let v = get_str(buf, &mut pos)?.to_owned();
+        let k = get_str(buf, &mut pos)?.into();
+        let v = get_str(buf, &mut pos)?.into();
         tags.push((k, v));
     }
     Some(SeriesKey {

@@ -65,7 +65,7 @@ fn group_of(keys: &[String], key: &SeriesKey) -> Vec<String> {
             key.tags
                 .iter()
                 .find(|(t, _)| t == k)
-                .map_or_else(String::new, |(_, v)| v.clone())
+                .map_or_else(String::new, |(_, v)| v.to_string())
         })
         .collect()
 }
@@ -199,8 +199,12 @@ fn tag_split<'a>(
     let mut common: Option<BTreeMap<String, String>> = None;
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for key in keys {
-        seen.extend(key.tags.iter().map(|(k, _)| k.clone()));
-        let tags: BTreeMap<String, String> = key.tags.iter().cloned().collect();
+        seen.extend(key.tags.iter().map(|(k, _)| k.to_string()));
+        let tags: BTreeMap<String, String> = key
+            .tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         common = Some(match common {
             None => tags,
             Some(c) => c

@@ -3,6 +3,7 @@
 //! grouping by it or not. A series without the tag key never passes a filter on it.
 
 use super::QueryError;
+use crate::model::KeyString;
 use regex::{Regex, RegexBuilder};
 
 /// How a filter matches tag values.
@@ -140,7 +141,7 @@ impl TagFilter {
     }
 
     /// True when a series with `tags` passes (it must have the key).
-    pub fn passes(&self, tags: &[(String, String)]) -> bool {
+    pub fn passes(&self, tags: &[(KeyString, KeyString)]) -> bool {
         tags.iter()
             .find(|(k, _)| *k == self.tagk)
             .is_some_and(|(_, v)| self.matches(v))

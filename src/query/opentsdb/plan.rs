@@ -111,7 +111,7 @@ mod tests {
                 SeriesKey::simple(
                     Scope::Application,
                     "m",
-                    vec![("host".into(), format!("h{i}"))],
+                    vec![("host".into(), format!("h{i}").into())],
                 )
             })
             .collect()

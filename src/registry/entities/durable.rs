@@ -244,7 +244,7 @@ mod tests {
             service_path: ServicePath::parse("/eu").unwrap(),
             scope: Scope::Application,
             name: "orders".into(),
-            tags: vec![("app".into(), "api".into()), ("v".into(), String::new())],
+            tags: vec![("app".into(), "api".into()), ("v".into(), "".into())],
         };
         let mut interner = Interner::default();
         let entry = interner.intern_with_unit(&key, Kind::Timer, Some("ms"));

@@ -254,7 +254,7 @@ mod tests {
             service_path: ServicePath::parse("/eu/north").unwrap(),
             scope: Scope::Vendor,
             name: "orders".into(),
-            tags: vec![("app".into(), "api".into()), ("user".into(), String::new())],
+            tags: vec![("app".into(), "api".into()), ("user".into(), "".into())],
         };
         let e = SeriesEntry::new(&k, Kind::Gauge, None, 0);
         assert_eq!(
@@ -270,7 +270,7 @@ mod tests {
         assert!(!e.is(&other));
         let mut moved = k.clone();
         moved.name = "ordersshop".into();
-        moved.service = String::new();
+        moved.service = "".into();
         assert!(!e.is(&moved), "same text, other split");
     }
 

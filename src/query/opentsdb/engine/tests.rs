@@ -170,7 +170,7 @@ fn a_fill_bounds_points_by_series_not_groups() {
             SeriesKey::simple(
                 Scope::Application,
                 "m",
-                vec![("host".into(), format!("h{i}"))],
+                vec![("host".into(), format!("h{i}").into())],
             )
         })
         .collect();
