@@ -1,6 +1,6 @@
 //! A series key as the shards and the ODSL interner hold it: one allocation of its scope and
-//! strings, instead of the five of a [`SeriesKey`] (service, name, tag list, each tag's key
-//! and value) and its 104 bytes inline. Readers get a [`SeriesKey`] back with
+//! strings and 16 bytes inline, instead of a [`SeriesKey`]'s 104 bytes inline, its tag list
+//! and every string over 24 bytes. Readers get a [`SeriesKey`] back with
 //! [`PackedKey::unpack`].
 
 use super::{KeyString, Scope, Selector, SeriesKey, ServicePath};

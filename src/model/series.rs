@@ -124,6 +124,22 @@ mod tests {
         // old record reads back as the new key and the other way round.
         let old_bytes = postcard::to_allocvec(&old).unwrap();
         assert_eq!(postcard::to_allocvec(&new).unwrap(), old_bytes);
+        // Written out, as every build before this one wrote it: each string its length (a
+        // varint) then its bytes, the scope its variant's index, the tags their count.
+        let mut fixed = Vec::new();
+        for (prefix, text) in [
+            (&[7u8][..], "gardens"),
+            (&[6], "/north"),
+            (&[1, 34], "requests_with_a_name_past_24_bytes"),
+            (&[2, 4], "host"),
+            (&[1], "a"),
+            (&[4], "zone"),
+            (&[41], long),
+        ] {
+            fixed.extend_from_slice(prefix);
+            fixed.extend_from_slice(text.as_bytes());
+        }
+        assert_eq!(old_bytes, fixed);
         assert_eq!(postcard::from_bytes::<SeriesKey>(&old_bytes).unwrap(), new);
         assert_eq!(postcard::from_bytes::<StringKey>(&old_bytes).unwrap(), old);
         // JSON too.

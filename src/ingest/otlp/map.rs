@@ -401,6 +401,9 @@ impl<'a> MetricMapper<'a> {
             let mut key = base.clone();
             key.tags.retain(|t| t.0 != "quantile");
             let at = key.tags.partition_point(|t| t.0.as_str() < "quantile");
+            // std's float text, as every build wrote it: the tag is part of the series'
+            // identity (its stable hash is stored). compact_str's own float formatting
+            // (`to_compact_string`, `format_compact!`) writes some numbers differently.
             key.tags
                 .insert(at, ("quantile".into(), q.quantile.to_string().into()));
             if key.tags.len() > max_tags {
