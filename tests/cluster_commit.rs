@@ -72,6 +72,25 @@ fn batch(name: &str, n: u32) -> Vec<Event> {
         .collect()
 }
 
+/// Reads the counts until all 16 series of batch `name` show, checking `each` on every read;
+/// fails past [`WAIT`].
+async fn counts_once_applied(
+    node: &Node,
+    name: &str,
+    each: impl Fn(&BTreeMap<String, usize>),
+) -> BTreeMap<String, usize> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = counts(node).await;
+        each(&now);
+        if now.get(name) == Some(&16) {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// How many series of each name the cluster shows, once every partition answers. Every event
 /// counts 1 into a series of its own, so any other value is a batch applied twice.
 async fn counts(node: &Node) -> BTreeMap<String, usize> {
@@ -181,17 +200,9 @@ async fn a_batch_left_without_its_commit_is_aborted_and_one_left_without_markers
     jet.publish_all(marks).await.unwrap();
     // A batch published afterwards is applied: once it shows, the late markers were read too.
     node.publish(batch("after", 16)).await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let now = counts(&node).await;
-        if now.get("after") == Some(&16) {
-            assert!(!now.contains_key("lost"), "{now:?}");
-            assert_eq!(now.get("kept"), Some(&16));
-            break;
-        }
-        assert!(Instant::now() < deadline, "{now:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let now = counts_once_applied(&node, "after", |_| {}).await;
+    assert!(!now.contains_key("lost"), "{now:?}");
+    assert_eq!(now.get("kept"), Some(&16));
     node.close().await;
 }
 
@@ -212,19 +223,13 @@ async fn a_batch_with_a_part_jetstream_refuses_is_applied_nowhere() {
     // published after that shows once applied; the refused one must not show by then.
     tokio::time::sleep(Duration::from_secs(3)).await;
     node.publish(batch("after", 16)).await.unwrap();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let now = counts(&node).await;
+    counts_once_applied(&node, "after", |now| {
         assert!(
             !now.contains_key("torn"),
             "a refused batch applied in part: {now:?}"
         );
-        if now.get("after") == Some(&16) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{now:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     node.close().await;
 }
 
