@@ -253,6 +253,14 @@ fn cluster_partitions_and_replicas_are_checked() {
     assert!(problems("[cluster]\ncommit_timeout = \"0s\"\n")[0]
         .1
         .contains("cluster.commit_timeout must be more than 0"));
+    // What the node would refuse at start is refused here, with its line.
+    let found = problems("[cluster]\ncommit_timeout = \"500ms\"\n");
+    assert!(
+        found[0]
+            .1
+            .contains("cluster.commit_timeout must be at least 1s"),
+        "{found:?}"
+    );
     assert!(problems("[cluster]\nowners = 3\n")[0]
         .1
         .contains("unknown field"));

@@ -99,10 +99,12 @@ pub(super) fn validate(raw: RawPipeline, text: &str) -> Result<Pipeline, Vec<Pro
             1,
             Some(5),
         ),
-        commit_timeout: check.duration(
+        // The node refuses less (`cluster::Settings::check`): said here, with the line.
+        commit_timeout: check.duration_at_least(
             "cluster.commit_timeout",
             raw.cluster.commit_timeout.as_ref(),
             d.cluster.commit_timeout,
+            Duration::from_secs(1),
         ),
     };
     let rules = check.rules(raw.rules, &tiers);
@@ -146,6 +148,28 @@ impl Checker<'_> {
         value
             .and_then(|value| self.positive_duration(key, value))
             .unwrap_or(default)
+    }
+
+    /// A duration of at least `min`, or `default` when absent or wrong.
+    fn duration_at_least(
+        &mut self,
+        key: &str,
+        value: Option<&RawDuration>,
+        default: Duration,
+        min: Duration,
+    ) -> Duration {
+        let Some(value) = value else {
+            return default;
+        };
+        match self.positive_duration(key, value) {
+            Some(duration) if duration < min => {
+                let message = format!("{key} must be at least {}", format_duration(min));
+                self.report(value.span(), message);
+                default
+            }
+            Some(duration) => duration,
+            None => default,
+        }
     }
 
     /// A duration of more than 0, or `None` after reporting why not.
