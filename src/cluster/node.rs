@@ -412,12 +412,8 @@ async fn commit(
             other => other,
         }
     })?;
-    let outcome = match inner.jet.propose(tx, Decision::Commit).await {
-        Ok(()) => match inner.jet.outcome(tx).await {
-            Ok(Some(outcome)) => outcome,
-            Ok(None) => settle(inner, tx, "the commit stored did not read back").await?,
-            Err(e) => settle(inner, tx, &e.to_string()).await?,
-        },
+    let outcome = match inner.jet.decide(tx, Decision::Commit).await {
+        Ok(outcome) => outcome,
         Err(e) => settle(inner, tx, &e.to_string()).await?,
     };
     if outcome == Decision::Abort {
@@ -892,6 +888,17 @@ async fn save(inner: &Inner, slot: &Slot) -> Result<(), ClusterError> {
 mod tests {
     use super::*;
     use crate::model::{Kind, Scope, SeriesKey};
+
+    #[test]
+    fn the_breaker_refuses_only_while_open() {
+        let breaker = Breaker::default();
+        assert!(breaker.check().is_ok());
+        breaker.trip();
+        assert!(matches!(breaker.check(), Err(ClusterError::Unavailable(_))));
+        // Open for BREAKER_OPEN from the trip, then closed again.
+        *breaker.open_until.lock() = Some(tokio::time::Instant::now());
+        assert!(breaker.check().is_ok());
+    }
 
     #[test]
     fn a_large_part_is_split_into_payloads_under_the_bound_in_order() {

@@ -368,8 +368,16 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_payload_is_a_batch_entry() {
+    fn batch_and_part_payloads_are_their_entries() {
         let events = vec![event("c", Kind::Counter, 2.0), event("t", Kind::Timer, 3.0)];
+        assert_eq!(
+            Entry::decode(&part_payload("tx1", 5, &events)),
+            Some(Entry::Part {
+                tx: "tx1".into(),
+                admitted_ms: 5,
+                events: events.clone()
+            })
+        );
         assert_eq!(
             Entry::decode(&batch_payload(5, &events)),
             Some(Entry::Batch {
@@ -486,19 +494,6 @@ mod tests {
             Some(Kind::Timer)
         );
         assert!(PartitionState::load(2, AggregateSettings::default(), 8, b"\x01", &later).is_err());
-    }
-
-    #[test]
-    fn a_part_payload_is_a_part_entry() {
-        let events = vec![event("c", Kind::Counter, 2.0)];
-        assert_eq!(
-            Entry::decode(&part_payload("tx1", 5, &events)),
-            Some(Entry::Part {
-                tx: "tx1".into(),
-                admitted_ms: 5,
-                events
-            })
-        );
     }
 
     #[test]
