@@ -726,6 +726,34 @@ fn values_that_could_overflow_a_total_are_refused() {
 // ---- Lesser ---------------------------------------------------------------------------------
 
 #[test]
+fn an_event_or_point_written_as_an_array_of_its_values_is_refused() {
+    // serde's derive would read a struct from a sequence of its fields' values.
+    let server = Server::start();
+    let body = r#"[{"name":"a","type":"counter"},["b","counter",1]]"#;
+    let v = assert_refused(
+        post(&server, "/api/v1/events", "application/json", body, &[]),
+        "expected an object",
+    );
+    assert_eq!(v["error"]["details"][0]["index"], 1, "{v}");
+    let ndjson = "{\"name\":\"a\",\"type\":\"counter\"}\n[\"b\",\"counter\",1]\n";
+    let ct = "application/x-ndjson";
+    assert_refused(
+        post(&server, "/api/v1/events", ct, ndjson, &[]),
+        "expected an object",
+    );
+    let put = r#"[["sys.cpu",1700000000,1,{"host":"a"}]]"#;
+    assert_refused(
+        post(&server, "/api/put", "application/json", put, &[]),
+        "expected an object",
+    );
+    let (_, _, app) = server.get("/metrics/application", Some("application/json"));
+    assert!(
+        app.is_empty() || !app.contains('"'),
+        "nothing was applied: {app}"
+    );
+}
+
+#[test]
 fn duplicate_json_keys_are_refused_naming_the_key() {
     let server = Server::start();
     let body = r#"[{"name":"a","type":"counter"},

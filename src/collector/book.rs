@@ -251,8 +251,8 @@ impl SeriesBook {
     pub fn over_limits(&self, events: &[Event], pipeline: &Pipeline) -> Vec<usize> {
         let limits = &pipeline.limits;
         let mut room = limits.max_series.saturating_sub(self.len());
-        let mut service_room: HashMap<&str, usize> = HashMap::new();
-        let mut fresh: HashMap<u64, (u64, bool)> = HashMap::new();
+        let mut service_room: HashMap<&str, usize, Hasher> = HashMap::default();
+        let mut fresh: HashMap<u64, (u64, bool), Hasher> = HashMap::default();
         let mut over = Vec::new();
         for (i, e) in events.iter().enumerate() {
             let (h, c) = self.hashes_of(&e.key);

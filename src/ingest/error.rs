@@ -159,19 +159,50 @@ pub(crate) fn all_or_nothing<T>(
     items: impl IntoIterator<Item = (usize, Result<T, String>)>,
 ) -> Result<Vec<T>, IngestError> {
     let items = items.into_iter();
-    let mut good = Vec::with_capacity(items.size_hint().0);
-    let mut errors = ItemErrors::default();
+    let mut batch = AllOrNothing::with_capacity(items.size_hint().0);
     for (index, item) in items {
-        match item {
-            Ok(v) if errors.is_empty() => good.push(v),
-            Ok(_) => {}
-            Err(message) => errors.push(index, message),
+        batch.add(index, item);
+    }
+    batch.finish().map_err(IngestError::Invalid)
+}
+
+/// A batch's items as they are read, all or nothing: the good ones are kept until one is
+/// bad; after that the rest are only checked, and every bad one is named.
+pub(crate) struct AllOrNothing<T> {
+    good: Vec<T>,
+    errors: ItemErrors,
+}
+
+impl<T> AllOrNothing<T> {
+    /// Room for `n` good items.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        AllOrNothing {
+            good: Vec::with_capacity(n),
+            errors: ItemErrors::default(),
         }
     }
-    if errors.is_empty() {
-        Ok(good)
-    } else {
-        Err(IngestError::Invalid(errors))
+
+    /// Item `index`, good or bad.
+    pub(crate) fn add(&mut self, index: usize, item: Result<T, String>) {
+        match item {
+            Ok(v) if self.errors.is_empty() => self.good.push(v),
+            Ok(_) => {}
+            Err(message) => self.errors.push(index, message),
+        }
+    }
+
+    /// Item `index` is bad; its message is built only if it will be listed.
+    pub(crate) fn refuse_with(&mut self, index: usize, message: impl FnOnce() -> String) {
+        self.errors.push_with(index, message);
+    }
+
+    /// Every good item, or every bad one.
+    pub(crate) fn finish(self) -> Result<Vec<T>, ItemErrors> {
+        if self.errors.is_empty() {
+            Ok(self.good)
+        } else {
+            Err(self.errors)
+        }
     }
 }
 

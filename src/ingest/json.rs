@@ -4,7 +4,7 @@
 //! that fails does the slow path walk the items one by one to name every bad index.
 
 use super::context::IngestContext;
-use super::error::{all_or_nothing, IngestError, ItemErrors};
+use super::error::{all_or_nothing, AllOrNothing, IngestError, ItemErrors};
 use super::object::Object;
 use super::raw_tags::{BorrowedStr, RawTags};
 use super::timestamp::to_epoch_millis;
@@ -55,9 +55,8 @@ pub fn decode_json(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Inges
     };
     let decoded = match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => decode_array(text, ctx),
-        Some(b'{') => {
-            serde_json::from_str::<Object<RawEvent>>(text).map(|one| validate_all(vec![one.0], ctx))
-        }
+        Some(b'{') => serde_json::from_str::<Object<RawEvent>>(text)
+            .map(|Object(raw)| all_or_nothing([(0, validate(raw, ctx))])),
         _ => return Err(slow_json(body, ctx)),
     };
     decoded.unwrap_or_else(|_| Err(slow_json(body, ctx)))
@@ -79,7 +78,7 @@ fn decode_array(
 }
 
 /// Visits a JSON array of events, validating each as it is read (all or nothing, every bad
-/// index named, as [`validate_all`]).
+/// index named).
 struct ValidateEach<'c, 'x> {
     ctx: &'c IngestContext<'x>,
     capacity: usize,
@@ -93,48 +92,29 @@ impl<'de> serde::de::Visitor<'de> for ValidateEach<'_, '_> {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut events = Vec::with_capacity(self.capacity);
-        let mut errors = ItemErrors::default();
+        let mut events = AllOrNothing::with_capacity(self.capacity);
         let mut index = 0;
         while let Some(Object(raw)) = seq.next_element::<Object<RawEvent>>()? {
-            match validate(raw, self.ctx) {
-                Ok(event) if errors.is_empty() => events.push(event),
-                Ok(_) => {}
-                Err(message) => errors.push(index, message),
-            }
+            events.add(index, validate(raw, self.ctx));
             index += 1;
         }
-        Ok(if errors.is_empty() {
-            Ok(events)
-        } else {
-            Err(errors)
-        })
+        Ok(events.finish())
     }
 }
 
 /// Decodes and validates an NDJSON body (one event per non-empty line). All or nothing;
 /// indexes count events, and messages name the 1-based line.
 pub fn decode_ndjson(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    let mut good = Vec::new();
-    let mut errors = ItemErrors::default();
+    let mut events = AllOrNothing::with_capacity(0);
     let lines = body.split(|b| *b == b'\n').enumerate();
-    let events = lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
-    for (index, (line_no, line)) in events.enumerate() {
+    let items = lines.filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
+    for (index, (line_no, line)) in items.enumerate() {
         match serde_json::from_slice::<Object<RawEvent>>(line) {
-            // Once one line is bad, the others are only checked.
-            Ok(Object(raw)) => match validate(raw, ctx) {
-                Ok(event) if errors.is_empty() => good.push(event),
-                Ok(_) => {}
-                Err(message) => errors.push(index, message),
-            },
-            Err(e) => errors.push_with(index, || format!("line {}: {e}", line_no + 1)),
+            Ok(Object(raw)) => events.add(index, validate(raw, ctx)),
+            Err(e) => events.refuse_with(index, || format!("line {}: {e}", line_no + 1)),
         }
     }
-    if errors.is_empty() {
-        Ok(good)
-    } else {
-        Err(IngestError::Invalid(errors))
-    }
+    events.finish().map_err(IngestError::Invalid)
 }
 
 /// Finds out why the fast path failed: a syntax error for the whole body, or the bad items.
@@ -184,10 +164,6 @@ pub(super) fn strip_position(msg: &str) -> String {
         Some(i) => msg[..i].to_owned(),
         None => msg.to_owned(),
     }
-}
-
-fn validate_all(raws: Vec<RawEvent>, ctx: &IngestContext) -> Result<Vec<Event>, IngestError> {
-    all_or_nothing(raws.into_iter().map(|raw| validate(raw, ctx)).enumerate())
 }
 
 /// Validates one raw event against the README's event table and the pipeline's rules.
@@ -317,7 +293,8 @@ mod tests {
     fn optional_strings_borrow_from_the_body_unless_escaped() {
         let body = r#"{"name":"a","type":"gauge","value":1,"scope":"vendor","service":"s",
             "servicePath":"/p","tags":{"k":"v"}}"#;
-        let raw: RawEvent = serde_json::from_str(body).unwrap();
+        // Through the wrapper every path reads with.
+        let Object(raw) = serde_json::from_str::<Object<RawEvent>>(body).unwrap();
         for field in [&raw.kind, &raw.scope, &raw.service, &raw.service_path] {
             let text = field.as_ref().expect("given");
             assert!(

@@ -4,7 +4,7 @@
 
 use super::context::IngestContext;
 use super::elements::each_element;
-use super::error::{all_or_nothing, IngestError, ItemErrors};
+use super::error::{all_or_nothing, AllOrNothing, IngestError};
 use super::json::{strip_position, validate_tags};
 use super::object::Object;
 use super::raw_tags::RawTags;
@@ -48,19 +48,9 @@ pub fn decode_put(body: &[u8], ctx: &IngestContext) -> Result<Vec<Event>, Ingest
     };
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => {
-            let mut events = Vec::new();
-            let mut errors = ItemErrors::default();
-            each_element(text, |index, item| match point(item) {
-                Ok(event) if errors.is_empty() => events.push(event),
-                Ok(_) => {}
-                Err(message) => errors.push(index, message),
-            })
-            .map_err(malformed)?;
-            if errors.is_empty() {
-                Ok(events)
-            } else {
-                Err(IngestError::Invalid(errors))
-            }
+            let mut events = AllOrNothing::with_capacity(0);
+            each_element(text, |index, item| events.add(index, point(item))).map_err(malformed)?;
+            events.finish().map_err(IngestError::Invalid)
         }
         Some(b'{') => {
             let item = serde_json::from_str::<&RawValue>(text).map_err(malformed)?;
