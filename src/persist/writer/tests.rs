@@ -15,6 +15,15 @@ fn fresh_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// `mode` with a 5 ms fsync interval (used under "interval" only).
+fn durability(mode: DurabilityMode) -> Durability {
+    Durability {
+        mode,
+        interval: Duration::from_millis(5),
+        ..Durability::default()
+    }
+}
+
 fn start(dir: &Path, durability: Durability, capacity: usize, counters: Arc<Counters>) -> Wal {
     Wal::start(dir, durability, capacity, counters, Arc::new(|_| {})).unwrap()
 }
@@ -27,11 +36,7 @@ fn appends_get_positions_in_order_and_a_cut_starts_a_segment_at_the_next() {
         DurabilityMode::NoFsync,
     ] {
         let dir = fresh_dir(&format!("writer-{mode:?}"));
-        let durability = Durability {
-            mode,
-            interval: Duration::from_millis(5),
-            ..Durability::default()
-        };
+        let durability = durability(mode);
         let counters = Arc::new(Counters::default());
         let wal = start(&dir, durability, 64, counters.clone());
         let mut found = Vec::new();
@@ -75,11 +80,7 @@ fn appends_get_positions_in_order_and_a_cut_starts_a_segment_at_the_next() {
 fn held_appends_wait_for_a_flush_and_keep_their_place_before_queued_ones() {
     for mode in [DurabilityMode::Interval, DurabilityMode::NoFsync] {
         let dir = fresh_dir(&format!("held-{mode:?}"));
-        let durability = Durability {
-            mode,
-            interval: Duration::from_millis(5),
-            ..Durability::default()
-        };
+        let durability = durability(mode);
         let counters = Arc::new(Counters::default());
         let wal = start(&dir, durability, 64, counters.clone());
         let held = |wal: &Wal| {
@@ -132,6 +133,26 @@ fn held_appends_wait_for_a_flush_and_keep_their_place_before_queued_ones() {
                 "fsynced by the thread"
             );
         }
+        // A flush while the thread has the writer does not wait for it: the thread is woken
+        // and writes what is held once it lets the writer go.
+        let (_, mut held_back) = hold_one(&wal);
+        let taken = wal.writer.lock();
+        wal.flush();
+        assert!(held_back.try_recv().is_err(), "{mode:?}: not written yet");
+        drop(taken);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let written = loop {
+            match held_back.try_recv() {
+                Ok(answer) => break Some(answer),
+                Err(_) if Instant::now() > deadline => break None,
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        };
+        assert_eq!(
+            written,
+            Some(Ok(())),
+            "{mode:?}: written by the thread once woken"
+        );
         // Held, then queued: the thread writes the held one first.
         let (p2, t2) = hold_one(&wal);
         let (p3, t3) = wal.append_waiting(&FORGET);
@@ -181,10 +202,7 @@ fn held_appends_wait_for_a_flush_and_keep_their_place_before_queued_ones() {
 #[test]
 fn under_fsync_nothing_is_held() {
     let dir = fresh_dir("unheld");
-    let durability = Durability {
-        mode: DurabilityMode::Fsync,
-        ..Durability::default()
-    };
+    let durability = durability(DurabilityMode::Fsync);
     let wal = start(&dir, durability, 64, Arc::new(Counters::default()));
     let (done, ticket) = ticket();
     wal.append_then(&FORGET, done);
@@ -196,11 +214,7 @@ fn under_fsync_nothing_is_held() {
 #[test]
 fn a_full_queue_refuses_instead_of_waiting() {
     let dir = fresh_dir("writer-full");
-    let durability = Durability {
-        mode: DurabilityMode::Fsync,
-        interval: Duration::from_millis(10),
-        ..Durability::default()
-    };
+    let durability = durability(DurabilityMode::Fsync);
     let wal = start(&dir, durability, 1, Arc::new(Counters::default()));
     // Fill faster than the writer fsyncs: some append must be refused, none may block.
     let mut refused = 0;
