@@ -70,15 +70,17 @@ impl SeriesTable {
 
     /// Puts `series` under `key`, replacing the one there.
     pub(super) fn insert(&mut self, key: &SeriesKey, series: Series) {
-        if let Some(held) = self.get_mut(key) {
-            *held = series;
-            return;
-        }
         let hash = self.hash(key);
         let hasher = &self.hasher;
-        let entry = (PackedKey::pack(key), series);
-        self.table
-            .insert_unique(hash, entry, |(k, _)| k.hash_with(hasher));
+        match self
+            .table
+            .entry(hash, |(k, _)| k.is(key), |(k, _)| k.hash_with(hasher))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut held) => held.get_mut().1 = series,
+            hashbrown::hash_table::Entry::Vacant(room) => {
+                room.insert((PackedKey::pack(key), series));
+            }
+        }
     }
 
     /// Takes out the series whose keys `leaves` picks.
@@ -97,5 +99,47 @@ impl SeriesTable {
     /// Every series with its key, to change.
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&PackedKey, &mut Series)> {
         self.table.iter_mut().map(|(k, s)| (&*k, s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::downsample::Downsampler;
+    use crate::aggregate::{AggregateSettings, SeriesState};
+    use crate::model::{Kind, Scope};
+
+    fn series(id: u64) -> Series {
+        let state = SeriesState::new(Kind::Counter, &AggregateSettings::default(), 0);
+        Series {
+            state,
+            id,
+            down: Downsampler::new(0),
+        }
+    }
+
+    fn key(name: &str) -> SeriesKey {
+        SeriesKey::simple(Scope::Application, name, vec![("host".into(), "a".into())])
+    }
+
+    #[test]
+    fn a_key_built_apart_finds_its_series_and_insert_replaces() {
+        let mut table = SeriesTable::default();
+        table.insert(&key("a"), series(1));
+        table.insert(&key("b"), series(2));
+        table.insert(&key("a"), series(3));
+        assert_eq!(table.len(), 2);
+        assert_eq!(
+            table.get(&key("a")).map(|s| s.id),
+            Some(3),
+            "the second one won"
+        );
+        assert!(table.get(&key("c")).is_none());
+        let made = table.get_or_insert_with(&key("b"), || series(9)).id;
+        assert_eq!(made, 2, "an existing series is not made again");
+        let gone = table.remove_where(|k| k.name() == "a");
+        assert_eq!(gone.len(), 1);
+        assert_eq!((gone[0].0.unpack(), gone[0].1.id), (key("a"), 3));
+        assert_eq!((table.len(), table.contains_key(&key("a"))), (1, false));
     }
 }

@@ -69,7 +69,7 @@ impl<'a> Iterator for Parts<'a> {
 }
 
 /// Feeds `scope` and `parts` to `state`'s hasher: the same for a key and its packed form.
-pub fn hash_parts<'a>(
+fn hash_parts<'a>(
     state: &impl std::hash::BuildHasher,
     scope: Scope,
     parts: impl Iterator<Item = &'a [u8]>,
@@ -215,7 +215,7 @@ impl PackedKey {
             path => ServicePath::from(path.to_owned()),
         };
         let name = KeyString::from(parts.next().unwrap_or(""));
-        let mut tags = Vec::with_capacity(self.tags().len());
+        let mut tags = Vec::new();
         while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
             tags.push((KeyString::from(k), KeyString::from(v)));
         }
